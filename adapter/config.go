@@ -1,0 +1,134 @@
+package adapter
+
+import (
+	"fmt"
+	"io"
+	"os"
+	"regexp"
+	"time"
+)
+
+// Config is a function's configuration, with Lambda's meanings and
+// defaults.
+type Config struct {
+	// Name is the function's name; default "function" (RIE's name).
+	Name string
+	// Memory is the memory size in MB (128 to 10,240; default 128). It caps
+	// the instance's linear memory and is reported as Memory Size.
+	Memory int
+	// Timeout bounds each invocation (default 3 s, at most 900 s). An
+	// invocation that runs past it is stopped, even inside an endless loop,
+	// and its instance discarded.
+	Timeout time.Duration
+	// Environment is added to the variables Lambda sets.
+	Environment map[string]string
+	// Concurrency is the most instances that run at once (default 10).
+	// Invocations beyond it wait for an instance.
+	Concurrency int
+	// IdleTimeout is how long an idle instance is kept warm before it is
+	// closed (default 5 minutes): functions scale to zero when unused.
+	IdleTimeout time.Duration
+	// MinInstances idle instances are never closed for idleness.
+	MinInstances int
+	// Region and AccountID appear in ARNs and AWS_REGION; defaults are
+	// $AWS_REGION (else us-east-1) and 123456789012, as SAM uses locally.
+	Region    string
+	AccountID string
+	// LogFormat is Lambda's text format (default) or its JSON format.
+	LogFormat LogFormat
+	// LogSink, when set, receives each invocation's log as it completes,
+	// in addition to Result.Logs.
+	LogSink io.Writer
+}
+
+// LogFormat is Lambda's logging format.
+type LogFormat string
+
+const (
+	LogText LogFormat = "Text"
+	LogJSON LogFormat = "JSON"
+)
+
+var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+
+func (c *Config) setDefaults() error {
+	if c.Name == "" {
+		c.Name = "function"
+	}
+	if !nameRE.MatchString(c.Name) {
+		return fmt.Errorf("function name %q: want 1 to 64 letters, digits, - or _", c.Name)
+	}
+	if c.Memory == 0 {
+		c.Memory = 128
+	}
+	if c.Memory < 128 || c.Memory > 10240 {
+		return fmt.Errorf("memory %d MB: want 128 to 10240", c.Memory)
+	}
+	if c.Timeout == 0 {
+		c.Timeout = 3 * time.Second
+	}
+	if c.Timeout < 0 || c.Timeout > 900*time.Second {
+		return fmt.Errorf("timeout %v: want up to 900s", c.Timeout)
+	}
+	if c.Concurrency == 0 {
+		c.Concurrency = 10
+	}
+	if c.Concurrency < 0 {
+		return fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
+	}
+	if c.MinInstances > c.Concurrency {
+		return fmt.Errorf("minInstances %d is more than concurrency %d", c.MinInstances, c.Concurrency)
+	}
+	if c.IdleTimeout == 0 {
+		c.IdleTimeout = 5 * time.Minute
+	}
+	if c.Region == "" {
+		c.Region = os.Getenv("AWS_REGION")
+	}
+	if c.Region == "" {
+		c.Region = "us-east-1"
+	}
+	if c.AccountID == "" {
+		c.AccountID = "123456789012"
+	}
+	switch c.LogFormat {
+	case "":
+		c.LogFormat = LogText
+	case LogText, LogJSON:
+	default:
+		return fmt.Errorf("log format %q: want Text or JSON", c.LogFormat)
+	}
+	return nil
+}
+
+// ARN returns the function's ARN.
+func (c *Config) ARN() string {
+	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", c.Region, c.AccountID, c.Name)
+}
+
+// lambdaEnvironment is what Lambda sets in a function's environment, with
+// the configured variables on top.
+func (c *Config) lambdaEnvironment(logStream string) map[string]string {
+	env := map[string]string{
+		"AWS_LAMBDA_FUNCTION_NAME":        c.Name,
+		"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": fmt.Sprint(c.Memory),
+		"AWS_LAMBDA_FUNCTION_VERSION":     "$LATEST",
+		"AWS_REGION":                      c.Region,
+		"AWS_DEFAULT_REGION":              c.Region,
+		"AWS_EXECUTION_ENV":               "AWS_Lambda_ferry",
+		"AWS_LAMBDA_LOG_GROUP_NAME":       "/aws/lambda/" + c.Name,
+		"AWS_LAMBDA_LOG_STREAM_NAME":      logStream,
+		"AWS_LAMBDA_INITIALIZATION_TYPE":  "on-demand",
+		"AWS_LAMBDA_LOG_FORMAT":           string(c.LogFormat),
+		"_HANDLER":                        c.Name,
+		"TZ":                              ":UTC",
+		"LAMBDA_TASK_ROOT":                "/var/task",
+		"LAMBDA_RUNTIME_DIR":              "/var/runtime",
+		"LANG":                            "en_US.UTF-8",
+		"PATH":                            "/usr/local/bin:/usr/bin/:/bin:/opt/bin",
+	}
+	for k, v := range c.Environment {
+		env[k] = v
+	}
+	return env
+}

@@ -1,0 +1,338 @@
+package adapter
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+
+	"github.com/ferrywasm/ferry/hostabi"
+)
+
+// Function is one loaded function: its compiled code, its configuration
+// and its pool of warm instances. It is safe for concurrent use.
+type Function struct {
+	engine   *Engine
+	compiled wazero.CompiledModule
+	mode     hostabi.Mode
+	cfg      Config
+
+	// slots holds one token per invocation allowed to run at once: an
+	// instance is only ever created by an invocation that holds a slot
+	// and found no idle instance, so instances never outnumber slots.
+	slots chan struct{}
+
+	mu        sync.Mutex
+	idle      []*instance // most recently used last
+	instances int         // live reactor instances, idle or busy
+	peak      int         // the most instances ever live at once
+	closed    bool
+	stop      chan struct{}
+	started   sync.Once // the idle reaper
+}
+
+// Request is one invocation.
+type Request struct {
+	// Payload is the event; empty means {}.
+	Payload []byte
+	// RequestID, TraceID are generated when empty.
+	RequestID string
+	TraceID   string
+	// ClientContext and CognitoIdentity are JSON, as the Runtime API
+	// passes them; empty when absent.
+	ClientContext   []byte
+	CognitoIdentity []byte
+	// InvokedFunctionARN defaults to the function's ARN.
+	InvokedFunctionARN string
+}
+
+// ErrTooManyRequests is returned by Invoke when ctx ends before an
+// instance became free: the function is at its concurrency limit.
+var ErrTooManyRequests = errors.New("function is at its concurrency limit")
+
+// ErrClosed is returned by Invoke on a closed function.
+var ErrClosed = errors.New("function is closed")
+
+func newFunction(e *Engine, compiled wazero.CompiledModule, mode hostabi.Mode, cfg Config) *Function {
+	return &Function{
+		engine:   e,
+		compiled: compiled,
+		mode:     mode,
+		cfg:      cfg,
+		slots:    make(chan struct{}, cfg.Concurrency),
+		stop:     make(chan struct{}),
+	}
+}
+
+// Config returns the function's configuration, defaults filled in.
+func (f *Function) Config() Config { return f.cfg }
+
+// Mode returns how the function's module is driven.
+func (f *Function) Mode() hostabi.Mode { return f.mode }
+
+// Stats is a snapshot of a function's pool.
+type Stats struct {
+	Instances int // live instances (reactor mode)
+	Peak      int // the most instances live at once so far
+	Idle      int // of which idle
+	Busy      int // invocations running
+}
+
+// Stats returns a snapshot of the pool.
+func (f *Function) Stats() Stats {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return Stats{Instances: f.instances, Peak: f.peak, Idle: len(f.idle), Busy: len(f.slots)}
+}
+
+// Invoke runs one invocation. It waits for a free instance while ctx
+// allows (ErrTooManyRequests when ctx ends first); once started, the
+// invocation runs to completion or to the function's timeout even if ctx
+// is cancelled, as on Lambda. Function errors are reported in the Result,
+// not as an error.
+func (f *Function) Invoke(ctx context.Context, req *Request) (*Result, error) {
+	select {
+	case f.slots <- struct{}{}:
+	default:
+		select {
+		case f.slots <- struct{}{}:
+		case <-ctx.Done():
+			return nil, ErrTooManyRequests
+		}
+	}
+	defer func() { <-f.slots }()
+	if f.isClosed() {
+		return nil, ErrClosed
+	}
+	rec := f.record(req)
+	if f.mode == hostabi.Command {
+		return f.invokeCommand(rec)
+	}
+	inst, res := f.take()
+	if res != nil {
+		return res, nil // the instance failed to initialise
+	}
+	res, keep := inst.invoke(rec)
+	f.put(inst, keep)
+	return res, nil
+}
+
+// Warm starts idle instances until n are idle (bounded by the concurrency
+// limit), for minInstances and readiness.
+func (f *Function) Warm(ctx context.Context, n int) error {
+	if f.mode != hostabi.Reactor {
+		return nil
+	}
+	for {
+		f.mu.Lock()
+		enough := len(f.idle) >= n || f.instances >= f.cfg.Concurrency || f.closed
+		if !enough {
+			f.grow() // reserve, so concurrent invocations see it
+		}
+		f.mu.Unlock()
+		if enough {
+			return ctx.Err()
+		}
+		inst, initErr := newInstance(f)
+		if initErr != nil {
+			f.mu.Lock()
+			f.instances--
+			f.mu.Unlock()
+			return fmt.Errorf("%s: init failed: %s", f.cfg.Name, initErr.Payload)
+		}
+		// Like provisioned concurrency: the init happened ahead of any
+		// invocation, so no invocation reports it.
+		if sink := f.cfg.LogSink; sink != nil {
+			sink.Write(inst.initLogs)
+		}
+		inst.initLogs, inst.initDuration = nil, 0
+		f.put(inst, true)
+	}
+}
+
+// take returns an idle instance, or starts one. A start that fails
+// returns the init error as the invocation's result.
+func (f *Function) take() (*instance, *Result) {
+	f.startReaper()
+	f.mu.Lock()
+	if n := len(f.idle); n > 0 {
+		inst := f.idle[n-1]
+		f.idle = f.idle[:n-1]
+		f.mu.Unlock()
+		return inst, nil
+	}
+	f.grow()
+	f.mu.Unlock()
+	inst, initErr := newInstance(f)
+	if initErr != nil {
+		f.mu.Lock()
+		f.instances--
+		f.mu.Unlock()
+		return nil, initErr
+	}
+	return inst, nil
+}
+
+// grow counts one more live instance; f.mu is held.
+func (f *Function) grow() {
+	f.instances++
+	if f.instances > f.peak {
+		f.peak = f.instances
+	}
+}
+
+// CloseIdle closes every idle instance, so the next invocation starts
+// cold: scale to zero on demand, and how cold starts are measured.
+func (f *Function) CloseIdle() {
+	f.mu.Lock()
+	idle := f.idle
+	f.idle = nil
+	f.instances -= len(idle)
+	f.mu.Unlock()
+	for _, inst := range idle {
+		inst.close()
+	}
+}
+
+// put returns an instance to the pool, or discards it.
+func (f *Function) put(inst *instance, keep bool) {
+	f.mu.Lock()
+	if keep && !f.closed {
+		inst.lastUsed = time.Now()
+		f.idle = append(f.idle, inst)
+		f.mu.Unlock()
+		return
+	}
+	f.instances--
+	f.mu.Unlock()
+	inst.close()
+}
+
+func (f *Function) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
+// startReaper starts the goroutine that closes instances idle for longer
+// than IdleTimeout, so an unused function scales to zero.
+func (f *Function) startReaper() {
+	f.started.Do(func() {
+		every := f.cfg.IdleTimeout / 2
+		if every > 10*time.Second {
+			every = 10 * time.Second
+		}
+		go func() {
+			t := time.NewTicker(every)
+			defer t.Stop()
+			for {
+				select {
+				case <-f.stop:
+					return
+				case now := <-t.C:
+					f.reap(now)
+				}
+			}
+		}()
+	})
+}
+
+func (f *Function) reap(now time.Time) {
+	var expired []*instance
+	f.mu.Lock()
+	// idle is ordered by last use, oldest first.
+	for len(f.idle) > f.cfg.MinInstances && now.Sub(f.idle[0].lastUsed) >= f.cfg.IdleTimeout {
+		expired = append(expired, f.idle[0])
+		f.idle = f.idle[1:]
+		f.instances--
+	}
+	f.mu.Unlock()
+	for _, inst := range expired {
+		inst.close()
+	}
+}
+
+// Close closes idle instances and refuses new invocations; instances busy
+// now are closed when their invocation ends.
+func (f *Function) Close(ctx context.Context) error {
+	f.mu.Lock()
+	if f.closed {
+		f.mu.Unlock()
+		return nil
+	}
+	f.closed = true
+	close(f.stop)
+	f.mu.Unlock()
+	f.CloseIdle()
+	return f.compiled.Close(ctx)
+}
+
+// record builds the invocation record, filling in what the caller left
+// empty.
+func (f *Function) record(req *Request) *invocation {
+	inv := &invocation{requestID: req.RequestID, timeout: f.cfg.Timeout}
+	if inv.requestID == "" {
+		inv.requestID = NewRequestID()
+	}
+	trace := req.TraceID
+	if trace == "" {
+		trace = newTraceID(time.Now())
+	}
+	arn := req.InvokedFunctionARN
+	if arn == "" {
+		arn = f.cfg.ARN()
+	}
+	payload := req.Payload
+	if len(payload) == 0 {
+		payload = []byte("{}")
+	}
+	inv.rec = hostabi.Invocation{
+		RequestID:          []byte(inv.requestID),
+		InvokedFunctionARN: []byte(arn),
+		TraceID:            []byte(trace),
+		ClientContext:      req.ClientContext,
+		CognitoIdentity:    req.CognitoIdentity,
+		Payload:            payload,
+	}
+	return inv
+}
+
+// invocation is one invocation on its way into the guest.
+type invocation struct {
+	requestID string
+	timeout   time.Duration
+	deadline  time.Time
+	rec       hostabi.Invocation
+}
+
+// start sets the deadline when the handler is about to run: as on Lambda,
+// the timeout covers the invocation, not the init of a cold instance.
+func (inv *invocation) start() {
+	inv.deadline = time.Now().Add(inv.timeout)
+	inv.rec.DeadlineMs = inv.deadline.UnixMilli()
+}
+
+// NewRequestID returns a random UUID (version 4), the shape of Lambda's
+// request ids.
+func NewRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	b[6] = b[6]&0x0f | 0x40
+	b[8] = b[8]&0x3f | 0x80
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+// newTraceID returns an X-Ray trace header value for a new, unsampled
+// trace.
+func newTraceID(now time.Time) string {
+	var b [20]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), h[:24], h[24:])
+}

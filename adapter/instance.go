@@ -1,0 +1,269 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/ferrywasm/ferry/hostabi"
+)
+
+// initTimeout bounds an instance's init phase, as Lambda bounds it.
+const initTimeout = 10 * time.Second
+
+// instance is one warm reactor instance: a Lambda execution environment.
+// It serves one invocation at a time.
+type instance struct {
+	f     *Function
+	mod   api.Module
+	entry api.Function // ferry_invoke
+	mem   *linearMemory
+	logs  logBuffer
+	// interrupt is closed when the current call into the guest must stop;
+	// a guest asleep in poll_oneoff wakes on it (see sleep).
+	interrupt <-chan struct{}
+
+	initDuration time.Duration // reported on the first invocation, then zero
+	initLogs     []byte
+	lastUsed     time.Time
+	buf          []byte // the encoded record, reused across invocations
+}
+
+// newInstance starts an instance and runs its init phase. A failure is
+// returned as the result of the invocation that asked for the instance.
+func newInstance(f *Function) (*instance, *Result) {
+	inst := &instance{f: f}
+	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20}
+	stream := newLogStream(time.Now())
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithStartFunctions(). // _initialize is called below, under the init deadline
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithNanosleep(inst.sleep).
+		WithStdout(&inst.logs).
+		WithStderr(&inst.logs)
+	for k, v := range f.cfg.lambdaEnvironment(stream) {
+		mc = mc.WithEnv(k, v)
+	}
+	ctx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(context.Background(), alloc), initTimeout)
+	defer cancel()
+	inst.interrupt = ctx.Done()
+	start := time.Now()
+	err := inst.init(ctx, mc, alloc)
+	inst.initDuration = time.Since(start)
+	inst.initLogs = bytes.Clone(inst.logs.Bytes())
+	inst.logs.reset()
+	if err == nil {
+		return inst, nil
+	}
+	// Lambda reports an init failure as the invocation's error and starts
+	// a fresh environment for the next invocation.
+	doc, ok := err.(guestError)
+	if !ok {
+		doc = guestError(errorDocument(errExit, fmt.Sprintf("Runtime exited with error: %s", inst.cause(ctx, err))))
+	}
+	inst.close()
+	var logs bytes.Buffer
+	logs.Write(inst.initLogs)
+	fmt.Fprintf(&logs, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s\n", ms(inst.initDuration), errorTypeOf(doc))
+	return nil, &Result{Payload: doc, ErrorType: errorTypeOf(doc), Logs: logs.Bytes(), InitDuration: inst.initDuration}
+}
+
+// guestError is an error document the guest reported during init.
+type guestError []byte
+
+func (g guestError) Error() string { return string(g) }
+
+func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *memoryAllocator) error {
+	mod, err := inst.f.engine.runtime.InstantiateModule(ctx, inst.f.compiled, mc)
+	inst.mem = alloc.last
+	if err != nil {
+		return err
+	}
+	inst.mod = mod
+	if fn := mod.ExportedFunction(hostabi.ExportInitialize); fn != nil {
+		if _, err := fn.Call(ctx); err != nil {
+			return err
+		}
+	}
+	v, err := mod.ExportedFunction(hostabi.ExportABIVersion).Call(ctx)
+	if err != nil {
+		return err
+	}
+	if !supported(int32(v[0])) {
+		return guestError(errorDocument("Runtime.InvalidABIVersion",
+			fmt.Sprintf("the module was built for ferry ABI version %d; this host supports %v", int32(v[0]), hostabi.Versions)))
+	}
+	if fn := mod.ExportedFunction(hostabi.ExportFerryStart); fn != nil {
+		call := &hostabi.Call{}
+		r, err := fn.Call(hostabi.WithCall(ctx, call))
+		if err != nil {
+			return err
+		}
+		if call.Error != nil {
+			return guestError(call.Error)
+		}
+		if r[0] != 0 {
+			return fmt.Errorf("ferry_start returned %d", int32(r[0]))
+		}
+	}
+	inst.entry = mod.ExportedFunction(hostabi.ExportInvoke)
+	return nil
+}
+
+func supported(v int32) bool {
+	for _, s := range hostabi.Versions {
+		if v == s {
+			return true
+		}
+	}
+	return false
+}
+
+// invoke runs one invocation and says whether the instance may serve again.
+func (inst *instance) invoke(inv *invocation) (*Result, bool) {
+	inv.start()
+	inst.buf = inv.rec.Append(inst.buf[:0])
+	call := &hostabi.Call{Record: inst.buf}
+	// The invocation is bounded by its deadline only: like Lambda, a
+	// caller that goes away does not stop a running function.
+	ctx, cancel := context.WithDeadline(context.Background(), inv.deadline)
+	defer cancel()
+	inst.interrupt = ctx.Done()
+
+	start := time.Now()
+	ret, err := inst.entry.Call(hostabi.WithCall(ctx, call), uint64(len(inst.buf)))
+	duration := time.Since(start)
+
+	res := &Result{RequestID: inv.requestID, Duration: duration, InitDuration: inst.initDuration}
+	keep := err == nil && ret[0] == 0
+	status := "success"
+	var platformLine string
+	switch {
+	case err != nil:
+		res.ErrorType, res.Payload, status, platformLine = inst.failure(ctx, err, inv.requestID)
+	case call.TooLarge:
+		res.ErrorType, res.Payload = errTooLarge, errorDocument(errTooLarge, msgTooLarge)
+	case call.Error != nil:
+		res.ErrorType, res.Payload = errorTypeOf(call.Error), call.Error
+	case !call.Reported:
+		res.ErrorType = errNoResponse
+		res.Payload = errorDocument(errNoResponse, "the function returned without a response (see hostabi/ABI.md)")
+	default:
+		res.Payload = call.Response
+	}
+	if res.ErrorType != "" && status == "success" {
+		status = "error"
+	}
+	res.MaxMemoryUsedMB = inst.memoryUsedMB()
+	inst.finishLogs(res, status, platformLine, start)
+	return res, keep
+}
+
+// failure classifies an invocation that ended the instance: timeout, out
+// of memory, or exit/trap.
+func (inst *instance) failure(ctx context.Context, err error, requestID string) (errorType string, doc []byte, status, logLine string) {
+	prefix := "RequestId: " + requestID + " Error: "
+	switch cause := inst.cause(ctx, err); {
+	case cause == "timeout":
+		msg := fmt.Sprintf(timeoutLogLine, inst.f.cfg.Timeout.Seconds())
+		return errTimeout, errorDocument(errTimeout, prefix+msg), "timeout",
+			time.Now().UTC().Format("2006-01-02T15:04:05.000Z") + " " + requestID + " " + msg
+	case cause == "out of memory":
+		return errOutOfMemory, errorDocument(errOutOfMemory, prefix+msgOutOfMemory), "error",
+			fmt.Sprintf("ferry: the function ran out of memory (Memory Size: %d MB)", inst.f.cfg.Memory)
+	default:
+		return errExit, errorDocument(errExit, prefix+"Runtime exited with error: "+cause), "error", ""
+	}
+}
+
+// cause says why a call into the guest failed, in words fit for Lambda's
+// "Runtime exited with error: …".
+func (inst *instance) cause(ctx context.Context, err error) string {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return "timeout"
+	}
+	if inst.mem != nil && inst.mem.exhausted.Load() {
+		return "out of memory"
+	}
+	var exit *sys.ExitError
+	if errors.As(err, &exit) {
+		return fmt.Sprintf("exit status %d", exit.ExitCode())
+	}
+	msg := err.Error()
+	if i := strings.IndexByte(msg, '\n'); i >= 0 {
+		msg = msg[:i] // drop wazero's wasm stack trace; it goes to the log
+	}
+	return msg
+}
+
+func (inst *instance) finishLogs(res *Result, status, platformLine string, start time.Time) {
+	if platformLine != "" {
+		inst.logs.WriteString(platformLine + "\n")
+	}
+	if inst.logs.truncated {
+		inst.logs.Buffer.WriteString(truncatedNotice)
+	}
+	var out bytes.Buffer
+	writeLog(&out, inst.f.cfg.LogFormat, &report{
+		requestID:    res.RequestID,
+		memorySize:   inst.f.cfg.Memory,
+		duration:     res.Duration,
+		initDuration: inst.initDuration,
+		maxMemoryMB:  res.MaxMemoryUsedMB,
+		status:       status,
+	}, inst.initLogs, inst.logs.Bytes(), start)
+	res.Logs = out.Bytes()
+	if sink := inst.f.cfg.LogSink; sink != nil {
+		sink.Write(res.Logs)
+	}
+	inst.logs.reset()
+	inst.initLogs, inst.initDuration = nil, 0
+}
+
+func (inst *instance) memoryUsedMB() int {
+	if inst.mem == nil {
+		return 0
+	}
+	return inst.mem.peakMB()
+}
+
+// sleep is the guest's nanosleep (WASI poll_oneoff on a clock): a guest
+// asleep past its deadline wakes at the deadline, so the timeout stops it
+// at once instead of after the sleep.
+func (inst *instance) sleep(ns int64) {
+	t := time.NewTimer(time.Duration(ns))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-inst.interrupt:
+	}
+}
+
+func (inst *instance) close() {
+	if inst.mod != nil {
+		_ = inst.mod.Close(context.Background())
+	} else if inst.mem != nil {
+		inst.mem.Free()
+	}
+}
+
+// newLogStream returns a CloudWatch log stream name the way Lambda makes
+// them: date, version, random id.
+func newLogStream(now time.Time) string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return now.UTC().Format("2006/01/02") + "/[$LATEST]" + hex.EncodeToString(b[:])
+}

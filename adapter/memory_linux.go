@@ -1,0 +1,5 @@
+package adapter
+
+import "syscall"
+
+const mapNoReserve = syscall.MAP_NORESERVE

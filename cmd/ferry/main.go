@@ -1,0 +1,92 @@
+// Command ferry runs AWS Lambda and Azure Functions handlers compiled to
+// WebAssembly.
+//
+//	ferry build [-o OUT.wasm] DIR            compile a Go handler package
+//	ferry invoke [flags] MODULE|DIR -e EVENT  run one invocation, like sam local invoke
+//	ferry generate-event SERVICE EVENT        print a sample event, like sam local generate-event
+//
+// Exit status: 0 success; 1 the function failed (its error document is
+// printed on stdout); 2 bad usage or input, or ferry could not run it.
+package main
+
+import (
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+const usage = `ferry runs Lambda and Azure Functions handlers compiled to WebAssembly.
+
+Usage:
+  ferry build [-o OUT.wasm] DIR              compile the Go handler package in DIR
+  ferry invoke [flags] MODULE.wasm|DIR       invoke a function once (-e EVENT.json, -e - for stdin)
+  ferry generate-event SERVICE EVENT [flags] print a sample event
+  ferry version                              print ferry's version
+
+Run 'ferry COMMAND -h' for a command's flags.
+`
+
+// version is set at link time by release builds.
+var version = "dev"
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	switch args[0] {
+	case "build":
+		return runBuild(args[1:], stdout, stderr)
+	case "invoke":
+		return runInvoke(args[1:], stdin, stdout, stderr)
+	case "generate-event":
+		return runGenerateEvent(args[1:], stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "ferry", version)
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "ferry: unknown command %q\n\n%s", args[0], usage)
+	return 2
+}
+
+// parseArgs parses flags that may come before, between or after the
+// positional arguments, as `ferry invoke fn.wasm -e ev.json` expects.
+func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
+	var positional []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			return nil, err
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return positional, nil
+		}
+		if args[0] == "--" {
+			return append(positional, args[1:]...), nil
+		}
+		positional = append(positional, args[0])
+		args = args[1:]
+	}
+}
+
+// fail prints a one-line error for command cmd and returns status 2.
+func fail(stderr io.Writer, cmd string, err error) int {
+	msg := strings.TrimSpace(err.Error())
+	fmt.Fprintf(stderr, "ferry %s: %s\n", cmd, msg)
+	return 2
+}
+
+// multiFlag collects a repeatable flag.
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+)
+
+func ferry(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	code = run(args, strings.NewReader(stdin), &out, &errOut)
+	return code, out.String(), errOut.String()
+}
+
+func write(t *testing.T, name string, content []byte) string {
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, content, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestInvoke runs samples through the CLI as a user does: response on
+// stdout, Lambda's log lines on stderr, exit status by outcome.
+func TestInvoke(t *testing.T) {
+	code, out, errOut := ferry(t, "", "invoke", "../../samples/hello", "-e", "../../samples/hello/event.json")
+	if code != 0 || out != "\"Hello World!\"\n" {
+		t.Fatalf("exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	for _, want := range []string{"START RequestId: ", "END RequestId: ", "REPORT RequestId: ", "\tMemory Size: 128 MB\t", "Init Duration: "} {
+		if !strings.Contains(errOut, want) {
+			t.Errorf("stderr lacks %q:\n%s", want, errOut)
+		}
+	}
+	// Flags after the module, the event from stdin, --memory and --env.
+	code, out, errOut = ferry(t, `{"mode":"error","field":"zip"}`, "invoke", "../../samples/errors", "--memory", "256", "-e", "-", "--env", "A=1")
+	if code != 1 || !strings.Contains(out, `"errorType":"ValidationError"`) || !strings.Contains(errOut, "Memory Size: 256 MB") {
+		t.Fatalf("function error: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	code, out, _ = ferry(t, `{"mode":"sleep"}`, "invoke", "--timeout", "0.5", "../../samples/errors", "-e", "-")
+	if code != 1 || !strings.Contains(out, "Task timed out after 0.50 seconds") {
+		t.Fatalf("timeout: exit %d, stdout %q", code, out)
+	}
+}
+
+// TestInvokeEnvironment checks --env and --env-file (both SAM's JSON and
+// KEY=VALUE lines) reach the function.
+func TestInvokeEnvironment(t *testing.T) {
+	samJSON := write(t, "env.json", []byte(`{"ctxecho":{"GREETING":"from sam json"}}`))
+	dotenv := write(t, "env", []byte("# comment\nGREETING=from dotenv\n"))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--env-file", samJSON}, "from sam json"},
+		{[]string{"--env-file", dotenv}, "from dotenv"},
+		{[]string{"--env-file", dotenv, "--env", "GREETING=from flag"}, "from flag"},
+	} {
+		args := append([]string{"invoke", "../../adapter/testdata/ctxecho"}, c.args...)
+		code, out, errOut := ferry(t, "", args...)
+		if code != 0 || !strings.Contains(out, `"GREETING":"`+c.want+`"`) {
+			t.Errorf("%v: exit %d, stdout %s\n%s", c.args, code, out, errOut)
+		}
+	}
+}
+
+// TestBadInput checks that each kind of bad input is one line naming the
+// problem, with exit status 2.
+func TestBadInput(t *testing.T) {
+	notWasm := write(t, "fn.wasm", []byte("MZ this is not wasm"))
+	noExports := write(t, "empty.wasm", []byte("\x00asm\x01\x00\x00\x00"))
+	badEvent := write(t, "event.json", []byte(`{"name": `))
+	cases := []struct {
+		name string
+		args []string
+		want string
+	}{
+		{"not wasm", []string{"invoke", notWasm}, "not a WebAssembly module"},
+		{"wrong exports", []string{"invoke", noExports}, "module exports neither ferry_invoke"},
+		{"event not JSON", []string{"invoke", noExports, "-e", badEvent}, "the event is not valid JSON"},
+		{"missing module", []string{"invoke", "nowhere.wasm"}, "no such file or directory"},
+		{"missing event", []string{"invoke", noExports, "-e", "nowhere.json"}, "no such file or directory"},
+		{"no module", []string{"invoke"}, "want exactly one module"},
+		{"bad timeout", []string{"invoke", noExports, "--timeout", "soon"}, "--timeout"},
+		{"bad memory", []string{"invoke", notWasm, "--memory", "64"}, "memory 64 MB: want 128 to 10240"},
+		{"build not main", []string{"build", "../../internal/gobuild"}, "is package gobuild, not a main package"},
+		{"build unported", []string{"build", "testdata/awsimport"}, "import github.com/ferrywasm/ferry/hostabi/guest/lambda instead"},
+		{"build missing dir", []string{"build", "nowhere"}, "no such file or directory"},
+		{"unknown command", []string{"deploy"}, `unknown command "deploy"`},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			code, out, errOut := ferry(t, "", c.args...)
+			firstLine, _, _ := strings.Cut(errOut, "\n")
+			if code != 2 || !strings.Contains(firstLine, c.want) || out != "" {
+				t.Fatalf("exit %d, stdout %q, stderr %q; want exit 2 and %q", code, out, errOut, c.want)
+			}
+			if c.name != "unknown command" && strings.Count(strings.TrimSpace(errOut), "\n") != 0 {
+				t.Fatalf("want one line, got:\n%s", errOut)
+			}
+		})
+	}
+}
+
+// TestBuild builds a sample with `ferry build` into a chosen file.
+func TestBuild(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "hello.wasm")
+	code, _, errOut := ferry(t, "", "build", "-o", out, "../../samples/hello")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	code, stdout, errOut := ferry(t, "", "invoke", out, "-e", "../../samples/hello/event.json")
+	if code != 0 || stdout != "\"Hello World!\"\n" {
+		t.Fatalf("invoking the built module: exit %d %q %s", code, stdout, errOut)
+	}
+}

@@ -1,0 +1,192 @@
+// Package gobuild compiles Go handler packages to ferry reactor modules:
+// GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared. It is what
+// `ferry build` runs, and what tests and `ferry serve` use through Cached,
+// which builds each distinct source tree once.
+package gobuild
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+)
+
+// SDKs are the guest SDK packages a handler can be built on.
+var SDKs = []string{
+	"github.com/ferrywasm/ferry/hostabi/guest/lambda",
+	"github.com/ferrywasm/ferry/hostabi/guest/azfunc",
+}
+
+const awsLambda = "github.com/aws/aws-lambda-go/lambda"
+
+// Build compiles the Go handler package in dir to the module out.
+func Build(ctx context.Context, dir, out string) error {
+	pkg, err := inspect(ctx, dir)
+	if err != nil {
+		return err
+	}
+	return build(ctx, pkg.dir, out)
+}
+
+func build(ctx context.Context, dir, out string) error {
+	abs, err := filepath.Abs(out)
+	if err != nil {
+		return err
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", abs, ".")
+	cmd.Dir = dir
+	cmd.Env = wasmEnv()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go build in %s failed: %v\n%s", dir, err, strings.TrimSpace(stderr.String()))
+	}
+	return nil
+}
+
+func wasmEnv() []string {
+	return append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+}
+
+// pkg is what `go list` says of a handler package.
+type pkg struct {
+	dir     string
+	sources []string // every non-standard file the build reads
+	goVer   string
+}
+
+// inspect checks that dir holds a buildable handler and lists its inputs.
+func inspect(ctx context.Context, dir string) (*pkg, error) {
+	if _, err := exec.LookPath("go"); err != nil {
+		return nil, errors.New("the Go toolchain (go 1.24 or newer) is not on PATH; install it from https://go.dev/dl/")
+	}
+	st, err := os.Stat(dir)
+	if err != nil {
+		return nil, err
+	}
+	if !st.IsDir() {
+		return nil, fmt.Errorf("%s is not a directory (want a Go handler package)", dir)
+	}
+	// One go list call yields the package's name, the toolchain version and
+	// every file of every non-standard package it depends on.
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f",
+		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
+	cmd.Dir = dir
+	cmd.Env = wasmEnv()
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return nil, fmt.Errorf("%s is not a buildable Go package: %s", dir, firstLine(stderr.String(), err))
+	}
+	p := &pkg{}
+	var sdk, aws bool
+	var main [3]string
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+		f := strings.Split(line, "\t")
+		if len(f) < 3 {
+			continue
+		}
+		main = [3]string{f[0], f[1], f[2]} // go list -deps prints the package itself last
+		for _, s := range SDKs {
+			sdk = sdk || f[0] == s
+		}
+		aws = aws || f[0] == awsLambda
+		for _, file := range f[3:] {
+			p.sources = append(p.sources, filepath.Join(f[2], file))
+		}
+	}
+	if main[1] != "main" {
+		return nil, fmt.Errorf("%s is package %s, not a main package: a handler is a main package whose main calls lambda.Start", dir, main[1])
+	}
+	if !sdk {
+		if aws {
+			return nil, fmt.Errorf("%s imports %s, which cannot run in WebAssembly: import %s instead (the only change a port needs)", dir, awsLambda, SDKs[0])
+		}
+		return nil, fmt.Errorf("%s is not a ferry handler: it imports none of %s", dir, strings.Join(SDKs, ", "))
+	}
+	p.dir = main[2]
+	ver, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env GOVERSION: %v", err)
+	}
+	p.goVer = strings.TrimSpace(string(ver))
+	return p, nil
+}
+
+func firstLine(s string, err error) string {
+	s = strings.TrimSpace(s)
+	if s == "" {
+		return err.Error()
+	}
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// CacheDir is where Cached keeps modules: $FERRY_CACHE_DIR/modules, else
+// ferry/modules under the user's cache directory.
+func CacheDir() string {
+	if d := os.Getenv("FERRY_CACHE_DIR"); d != "" {
+		return filepath.Join(d, "modules")
+	}
+	if d, err := os.UserCacheDir(); err == nil {
+		return filepath.Join(d, "ferry", "modules")
+	}
+	return filepath.Join(os.TempDir(), "ferry", "modules")
+}
+
+// Cached returns the path of the module built from the handler in dir,
+// building it only if no module was built before from the same sources
+// with the same toolchain. Concurrent callers (parallel test packages)
+// build a given source tree once.
+func Cached(ctx context.Context, dir string) (string, error) {
+	p, err := inspect(ctx, dir)
+	if err != nil {
+		return "", err
+	}
+	h := sha256.New()
+	fmt.Fprintf(h, "ferry-gobuild-1\x00%s\x00", p.goVer)
+	for _, src := range p.sources {
+		f, err := os.Open(src)
+		if err != nil {
+			return "", err
+		}
+		fmt.Fprintf(h, "%s\x00", filepath.Base(src))
+		_, err = io.Copy(h, f)
+		f.Close()
+		if err != nil {
+			return "", err
+		}
+	}
+	cache := CacheDir()
+	if err := os.MkdirAll(cache, 0o755); err != nil {
+		return "", err
+	}
+	key := hex.EncodeToString(h.Sum(nil))[:32]
+	out := filepath.Join(cache, filepath.Base(p.dir)+"-"+key+".wasm")
+	if _, err := os.Stat(out); err == nil {
+		return out, nil
+	}
+	unlock, err := lock(out + ".lock")
+	if err != nil {
+		return "", err
+	}
+	defer unlock()
+	if _, err := os.Stat(out); err == nil {
+		return out, nil // built by another process while we waited
+	}
+	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
+	if err := build(ctx, p.dir, tmp); err != nil {
+		os.Remove(tmp)
+		return "", err
+	}
+	return out, os.Rename(tmp, out)
+}

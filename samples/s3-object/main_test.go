@@ -1,0 +1,25 @@
+package main
+
+import (
+	"testing"
+
+	"github.com/ferrywasm/ferry/internal/sampletest"
+)
+
+func testEvents(t testing.TB) map[string][]byte {
+	return map[string][]byte{
+		"s3-event.json":              sampletest.Fixture(t, "s3-event.json"),
+		"s3-event-with-decoded.json": sampletest.Fixture(t, "s3-event-with-decoded.json"),
+		"bad-key":                    []byte(`{"Records":[{"s3":{"bucket":{"name":"b"},"object":{"key":"100%zz"}}}]}`),
+	}
+}
+
+// TestDifferential checks that the handler answers the same under ferry as
+// natively through aws-lambda-go.
+func TestDifferential(t *testing.T) { sampletest.Differential(t, handler, testEvents(t)) }
+
+func BenchmarkColdStart(b *testing.B)  { sampletest.ColdStart(b, testEvents(b)["s3-event.json"]) }
+func BenchmarkWarmInvoke(b *testing.B) { sampletest.WarmInvoke(b, testEvents(b)["s3-event.json"]) }
+func BenchmarkNativeInvoke(b *testing.B) {
+	sampletest.NativeInvoke(b, handler, testEvents(b)["s3-event.json"])
+}
