@@ -175,7 +175,10 @@ func Cached(ctx context.Context, dir string) (string, error) {
 	if _, err := os.Stat(out); err == nil {
 		return out, nil
 	}
-	unlock, err := lock(out + ".lock")
+	// One lock for the cache: builds are CPU-bound, so building two
+	// modules at once would not be faster, and one build per tree is the
+	// point.
+	unlock, err := lock(filepath.Join(cache, ".lock"))
 	if err != nil {
 		return "", err
 	}
