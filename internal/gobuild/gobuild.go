@@ -65,7 +65,7 @@ type pkg struct {
 // inspect checks that dir holds a buildable handler and lists its inputs.
 func inspect(ctx context.Context, dir string) (*pkg, error) {
 	if _, err := exec.LookPath("go"); err != nil {
-		return nil, errors.New("the Go toolchain (go 1.24 or newer) is not on PATH; install it from https://go.dev/dl/")
+		return nil, errors.New("the Go toolchain (go 1.26 or newer) is not on PATH; install it from https://go.dev/dl/")
 	}
 	st, err := os.Stat(dir)
 	if err != nil {
