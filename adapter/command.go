@@ -3,13 +3,11 @@ package adapter
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"strconv"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
@@ -23,16 +21,6 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	inst := &instance{f: f}
 	stdout := &limitedBuffer{limit: hostabi.MaxResponseSize}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20}
-	mc := wazero.NewModuleConfig().
-		WithName("").
-		WithStdin(bytes.NewReader(inv.rec.Payload)).
-		WithStdout(stdout).
-		WithStderr(&inst.logs).
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader).
-		WithNanosleep(inst.sleep).
-		WithArgs(f.cfg.Name)
 	env := f.cfg.lambdaEnvironment(newLogStream(time.Now()))
 	env["FERRY_REQUEST_ID"] = inv.requestID
 	env["FERRY_DEADLINE_MS"] = strconv.FormatInt(inv.rec.DeadlineMs, 10)
@@ -44,9 +32,10 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	if len(inv.rec.CognitoIdentity) > 0 {
 		env["FERRY_COGNITO_IDENTITY"] = string(inv.rec.CognitoIdentity)
 	}
-	for k, v := range env {
-		mc = mc.WithEnv(k, v)
-	}
+	mc := inst.moduleConfig(env).
+		WithStdin(bytes.NewReader(inv.rec.Payload)).
+		WithStdout(stdout).
+		WithArgs(f.cfg.Name)
 	ctx, cancel := context.WithDeadline(experimental.WithMemoryAllocator(context.Background(), alloc), inv.deadline)
 	defer cancel()
 	inst.interrupt = ctx.Done()

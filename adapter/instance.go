@@ -45,18 +45,9 @@ func newInstance(f *Function) (*instance, *Result) {
 	inst := &instance{f: f}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20}
 	stream := newLogStream(time.Now())
-	mc := wazero.NewModuleConfig().
-		WithName("").
+	mc := inst.moduleConfig(f.cfg.lambdaEnvironment(stream)).
 		WithStartFunctions(). // _initialize is called below, under the init deadline
-		WithSysWalltime().
-		WithSysNanotime().
-		WithRandSource(rand.Reader).
-		WithNanosleep(inst.sleep).
-		WithStdout(&inst.logs).
-		WithStderr(&inst.logs)
-	for k, v := range f.cfg.lambdaEnvironment(stream) {
-		mc = mc.WithEnv(k, v)
-	}
+		WithStdout(&inst.logs)
 	ctx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(context.Background(), alloc), initTimeout)
 	defer cancel()
 	inst.interrupt = ctx.Done()
@@ -79,6 +70,23 @@ func newInstance(f *Function) (*instance, *Result) {
 	logs.Write(inst.initLogs)
 	fmt.Fprintf(&logs, "INIT_REPORT Init Duration: %.2f ms\tPhase: init\tStatus: error\tError Type: %s\n", ms(inst.initDuration), errorTypeOf(doc))
 	return nil, &Result{Payload: doc, ErrorType: errorTypeOf(doc), Logs: logs.Bytes(), InitDuration: inst.initDuration}
+}
+
+// moduleConfig is what every guest instance gets: the host's real clocks
+// and randomness (wazero's defaults are deterministic fakes), a sleep the
+// deadline interrupts, stderr as log, and env.
+func (inst *instance) moduleConfig(env map[string]string) wazero.ModuleConfig {
+	mc := wazero.NewModuleConfig().
+		WithName("").
+		WithSysWalltime().
+		WithSysNanotime().
+		WithRandSource(rand.Reader).
+		WithNanosleep(inst.sleep).
+		WithStderr(&inst.logs)
+	for k, v := range env {
+		mc = mc.WithEnv(k, v)
+	}
+	return mc
 }
 
 // guestError is an error document the guest reported during init.
