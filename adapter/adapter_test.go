@@ -352,8 +352,8 @@ func TestNoResponse(t *testing.T) {
 func wasmModule(version byte, exports ...string) []byte {
 	b := []byte("\x00asm\x01\x00\x00\x00")
 	b = append(b, 1, 10, 2, 0x60, 0, 1, 0x7f, 0x60, 1, 0x7f, 1, 0x7f) // types: ()->i32, (i32)->i32
-	b = append(b, 3, 3, 2, 0, 1)                                    // functions
-	b = append(b, 5, 3, 1, 0, 1)                                    // one memory of one page
+	b = append(b, 3, 3, 2, 0, 1)                                      // functions
+	b = append(b, 5, 3, 1, 0, 1)                                      // one memory of one page
 	var ex []byte
 	for _, name := range exports {
 		kind, idx := byte(0), byte(0)
