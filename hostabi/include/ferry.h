@@ -1,0 +1,79 @@
+/*
+ * ferry.h: the guest side of ferry's host ABI, version 1, for C and any
+ * language that can call C. The contract is hostabi/ABI.md.
+ *
+ * Memory: the guest owns all of its memory. The host writes into guest
+ * memory only inside ferry_invocation_read, into the buffer the guest
+ * passes, and reads it only inside ferry_response_write and
+ * ferry_error_write; it keeps no pointer after a call returns. So a guest
+ * may free or reuse any buffer as soon as the call that used it returns,
+ * and needs no allocator export.
+ *
+ * A reactor guest (built with -mexec-model=reactor) exports:
+ *   int32_t ferry_abi_version(void);          return FERRY_ABI_VERSION
+ *   int32_t ferry_invoke(int32_t record_len); 0: serve again, 1: discard me
+ */
+#ifndef FERRY_H
+#define FERRY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#define FERRY_ABI_VERSION 1
+
+#define FERRY_IMPORT(name) __attribute__((import_module("ferry"), import_name(name)))
+#define FERRY_EXPORT(name) __attribute__((export_name(name)))
+
+/* Copies the invocation record into buf; returns its length, or -1 if
+ * buf_len is too small or no invocation is in progress. */
+FERRY_IMPORT("invocation_read") int32_t ferry_invocation_read(void *buf, int32_t buf_len);
+/* Reports success with the response payload; -1 if over 6,291,556 bytes. */
+FERRY_IMPORT("response_write") int32_t ferry_response_write(const void *buf, int32_t len);
+/* Reports failure with an error document:
+ * {"errorMessage":"…","errorType":"…","stackTrace":[…]} */
+FERRY_IMPORT("error_write") int32_t ferry_error_write(const void *buf, int32_t len);
+
+/* A view of bytes inside the record buffer; not NUL-terminated. */
+typedef struct {
+    const char *data;
+    uint32_t len;
+} ferry_bytes;
+
+/* The decoded invocation record. Views alias the record buffer. */
+typedef struct {
+    int64_t deadline_ms; /* Unix epoch milliseconds */
+    ferry_bytes request_id;
+    ferry_bytes invoked_function_arn;
+    ferry_bytes trace_id;
+    ferry_bytes client_context;   /* JSON, empty when absent */
+    ferry_bytes cognito_identity; /* JSON, empty when absent */
+    ferry_bytes payload;          /* the event */
+} ferry_invocation;
+
+static inline uint32_t ferry__u32(const unsigned char *p) {
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+/* Decodes a record of len bytes into inv. Returns 0, or -1 if truncated. */
+static inline int ferry_decode(const void *record, size_t len, ferry_invocation *inv) {
+    const unsigned char *p = (const unsigned char *)record, *end = p + len;
+    ferry_bytes *fields[6] = {&inv->request_id, &inv->invoked_function_arn, &inv->trace_id,
+                              &inv->client_context, &inv->cognito_identity, &inv->payload};
+    if (len < 8) return -1;
+    inv->deadline_ms = (int64_t)((uint64_t)ferry__u32(p) | (uint64_t)ferry__u32(p + 4) << 32);
+    p += 8;
+    for (int i = 0; i < 6; i++) {
+        uint32_t n;
+        if ((size_t)(end - p) < 4) return -1;
+        n = ferry__u32(p);
+        p += 4;
+        if ((size_t)(end - p) < n) return -1;
+        fields[i]->data = (const char *)p;
+        fields[i]->len = n;
+        p += n;
+    }
+    return 0;
+}
+
+#endif
