@@ -368,3 +368,47 @@ func wasmModule(version byte, exports ...string) []byte {
 	b = append(append(b, 7, byte(len(ex)+1), byte(len(exports))), ex...)
 	return append(b, 10, 11, 2, 4, 0, 0x41, version, 0x0b, 4, 0, 0x41, 0, 0x0b)
 }
+
+// TestCompilationCache checks that a second engine on the same cache
+// directory, as a second process start would be, reuses the compiled code
+// the first one stored instead of compiling and storing it again.
+func TestCompilationCache(t *testing.T) {
+	dir := t.TempDir()
+	wasm, err := os.ReadFile(sampletest.Module(t, "../samples/hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cached := func() map[string]time.Time {
+		files := map[string]time.Time{}
+		filepath.Walk(dir, func(path string, info os.FileInfo, err error) error {
+			if err == nil && !info.IsDir() {
+				files[path] = info.ModTime()
+			}
+			return nil
+		})
+		return files
+	}
+	for i := 0; i < 2; i++ {
+		ctx := context.Background()
+		e, err := adapter.NewEngine(ctx, adapter.WithCacheDir(dir))
+		if err != nil {
+			t.Fatal(err)
+		}
+		before := cached()
+		f, err := e.Load(ctx, wasm, adapter.Config{Name: "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := invoke(t, f, `"cache"`); string(res.Payload) != `"Hello cache!"` {
+			t.Fatalf("%s", res.Payload)
+		}
+		e.Close(ctx)
+		after := cached()
+		switch {
+		case i == 0 && len(after) == 0:
+			t.Fatal("the first engine stored no compiled code")
+		case i == 1 && fmt.Sprint(after) != fmt.Sprint(before):
+			t.Fatalf("the second engine wrote to the cache (recompiled): %v -> %v", before, after)
+		}
+	}
+}
