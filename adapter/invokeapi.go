@@ -1,0 +1,240 @@
+package adapter
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"sort"
+	"strings"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ferrywasm/ferry/hostabi"
+)
+
+// maxRequestSize is Lambda's limit on a synchronous invocation's payload.
+const maxRequestSize = 6291456
+
+// InvokeAPI serves the Lambda Invoke API for a set of functions, so AWS
+// SDKs and the AWS CLI (with --endpoint-url) can call them:
+//
+//	POST /2015-03-31/functions/{name}/invocations   Invoke
+//	GET  /2015-03-31/functions/                     ListFunctions
+//	GET  /2015-03-31/functions/{name}               GetFunction
+//
+// {name} is a function name, a full or partial ARN, optionally with a
+// :qualifier. The Runtime Interface Emulator's route
+// (functions/function/invocations) reaches the only function, or the one
+// named "function".
+//
+// Invocation types RequestResponse and DryRun are served; Event
+// (asynchronous) is not yet and is refused with a clear error.
+func InvokeAPI(functions map[string]*Function) http.Handler {
+	api := &invokeAPI{functions: functions}
+	r := mux.NewRouter()
+	r.HandleFunc("/2015-03-31/functions/{name}/invocations", api.invoke).Methods(http.MethodPost)
+	r.HandleFunc("/2015-03-31/functions", api.list).Methods(http.MethodGet)
+	r.HandleFunc("/2015-03-31/functions/", api.list).Methods(http.MethodGet)
+	r.HandleFunc("/2015-03-31/functions/{name}", api.get).Methods(http.MethodGet)
+	return r
+}
+
+type invokeAPI struct {
+	functions map[string]*Function
+}
+
+// serviceError writes a Lambda service error: the code in
+// x-amzn-ErrorType, the body as the service shapes it (key "Message" or
+// "message" depending on the error, as in the contracts note).
+func serviceError(w http.ResponseWriter, status int, code, messageKey, message string, extra map[string]string) {
+	body := map[string]string{"Type": "User", messageKey: message}
+	for k, v := range extra {
+		body[k] = v
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("X-Amzn-ErrorType", code)
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(body)
+}
+
+// lookup resolves a name, ARN or partial ARN plus qualifier to a function.
+func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*Function, bool) {
+	ref := mux.Vars(r)["name"]
+	name, qualifier := ref, r.URL.Query().Get("Qualifier")
+	if i := strings.Index(ref, ":function:"); i >= 0 { // full or partial ARN
+		name = ref[i+len(":function:"):]
+	}
+	if n, q, ok := strings.Cut(name, ":"); ok {
+		name = n
+		if qualifier != "" && qualifier != q {
+			serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
+				"The derived qualifier from the function name does not match the specified qualifier.", nil)
+			return nil, false
+		}
+		qualifier = q
+	}
+	f, ok := api.functions[name]
+	if !ok && name == "function" && len(api.functions) == 1 { // RIE's route
+		for _, only := range api.functions {
+			f, ok = only, true
+		}
+	}
+	if !ok || (qualifier != "" && qualifier != "$LATEST") {
+		arn := fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:%s", name)
+		if ok {
+			arn = f.cfg.ARN()
+		}
+		if qualifier != "" {
+			arn += ":" + qualifier
+		}
+		serviceError(w, http.StatusNotFound, "ResourceNotFoundException", "Message", "Function not found: "+arn, nil)
+		return nil, false
+	}
+	return f, true
+}
+
+func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
+	f, ok := api.lookup(w, r)
+	if !ok {
+		return
+	}
+	kind := r.Header.Get("X-Amz-Invocation-Type")
+	switch kind {
+	case "", "RequestResponse", "DryRun":
+	case "Event":
+		serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
+			"ferry does not run Event (asynchronous) invocations yet; use RequestResponse", nil)
+		return
+	default:
+		serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
+			fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", kind), nil)
+		return
+	}
+	payload, err := io.ReadAll(io.LimitReader(r.Body, maxRequestSize+1))
+	if err != nil {
+		serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Could not read request body: "+err.Error(), nil)
+		return
+	}
+	if len(payload) > maxRequestSize {
+		serviceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "message",
+			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxRequestSize), nil)
+		return
+	}
+	if len(payload) > 0 && !json.Valid(payload) {
+		var v any
+		err := json.Unmarshal(payload, &v)
+		serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Could not parse request body into json: "+err.Error(), nil)
+		return
+	}
+	req := &Request{Payload: payload, TraceID: r.Header.Get("X-Amzn-Trace-Id")}
+	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
+		b, err := base64.StdEncoding.DecodeString(cc)
+		if err != nil || !json.Valid(b) {
+			serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Client context must be a valid Base64-encoded JSON object.", nil)
+			return
+		}
+		req.ClientContext = b
+	}
+	if kind == "DryRun" {
+		w.WriteHeader(http.StatusNoContent)
+		return
+	}
+	// A function at its concurrency limit throttles at once, as on Lambda.
+	ready, cancel := context.WithCancel(r.Context())
+	cancel()
+	res, err := f.Invoke(ready, req)
+	switch {
+	case errors.Is(err, ErrTooManyRequests):
+		w.Header().Set("Retry-After", "1")
+		serviceError(w, http.StatusTooManyRequests, "TooManyRequestsException", "message", "Rate Exceeded.",
+			map[string]string{"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
+		return
+	case err != nil:
+		serviceError(w, http.StatusInternalServerError, "ServiceException", "Message", err.Error(), nil)
+		return
+	}
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("X-Amz-Executed-Version", "$LATEST")
+	h.Set("X-Amzn-Requestid", res.RequestID)
+	if res.Failed() {
+		h.Set("X-Amz-Function-Error", "Unhandled")
+	}
+	if r.Header.Get("X-Amz-Log-Type") == "Tail" {
+		logs := res.Logs
+		if len(logs) > 4096 {
+			logs = logs[len(logs)-4096:]
+		}
+		h.Set("X-Amz-Log-Result", base64.StdEncoding.EncodeToString(logs))
+	}
+	w.WriteHeader(http.StatusOK)
+	w.Write(res.Payload)
+}
+
+// functionConfiguration is the subset of Lambda's FunctionConfiguration
+// that describes a ferry function.
+type functionConfiguration struct {
+	FunctionName string
+	FunctionArn  string
+	Runtime      string
+	Handler      string
+	MemorySize   int
+	Timeout      int
+	Version      string
+	State        string
+	PackageType  string
+	Description  string
+	Environment  *struct{ Variables map[string]string } `json:",omitempty"`
+}
+
+func configuration(f *Function) functionConfiguration {
+	c := functionConfiguration{
+		FunctionName: f.cfg.Name,
+		FunctionArn:  f.cfg.ARN(),
+		Runtime:      "provided.al2023",
+		Handler:      f.cfg.Name,
+		MemorySize:   f.cfg.Memory,
+		Timeout:      int(f.cfg.Timeout.Seconds() + 0.999),
+		Version:      "$LATEST",
+		State:        "Active",
+		PackageType:  "Zip",
+		Description:  "WebAssembly " + f.mode.String() + " module run by ferry (ABI v" + fmt.Sprint(hostabi.Version) + ")",
+	}
+	if len(f.cfg.Environment) > 0 {
+		c.Environment = &struct{ Variables map[string]string }{f.cfg.Environment}
+	}
+	return c
+}
+
+func writeJSON(w http.ResponseWriter, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(v)
+}
+
+func (api *invokeAPI) list(w http.ResponseWriter, r *http.Request) {
+	names := make([]string, 0, len(api.functions))
+	for name := range api.functions {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	out := struct{ Functions []functionConfiguration }{Functions: []functionConfiguration{}}
+	for _, name := range names {
+		out.Functions = append(out.Functions, configuration(api.functions[name]))
+	}
+	writeJSON(w, out)
+}
+
+func (api *invokeAPI) get(w http.ResponseWriter, r *http.Request) {
+	f, ok := api.lookup(w, r)
+	if !ok {
+		return
+	}
+	writeJSON(w, struct {
+		Configuration functionConfiguration
+		Code          struct{ RepositoryType string }
+	}{Configuration: configuration(f), Code: struct{ RepositoryType string }{"S3"}})
+}
