@@ -41,7 +41,7 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	inst.interrupt = ctx.Done()
 
 	start := time.Now()
-	mod, err := f.engine.runtime.InstantiateModule(ctx, f.compiled, mc)
+	mod, err := f.engine.runtime.InstantiateModule(ctx, f.code.Load().compiled, mc)
 	duration := time.Since(start)
 	inst.mem = alloc.last
 	res := &Result{RequestID: inv.requestID, Duration: duration}

@@ -23,11 +23,13 @@ import (
 type Engine struct {
 	runtime wazero.Runtime
 	cache   wazero.CompilationCache
+	metrics *Metrics
 }
 
 type engineConfig struct {
 	cacheDir string
 	noCache  bool
+	metrics  *Metrics
 }
 
 // EngineOption configures NewEngine.
@@ -43,6 +45,11 @@ func WithCacheDir(dir string) EngineOption {
 // WithoutCache compiles in memory only.
 func WithoutCache() EngineOption {
 	return func(c *engineConfig) { c.noCache = true }
+}
+
+// WithMetrics counts every invocation of the engine's functions in m.
+func WithMetrics(m *Metrics) EngineOption {
+	return func(c *engineConfig) { c.metrics = m }
 }
 
 // DefaultCacheDir is where compiled code is kept unless WithCacheDir says
@@ -67,7 +74,7 @@ func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
 	rc := wazero.NewRuntimeConfig().
 		// Timeouts interrupt a guest even in an endless loop.
 		WithCloseOnContextDone(true)
-	e := &Engine{}
+	e := &Engine{metrics: cfg.metrics}
 	if !cfg.noCache {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -117,6 +124,14 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Function, 
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	c, err := e.compile(ctx, wasm)
+	if err != nil {
+		return nil, err
+	}
+	return newFunction(e, c, cfg), nil
+}
+
+func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
 	}
@@ -129,5 +144,5 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Function, 
 		compiled.Close(ctx)
 		return nil, err
 	}
-	return newFunction(e, compiled, mode, cfg), nil
+	return &code{compiled: compiled, mode: mode}, nil
 }

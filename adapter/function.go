@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -17,10 +18,9 @@ import (
 // Function is one loaded function: its compiled code, its configuration
 // and its pool of warm instances. It is safe for concurrent use.
 type Function struct {
-	engine   *Engine
-	compiled wazero.CompiledModule
-	mode     hostabi.Mode
-	cfg      Config
+	engine *Engine
+	code   atomic.Pointer[code] // replaced by Reload
+	cfg    Config
 
 	// slots holds one token per invocation allowed to run at once: an
 	// instance is only ever created by an invocation that holds a slot
@@ -49,6 +49,9 @@ type Request struct {
 	CognitoIdentity []byte
 	// InvokedFunctionARN defaults to the function's ARN.
 	InvokedFunctionARN string
+	// Trigger says what caused the invocation (TriggerHTTP, …), for
+	// metrics; empty counts as TriggerInvoke.
+	Trigger string
 }
 
 // ErrTooManyRequests is returned by Invoke when ctx ends before an
@@ -58,22 +61,31 @@ var ErrTooManyRequests = errors.New("function is at its concurrency limit")
 // ErrClosed is returned by Invoke on a closed function.
 var ErrClosed = errors.New("function is closed")
 
-func newFunction(e *Engine, compiled wazero.CompiledModule, mode hostabi.Mode, cfg Config) *Function {
-	return &Function{
-		engine:   e,
-		compiled: compiled,
-		mode:     mode,
-		cfg:      cfg,
-		slots:    make(chan struct{}, cfg.Concurrency),
-		stop:     make(chan struct{}),
+// code is a function's compiled module and how it is driven.
+type code struct {
+	compiled wazero.CompiledModule
+	mode     hostabi.Mode
+}
+
+func newFunction(e *Engine, c *code, cfg Config) *Function {
+	f := &Function{
+		engine: e,
+		cfg:    cfg,
+		slots:  make(chan struct{}, cfg.Concurrency),
+		stop:   make(chan struct{}),
 	}
+	f.code.Store(c)
+	if e.metrics != nil {
+		e.metrics.track(f)
+	}
+	return f
 }
 
 // Config returns the function's configuration, defaults filled in.
 func (f *Function) Config() Config { return f.cfg }
 
 // Mode returns how the function's module is driven.
-func (f *Function) Mode() hostabi.Mode { return f.mode }
+func (f *Function) Mode() hostabi.Mode { return f.code.Load().mode }
 
 // Stats is a snapshot of a function's pool.
 type Stats struct {
@@ -96,6 +108,14 @@ func (f *Function) Stats() Stats {
 // is cancelled, as on Lambda. Function errors are reported in the Result,
 // not as an error.
 func (f *Function) Invoke(ctx context.Context, req *Request) (*Result, error) {
+	res, err := f.invoke(ctx, req)
+	if m := f.engine.metrics; m != nil {
+		m.observe(f, req.Trigger, res, err)
+	}
+	return res, err
+}
+
+func (f *Function) invoke(ctx context.Context, req *Request) (*Result, error) {
 	select {
 	case f.slots <- struct{}{}:
 	default:
@@ -110,7 +130,7 @@ func (f *Function) Invoke(ctx context.Context, req *Request) (*Result, error) {
 		return nil, ErrClosed
 	}
 	rec := f.record(req)
-	if f.mode == hostabi.Command {
+	if f.code.Load().mode == hostabi.Command {
 		return f.invokeCommand(rec)
 	}
 	inst, res := f.take()
@@ -125,7 +145,7 @@ func (f *Function) Invoke(ctx context.Context, req *Request) (*Result, error) {
 // Warm starts idle instances until n are idle (bounded by the concurrency
 // limit), for minInstances and readiness.
 func (f *Function) Warm(ctx context.Context, n int) error {
-	if f.mode != hostabi.Reactor {
+	if f.code.Load().mode != hostabi.Reactor {
 		return nil
 	}
 	for {
@@ -202,7 +222,7 @@ func (f *Function) CloseIdle() {
 // put returns an instance to the pool, or discards it.
 func (f *Function) put(inst *instance, keep bool) {
 	f.mu.Lock()
-	if keep && !f.closed {
+	if keep && !f.closed && inst.code == f.code.Load() {
 		inst.lastUsed = time.Now()
 		f.idle = append(f.idle, inst)
 		f.mu.Unlock()
@@ -268,8 +288,26 @@ func (f *Function) Close(ctx context.Context) error {
 	f.closed = true
 	close(f.stop)
 	f.mu.Unlock()
+	if m := f.engine.metrics; m != nil {
+		m.untrack(f)
+	}
 	f.CloseIdle()
-	return f.compiled.Close(ctx)
+	return f.code.Load().compiled.Close(ctx)
+}
+
+// Reload replaces the function's code with wasm's, for `ferry serve
+// --watch`: invocations from now on start instances of the new code;
+// instances of the old code finish what they run and are closed. The old
+// compiled code is not released until the engine closes (a development
+// convenience, not for frequent use).
+func (f *Function) Reload(ctx context.Context, wasm []byte) error {
+	c, err := f.engine.compile(ctx, wasm)
+	if err != nil {
+		return err
+	}
+	f.code.Store(c)
+	f.CloseIdle()
+	return nil
 }
 
 // record builds the invocation record, filling in what the caller left

@@ -25,6 +25,7 @@ const initTimeout = 10 * time.Second
 // It serves one invocation at a time.
 type instance struct {
 	f     *Function
+	code  *code // what it was instantiated from
 	mod   api.Module
 	entry api.Function // ferry_invoke
 	mem   *linearMemory
@@ -42,7 +43,7 @@ type instance struct {
 // newInstance starts an instance and runs its init phase. A failure is
 // returned as the result of the invocation that asked for the instance.
 func newInstance(f *Function) (*instance, *Result) {
-	inst := &instance{f: f}
+	inst := &instance{f: f, code: f.code.Load()}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20}
 	stream := newLogStream(time.Now())
 	mc := inst.moduleConfig(f.cfg.lambdaEnvironment(stream)).
@@ -95,7 +96,7 @@ type guestError []byte
 func (g guestError) Error() string { return string(g) }
 
 func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *memoryAllocator) error {
-	mod, err := inst.f.engine.runtime.InstantiateModule(ctx, inst.f.compiled, mc)
+	mod, err := inst.f.engine.runtime.InstantiateModule(ctx, inst.code.compiled, mc)
 	inst.mem = alloc.last
 	if err != nil {
 		return err

@@ -202,7 +202,7 @@ func configuration(f *Function) functionConfiguration {
 		Version:      "$LATEST",
 		State:        "Active",
 		PackageType:  "Zip",
-		Description:  "WebAssembly " + f.mode.String() + " module run by ferry (ABI v" + fmt.Sprint(hostabi.Version) + ")",
+		Description:  "WebAssembly " + f.Mode().String() + " module run by ferry (ABI v" + fmt.Sprint(hostabi.Version) + ")",
 	}
 	if len(f.cfg.Environment) > 0 {
 		c.Environment = &struct{ Variables map[string]string }{f.cfg.Environment}

@@ -1,0 +1,158 @@
+package adapter
+
+import (
+	"errors"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Metrics are an engine's Prometheus metrics. Every invocation of every
+// function loaded into the engine is counted, whatever triggered it, so
+// the figures agree with the REPORT lines. Labels are the function name,
+// the trigger and the outcome: all bounded by the configuration.
+type Metrics struct {
+	invocations *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	coldStarts  *prometheus.CounterVec
+	initTime    *prometheus.HistogramVec
+	throttles   *prometheus.CounterVec
+	schedules   *prometheus.CounterVec
+	lastFire    *prometheus.GaugeVec
+
+	mu        sync.Mutex
+	functions map[*Function]struct{}
+}
+
+// Triggers, the values of Request.Trigger and of the "trigger" label.
+const (
+	TriggerInvoke   = "invoke"   // the Lambda Invoke API, RequestResponse
+	TriggerEvent    = "event"    // asynchronous: Invoke API Event, destinations
+	TriggerHTTP     = "http"     // an HTTP route
+	TriggerSchedule = "schedule" // a schedule, through the async queue
+)
+
+// Outcomes, the values of the "outcome" label.
+const (
+	OutcomeSuccess     = "success"
+	OutcomeError       = "error"   // the handler returned an error or panicked
+	OutcomeTimeout     = "timeout" // stopped at the function's timeout
+	OutcomeOutOfMemory = "out_of_memory"
+	OutcomeThrottled   = "throttled" // no instance became free in time
+)
+
+// NewMetrics creates the metrics and registers them with reg.
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		invocations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_invocations_total",
+			Help: "Invocations by function, trigger and outcome (success, error, timeout, out_of_memory, throttled).",
+		}, []string{"function", "trigger", "outcome"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_invocation_duration_seconds",
+			Help:    "Time spent in the handler (Lambda's Duration), excluding init.",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10), // 100µs … 26s
+		}, []string{"function"}),
+		coldStarts: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_cold_starts_total",
+			Help: "Invocations that started a new instance.",
+		}, []string{"function"}),
+		initTime: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "ferry_init_duration_seconds",
+			Help:    "Instance initialisation time on cold starts (Lambda's Init Duration).",
+			Buckets: prometheus.ExponentialBuckets(0.0001, 4, 10),
+		}, []string{"function"}),
+		throttles: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_throttles_total",
+			Help: "Invocations refused because the function was at its concurrency limit.",
+		}, []string{"function"}),
+		schedules: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_schedule_fires_total",
+			Help: "Times a schedule fired (its event was queued).",
+		}, []string{"function", "rule"}),
+		lastFire: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_schedule_last_fire_timestamp_seconds",
+			Help: "When each schedule last fired, Unix time.",
+		}, []string{"function", "rule"}),
+		functions: map[*Function]struct{}{},
+	}
+	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles, m.schedules, m.lastFire,
+		instancesCollector{m})
+	return m
+}
+
+var instancesDesc = prometheus.NewDesc("ferry_instances",
+	"Live instances by function and state (idle: warm and waiting; busy: running an invocation).",
+	[]string{"function", "state"}, nil)
+
+// instancesCollector reads the pools when scraped rather than tracking
+// every change.
+type instancesCollector struct{ m *Metrics }
+
+func (c instancesCollector) Describe(ch chan<- *prometheus.Desc) { ch <- instancesDesc }
+
+func (c instancesCollector) Collect(ch chan<- prometheus.Metric) {
+	c.m.mu.Lock()
+	fns := make([]*Function, 0, len(c.m.functions))
+	for f := range c.m.functions {
+		fns = append(fns, f)
+	}
+	c.m.mu.Unlock()
+	for _, f := range fns {
+		s := f.Stats()
+		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(s.Idle), f.cfg.Name, "idle")
+		ch <- prometheus.MustNewConstMetric(instancesDesc, prometheus.GaugeValue, float64(s.Busy), f.cfg.Name, "busy")
+	}
+}
+
+func (m *Metrics) track(f *Function) {
+	m.mu.Lock()
+	m.functions[f] = struct{}{}
+	m.mu.Unlock()
+}
+
+func (m *Metrics) untrack(f *Function) {
+	m.mu.Lock()
+	delete(m.functions, f)
+	m.mu.Unlock()
+}
+
+// observe records one invocation's outcome.
+func (m *Metrics) observe(f *Function, trigger string, res *Result, err error) {
+	name := f.cfg.Name
+	if trigger == "" {
+		trigger = TriggerInvoke
+	}
+	var outcome string
+	switch {
+	case errors.Is(err, ErrTooManyRequests):
+		m.throttles.WithLabelValues(name).Inc()
+		outcome = OutcomeThrottled
+	case err != nil:
+		return // closed: nothing ran
+	case res.ErrorType == errTimeout:
+		outcome = OutcomeTimeout
+	case res.ErrorType == errOutOfMemory:
+		outcome = OutcomeOutOfMemory
+	case res.Failed():
+		outcome = OutcomeError
+	default:
+		outcome = OutcomeSuccess
+	}
+	m.invocations.WithLabelValues(name, trigger, outcome).Inc()
+	if res == nil {
+		return
+	}
+	m.duration.WithLabelValues(name).Observe(res.Duration.Seconds())
+	if res.InitDuration > 0 {
+		m.coldStarts.WithLabelValues(name).Inc()
+		m.initTime.WithLabelValues(name).Observe(res.InitDuration.Seconds())
+	}
+}
+
+// scheduleFired records a schedule's firing.
+func (m *Metrics) scheduleFired(function, rule string, at time.Time) {
+	m.schedules.WithLabelValues(function, rule).Inc()
+	m.lastFire.WithLabelValues(function, rule).Set(float64(at.UnixNano()) / 1e9)
+}
