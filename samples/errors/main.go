@@ -2,6 +2,7 @@
 // event, so that each failure's shape can be checked against Lambda's:
 //
 //	{"mode":"ok"}      answers {"ok":true}
+//	{"mode":"wait","ms":N} sleeps N ms, then answers {"ok":true} (a slow success)
 //	{"mode":"error"}   returns a *ValidationError (errorType "ValidationError")
 //	{"mode":"string"}  returns errors.New (errorType "errorString")
 //	{"mode":"panic"}   panics (stack trace, instance discarded)
@@ -26,6 +27,7 @@ import (
 type request struct {
 	Mode  string `json:"mode"`
 	Field string `json:"field"`
+	MS    int    `json:"ms"`
 }
 
 // ValidationError is a handler's own error type; Lambda reports its type
@@ -39,6 +41,9 @@ var hoard [][]byte // keeps allocations alive so the heap must grow
 func handler(ctx context.Context, req request) (any, error) {
 	switch req.Mode {
 	case "ok":
+		return map[string]bool{"ok": true}, nil
+	case "wait":
+		time.Sleep(time.Duration(req.MS) * time.Millisecond)
 		return map[string]bool{"ok": true}, nil
 	case "error":
 		return nil, &ValidationError{Field: req.Field}

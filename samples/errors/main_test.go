@@ -15,6 +15,7 @@ import (
 func TestDifferential(t *testing.T) {
 	sampletest.Differential(t, handler, map[string][]byte{
 		"ok":     []byte(`{"mode":"ok"}`),
+		"wait":   []byte(`{"mode":"wait","ms":1}`),
 		"error":  []byte(`{"mode":"error","field":"email"}`),
 		"string": []byte(`{"mode":"string"}`),
 		"nomode": []byte(`{}`),
