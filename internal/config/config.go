@@ -1,0 +1,184 @@
+// Package config reads ferry.yaml, the file `ferry serve -f ferry.yaml`
+// runs: the functions to serve, and the HTTP routes, schedules and
+// asynchronous-invocation settings that trigger them.
+//
+//	region: us-east-1
+//	functions:
+//	  - name: hello
+//	    source: ./hello          # a Go handler directory, built on demand
+//	    memory: 256
+//	    timeout: 10
+//	    http:
+//	      - path: /hello/{id}
+//	        methods: [GET]
+//	    schedule:
+//	      - expression: rate(5 minutes)
+//
+// Parsing is strict: unknown keys, values of the wrong type, and values
+// Lambda, API Gateway or EventBridge would reject are errors, each reported
+// as "file:line: where: what", all of them at once, one a line.
+//
+// Top-level keys starting with "x-" are ignored, so that they can hold
+// YAML anchors for merge keys (<<: *defaults) and aliases, as in Compose
+// files.
+//
+// Zero values in the result mean "not set": the caller applies Lambda's
+// defaults (128 MB, 3 s, and so on). The exceptions, where the file's
+// default is ferry's rather than Lambda's, are filled in by Parse and say so.
+package config
+
+import (
+	"time"
+
+	"github.com/ferrywasm/ferry/events"
+)
+
+// The HTTP event formats a route can deliver.
+const (
+	FormatREST        = "rest"         // API Gateway REST API, payload 1.0
+	FormatHTTPAPI     = "http-api"     // API Gateway HTTP API, payload 2.0 (the default)
+	FormatFunctionURL = "function-url" // Lambda function URL
+	FormatALB         = "alb"          // Application Load Balancer target
+)
+
+// Formats lists the valid HTTPRoute.Format values.
+var Formats = []string{FormatREST, FormatHTTPAPI, FormatFunctionURL, FormatALB}
+
+// File is a parsed ferry.yaml.
+type File struct {
+	// Path is the file's path as given to Load or Parse.
+	Path string
+	// Region is the region functions see (AWS_REGION) and events carry:
+	// the file's region, else $AWS_REGION, else us-east-1. Parse fills it in.
+	Region string
+	// AccountID is the 12-digit account in ARNs; "" when not set.
+	AccountID string
+	// LogFormat is "Text" or "JSON" (Lambda's LoggingConfig.LogFormat) for
+	// every function; "" when not set.
+	LogFormat string
+	// Async configures the queue of Event (asynchronous) invocations.
+	Async Async
+	// Functions are in file order.
+	Functions []Function
+}
+
+// Async configures the server-wide queue of asynchronous invocations.
+type Async struct {
+	// QueueSize is the number of queued events; 0 when not set.
+	QueueSize int
+	// SpoolDir is an absolute directory; "" lets the caller choose
+	// (<cache dir>/spool).
+	SpoolDir string
+}
+
+// Function is one function to serve.
+type Function struct {
+	// Name matches [A-Za-z0-9_-]{1,64} and is unique in the file.
+	Name string
+	// Module is the absolute path of a compiled .wasm module, and Source
+	// the absolute path of a Go handler directory built on demand; exactly
+	// one is set. Both exist when Parse returns (whether Source is a main
+	// package is the builder's business).
+	Module, Source string
+	// Memory is in MB, 128 to 10240; 0 when not set.
+	Memory int
+	// Timeout is 1s to 900s; 0 when not set.
+	Timeout time.Duration
+	// IdleTimeout is how long an idle instance is kept; 0 when not set.
+	IdleTimeout time.Duration
+	// Environment holds the function's variables; values that were YAML
+	// numbers or booleans are their text as written.
+	Environment map[string]string
+	// Concurrency is the most instances at once (at least 1), and
+	// MinInstances the instances kept warm (at most Concurrency); 0 when
+	// not set.
+	Concurrency, MinInstances int
+	// AsyncConfig is Lambda's asynchronous invocation configuration.
+	AsyncConfig FunctionAsync
+	HTTP        []HTTPRoute
+	Schedules   []ScheduleTrigger
+	// Line is the line of the function's entry in the file.
+	Line int
+}
+
+// FunctionAsync is a function's asynchronous invocation configuration
+// (Lambda's EventInvokeConfig).
+type FunctionAsync struct {
+	// RetryDelays are the waits before each retry of a failed event, so
+	// len(RetryDelays) is the maximum number of retries (0 to 2). It is nil
+	// when the file sets neither maxRetries nor retryDelays (Lambda's
+	// default: 2 retries), and empty but not nil for maxRetries: 0. Delays
+	// the file leaves out are 1m before the first retry and 2m before the
+	// second.
+	RetryDelays []time.Duration
+	// MaxEventAge is 60s to 6h; 0 when not set.
+	MaxEventAge time.Duration
+	// OnSuccess and OnFailure are where results go; zero for nowhere.
+	OnSuccess, OnFailure Destination
+}
+
+// DefaultRetryDelays are the waits before retries 1 and 2 when the file
+// does not give them.
+var DefaultRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+
+// Destination is where an asynchronous invocation's record goes: another
+// function of the file, or a file of JSON lines. At most one is set.
+type Destination struct {
+	// Function names a function declared in the same file.
+	Function string
+	// File is an absolute path; its directory may not exist yet.
+	File string
+}
+
+// IsZero reports whether the destination is unset.
+func (d Destination) IsZero() bool { return d == Destination{} }
+
+// HTTPRoute is an HTTP route to a function.
+type HTTPRoute struct {
+	// Path starts with "/"; {name} parameters are whole segments and a
+	// greedy {name+} can only be the last.
+	Path string
+	// Methods are upper-case; nil means any method (also written ANY).
+	Methods []string
+	// Format is one of Formats; Parse fills in the default, http-api.
+	Format string
+	// Stage is the API Gateway stage events carry; "" when not set.
+	Stage string
+	// BinaryMediaTypes are media types (type/subtype, * allowed) whose
+	// bodies are base64-encoded.
+	BinaryMediaTypes []string
+	// MultiValueHeaders is the ALB target group setting (alb only).
+	MultiValueHeaders bool
+	// CORS is nil when the route has no CORS configuration.
+	CORS *CORS
+	// Line is the line of the route's entry in the file.
+	Line int
+}
+
+// CORS is a route's CORS configuration, as API Gateway HTTP APIs and
+// function URLs take it.
+type CORS struct {
+	AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders []string
+	// MaxAge is in seconds, 0 to 86400.
+	MaxAge           int
+	AllowCredentials bool
+}
+
+// ScheduleTrigger is an EventBridge scheduled rule targeting a function.
+type ScheduleTrigger struct {
+	// Name is the rule name, unique in the file: the file's name, else
+	// <function>-schedule-<n> with n counting the function's schedules
+	// from 1. Parse fills it in.
+	Name string
+	// Expression is the schedule expression as written, and Schedule the
+	// parsed form.
+	Expression string
+	Schedule   *events.Schedule
+	// Input is the constant input (JSON) sent instead of the Scheduled
+	// Event payload; nil sends the Scheduled Event.
+	Input []byte
+	// Enabled is false only when the file says enabled: false.
+	Enabled bool
+	// Line is the line of the schedule's entry in the file.
+	Line int
+}

@@ -1,0 +1,491 @@
+package config
+
+import (
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+// workspace makes a directory with the files the test configs point at,
+// and makes it the working directory, so that configs parsed as
+// "ferry.yaml" resolve against it and messages say "ferry.yaml:N:".
+func workspace(t *testing.T) string {
+	t.Helper()
+	dir := t.TempDir()
+	for _, d := range []string{"build", "hello", "src"} {
+		if err := os.MkdirAll(filepath.Join(dir, d), 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, f := range []string{"build/hello.wasm", "other.wasm", "notes.txt"} {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte("\x00asm"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Chdir(dir)
+	// t.Chdir and t.TempDir can differ by symlinks (macOS /var); paths in
+	// results are built from the working directory.
+	wd, err := os.Getwd()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return wd
+}
+
+const fullFile = `# every key
+region: eu-west-1
+accountId: 000123456789
+logFormat: JSON
+async:
+  queueSize: 500
+  spoolDir: .ferry/spool
+functions:
+  - name: hello
+    module: build/hello.wasm
+    memory: 256
+    timeout: 30
+    environment:
+      GREETING: hi
+      RETRIES: 3
+      DEBUG: true
+      RATIO: 0.5
+      EMPTY: ""
+    concurrency: 10
+    minInstances: 2
+    idleTimeout: 5m
+    async:
+      maxRetries: 2
+      retryDelays: [10s]
+      maxEventAge: 1h
+      onSuccess: {function: other}
+      onFailure: {file: out/failures.jsonl}
+    http:
+      - path: /hello/{id}
+        methods: [get, POST]
+        format: rest
+        stage: Prod
+        binaryMediaTypes: [image/png, "*/*"]
+        cors:
+          allowOrigins: ["https://example.com"]
+          allowMethods: [GET]
+          allowHeaders: [content-type]
+          exposeHeaders: []
+          maxAge: 300
+          allowCredentials: true
+      - path: /lb/{proxy+}
+        methods: [ANY]
+        format: alb
+        multiValueHeaders: true
+      - path: /
+    schedule:
+      - expression: rate(5 minutes)
+        input: {"k": 1, "list": [true, null, 2.5, "x"], "nested": {"b": 2, "a": 1}}
+        enabled: false
+        name: hello-every-5m
+      - expression: cron(0 12 * * ? *)
+      - expression: cron(0 8 ? * MON-FRI *)
+        input: just text
+  - name: other
+    source: ./src
+    timeout: 1500ms
+    idleTimeout: 90
+    async:
+      maxRetries: 0
+      maxEventAge: 60
+  - name: third
+    source: hello
+    async:
+      retryDelays: [0s, 3m]
+      onFailure: {function: third}
+`
+
+func TestParseFullFile(t *testing.T) {
+	dir := workspace(t)
+	f, err := Load("ferry.yaml")
+	if err == nil {
+		t.Fatal("Load of a missing file succeeded")
+	}
+	if err := os.WriteFile("ferry.yaml", []byte(fullFile), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f, err = Load("ferry.yaml"); err != nil {
+		t.Fatal(err)
+	}
+	// Schedules are compared by expression, then left out.
+	var exprs []string
+	for _, fn := range f.Functions {
+		for i := range fn.Schedules {
+			s := &fn.Schedules[i]
+			if s.Schedule == nil || s.Schedule.String() != s.Expression {
+				t.Errorf("%s: schedule %q parsed as %v", fn.Name, s.Expression, s.Schedule)
+			}
+			exprs = append(exprs, s.Expression)
+			s.Schedule = nil
+		}
+	}
+	if want := []string{"rate(5 minutes)", "cron(0 12 * * ? *)", "cron(0 8 ? * MON-FRI *)"}; !reflect.DeepEqual(exprs, want) {
+		t.Errorf("expressions = %q, want %q", exprs, want)
+	}
+	want := &File{
+		Path:      "ferry.yaml",
+		Region:    "eu-west-1",
+		AccountID: "000123456789",
+		LogFormat: "JSON",
+		Async:     Async{QueueSize: 500, SpoolDir: filepath.Join(dir, ".ferry/spool")},
+		Functions: []Function{
+			{
+				Name:         "hello",
+				Module:       filepath.Join(dir, "build/hello.wasm"),
+				Memory:       256,
+				Timeout:      30 * time.Second,
+				IdleTimeout:  5 * time.Minute,
+				Environment:  map[string]string{"GREETING": "hi", "RETRIES": "3", "DEBUG": "true", "RATIO": "0.5", "EMPTY": ""},
+				Concurrency:  10,
+				MinInstances: 2,
+				AsyncConfig: FunctionAsync{
+					RetryDelays: []time.Duration{10 * time.Second, 2 * time.Minute},
+					MaxEventAge: time.Hour,
+					OnSuccess:   Destination{Function: "other"},
+					OnFailure:   Destination{File: filepath.Join(dir, "out/failures.jsonl")},
+				},
+				HTTP: []HTTPRoute{
+					{
+						Path: "/hello/{id}", Methods: []string{"GET", "POST"}, Format: "rest", Stage: "Prod",
+						BinaryMediaTypes: []string{"image/png", "*/*"},
+						CORS: &CORS{
+							AllowOrigins: []string{"https://example.com"}, AllowMethods: []string{"GET"},
+							AllowHeaders: []string{"content-type"}, ExposeHeaders: []string{},
+							MaxAge: 300, AllowCredentials: true,
+						},
+						Line: 29,
+					},
+					{Path: "/lb/{proxy+}", Format: "alb", MultiValueHeaders: true, Line: 41},
+					{Path: "/", Format: "http-api", Line: 45},
+				},
+				Schedules: []ScheduleTrigger{
+					{Name: "hello-every-5m", Expression: "rate(5 minutes)", Input: []byte(`{"k":1,"list":[true,null,2.5,"x"],"nested":{"b":2,"a":1}}`), Enabled: false, Line: 47},
+					{Name: "hello-schedule-2", Expression: "cron(0 12 * * ? *)", Enabled: true, Line: 51},
+					{Name: "hello-schedule-3", Expression: "cron(0 8 ? * MON-FRI *)", Input: []byte(`"just text"`), Enabled: true, Line: 52},
+				},
+				Line: 9,
+			},
+			{
+				Name:        "other",
+				Source:      filepath.Join(dir, "src"),
+				Timeout:     1500 * time.Millisecond,
+				IdleTimeout: 90 * time.Second,
+				AsyncConfig: FunctionAsync{RetryDelays: []time.Duration{}, MaxEventAge: time.Minute},
+				Line:        54,
+			},
+			{
+				Name:   "third",
+				Source: filepath.Join(dir, "hello"),
+				AsyncConfig: FunctionAsync{
+					RetryDelays: []time.Duration{0, 3 * time.Minute},
+					OnFailure:   Destination{Function: "third"},
+				},
+				Line: 61,
+			},
+		},
+	}
+	if !reflect.DeepEqual(f, want) {
+		for i := range min(len(f.Functions), len(want.Functions)) {
+			if !reflect.DeepEqual(f.Functions[i], want.Functions[i]) {
+				t.Errorf("functions[%d] =\n%+v\nwant\n%+v", i, f.Functions[i], want.Functions[i])
+			}
+		}
+		f.Functions, want.Functions = nil, nil
+		if !reflect.DeepEqual(f, want) {
+			t.Errorf("file =\n%+v\nwant\n%+v", f, want)
+		}
+	}
+	// Lambda's own defaults are left to the caller: zero, and nil retries.
+	if f.Functions != nil && f.Functions[0].AsyncConfig.RetryDelays == nil {
+		t.Error("explicit retry settings came back nil")
+	}
+}
+
+func TestParseDefaults(t *testing.T) {
+	dir := workspace(t)
+	t.Setenv("AWS_REGION", "ap-south-1")
+	f, err := Parse("ferry.yaml", []byte("functions:\n  - name: a\n    module: other.wasm\n    http: [{path: /a}]\n    schedule: [{expression: rate(1 hour)}]\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := f.Functions[0]
+	if f.Region != "ap-south-1" || f.AccountID != "" || f.LogFormat != "" || f.Async != (Async{}) {
+		t.Errorf("file defaults: %+v", f)
+	}
+	if fn.Module != filepath.Join(dir, "other.wasm") || fn.Memory != 0 || fn.Timeout != 0 || fn.Environment != nil ||
+		fn.AsyncConfig.RetryDelays != nil || !fn.AsyncConfig.OnFailure.IsZero() {
+		t.Errorf("function defaults: %+v", fn)
+	}
+	if r := fn.HTTP[0]; r.Format != FormatHTTPAPI || r.Methods != nil || r.CORS != nil {
+		t.Errorf("route defaults: %+v", r)
+	}
+	if s := fn.Schedules[0]; !s.Enabled || s.Name != "a-schedule-1" || s.Input != nil || s.Schedule.Interval() != time.Hour {
+		t.Errorf("schedule defaults: %+v", s)
+	}
+
+	t.Setenv("AWS_REGION", "")
+	if f, err = Parse("ferry.yaml", []byte("functions: [{name: a, module: other.wasm}]")); err != nil {
+		t.Fatal(err)
+	}
+	if f.Region != "us-east-1" {
+		t.Errorf("region = %q, want us-east-1", f.Region)
+	}
+}
+
+// Relative paths start from the config file's directory, not the working
+// directory.
+func TestParseRelativeToFile(t *testing.T) {
+	dir := workspace(t)
+	t.Chdir(t.TempDir())
+	f, err := Load(filepath.Join(dir, "ferry.yaml.missing"))
+	if err == nil {
+		t.Fatalf("Load of a missing file = %+v", f)
+	}
+	path := filepath.Join(dir, "ferry.yaml")
+	if f, err = Parse(path, []byte("functions: [{name: a, source: ./src, async: {onFailure: {file: f.jsonl}}}]")); err != nil {
+		t.Fatal(err)
+	}
+	if got := f.Functions[0]; got.Source != filepath.Join(dir, "src") || got.AsyncConfig.OnFailure.File != filepath.Join(dir, "f.jsonl") {
+		t.Errorf("paths: %+v", got)
+	}
+	_, err = Parse(path, []byte("functions:\n  - name: a\n    module: nope.wasm\n"))
+	if want := path + ":3: functions[0] (a): module: nope.wasm does not exist (looked for " + filepath.Join(dir, "nope.wasm") + ")"; err == nil || err.Error() != want {
+		t.Errorf("error:\n%v\nwant\n%s", err, want)
+	}
+}
+
+func TestParseErrors(t *testing.T) {
+	dir := workspace(t)
+	const head = "functions:\n  - name: hello\n    module: build/hello.wasm\n" // lines 1-3
+	for _, c := range []struct {
+		name, yaml string
+		want       []string // whole lines, $DIR for the workspace
+	}{
+		{"unknown nested key", head + "    http:\n      - path: /hello\n        cors:\n          allowOrigin: ['*']\n",
+			[]string{`ferry.yaml:7: functions[0] (hello): http[0]: cors: unknown key "allowOrigin"; did you mean "allowOrigins"? (want one of allowOrigins, allowMethods, allowHeaders, exposeHeaders, maxAge, allowCredentials)`}},
+		{"unknown top-level key", "Functions: []\n",
+			[]string{
+				`ferry.yaml:1: unknown key "Functions"; did you mean "functions"? (want one of region, accountId, logFormat, async, functions)`,
+				`ferry.yaml:1: functions: missing; the file needs at least one function`,
+			}},
+		{"SAM key", head + "    MemorySize: 256\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, idleTimeout, async, http, schedule)`}},
+		{"wrong type", head + "    memory: big\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): memory: want an integer, got the string "big"`}},
+		{"wrong type: list for mapping", head + "    async: [1]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): async: want a mapping with keys maxRetries, retryDelays, maxEventAge, onSuccess, onFailure, got a list`}},
+		{"wrong type: functions", "functions: {name: hello}\n",
+			[]string{`ferry.yaml:1: functions: want a list, got a mapping`}},
+		{"duplicate key", head + "    memory: 256\n    memory: 512\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): duplicate key memory (first at line 4)`}},
+		{"duplicate function name", head + "  - name: hello\n    module: other.wasm\n",
+			[]string{`ferry.yaml:4: functions[1] (hello): name: "hello" is already the name of the function at line 2`}},
+		{"bad function name", "functions:\n  - name: hello world\n    module: other.wasm\n",
+			[]string{`ferry.yaml:2: functions[0] (hello world): name: "hello world" is not a valid function name (1 to 64 letters, digits, - and _)`}},
+		{"missing name", "functions:\n  - module: other.wasm\n",
+			[]string{`ferry.yaml:2: functions[0]: name: missing`}},
+		{"duplicate route", head + "    http: [{path: '/a/{id}', methods: [GET, POST]}]\n  - name: other\n    module: other.wasm\n    http:\n      - path: /a/{name}\n        methods: [post]\n",
+			[]string{`ferry.yaml:8: functions[1] (other): http[0]: POST /a/{name} is already routed to function hello (line 4)`}},
+		{"duplicate ANY route", head + "    http: [{path: /x}, {path: /x, format: rest}]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): http[1]: ANY /x is already routed to function hello (line 4)`}},
+		{"missing module", "functions:\n  - name: hello\n    module: build/nope.wasm\n",
+			[]string{`ferry.yaml:3: functions[0] (hello): module: build/nope.wasm does not exist (looked for $DIR/build/nope.wasm)`}},
+		{"module is a directory", "functions:\n  - name: hello\n    module: build\n",
+			[]string{`ferry.yaml:3: functions[0] (hello): module: build is a directory; a Go handler directory goes under source:`}},
+		{"missing source", "functions:\n  - name: hello\n    source: ./nope\n",
+			[]string{`ferry.yaml:3: functions[0] (hello): source: directory ./nope does not exist (looked for $DIR/nope)`}},
+		{"source is a file", "functions:\n  - name: hello\n    source: notes.txt\n",
+			[]string{`ferry.yaml:3: functions[0] (hello): source: notes.txt is not a directory; a compiled module goes under module:`}},
+		{"module and source", head + "    source: ./hello\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): module and source are both set; give one: a compiled .wasm module or a Go handler directory`}},
+		{"neither module nor source", "functions:\n  - name: hello\n    memory: 128\n",
+			[]string{`ferry.yaml:2: functions[0] (hello): neither module nor source is set; give one: a compiled .wasm module or a Go handler directory`}},
+		{"bad schedule", head + "    schedule:\n      - expression: rate(5 minute)\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): schedule[0]: expression: rate(5 minute): unit must be plural for a value above 1: rate(5 minutes)`}},
+		{"bad cron", head + "    schedule:\n      - expression: cron(0 12 * * * *)\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): schedule[0]: expression: cron(0 12 * * * *): day-of-month and day-of-week cannot both be specified; use ? in one`}},
+		{"schedule without expression", head + "    schedule:\n      - enabled: true\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): schedule[0]: expression: missing; want rate(...) or cron(...)`}},
+		{"duplicate rule name", head + "    schedule:\n      - expression: rate(1 day)\n        name: nightly\n  - name: other\n    module: other.wasm\n    schedule:\n      - expression: rate(2 days)\n        name: nightly\n",
+			[]string{`ferry.yaml:11: functions[1] (other): schedule[0]: rule name nightly is already used by function hello (line 5)`}},
+		{"bad duration", head + "    timeout: 5 minutes\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): timeout: want a duration like 30s, 500ms or 5m, or a number of seconds; got the string "5 minutes"`}},
+		{"timeout too long", head + "    timeout: 901\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): timeout: 15m1s is above Lambda's maximum of 15m`}},
+		{"timeout too short", head + "    timeout: 500ms\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): timeout: 500ms is below Lambda's minimum of 1s`}},
+		{"memory too small", head + "    memory: 99\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): memory: 99 is below Lambda's minimum of 128 MB`}},
+		{"memory too large", head + "    memory: 10241\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): memory: 10241 is above Lambda's maximum of 10240 MB`}},
+		{"concurrency", head + "    concurrency: 0\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): concurrency: 0 is below the minimum of 1`}},
+		{"minInstances above concurrency", head + "    concurrency: 2\n    minInstances: 3\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): minInstances: 3 is above concurrency (2)`}},
+		{"environment not string to string", head + "    environment:\n      A: [1, 2]\n      B:\n      1: y\n      2X: y\n",
+			[]string{
+				`ferry.yaml:5: functions[0] (hello): environment: A: want a string, got a list`,
+				`ferry.yaml:6: functions[0] (hello): environment: B: want a string, got null; write "" for an empty value`,
+				`ferry.yaml:7: functions[0] (hello): environment: the integer 1 is not a valid variable name (a letter, then letters, digits and _)`,
+				`ferry.yaml:8: functions[0] (hello): environment: the string "2X" is not a valid variable name (a letter, then letters, digits and _)`,
+			}},
+		{"environment list", head + "    environment: [A=1]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): environment: want a mapping of names to values, got a list`}},
+		{"path without slash", head + "    http: [{path: hello}]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: path: "hello" does not start with "/"`}},
+		{"greedy path not last", head + "    http: [{path: '/a/{proxy+}/b'}]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: path: "/a/{proxy+}/b" has "{proxy+}" before the end: a greedy parameter must be the last segment`}},
+		{"partial segment parameter", head + "    http: [{path: '/a/x{id}'}]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: path: "/a/x{id}" has "x{id}": a path parameter must be a whole segment, like /{id}`}},
+		{"bad format", head + "    http: [{path: /a, format: http}]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: format: "http" is not one of rest, http-api, function-url, alb`}},
+		{"bad method", head + "    http: [{path: /a, methods: [FETCH]}]\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: methods: "FETCH" is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or ANY)`}},
+		{"alb-only key on http-api", head + "    http:\n      - path: /a\n        multiValueHeaders: true\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: multiValueHeaders: only applies to format alb, and this route's format is http-api`}},
+		{"credentials with any origin", head + "    http:\n      - path: /a\n        cors: {allowOrigins: ['*'], allowCredentials: true}\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: cors: allowCredentials: true cannot be combined with allowOrigins "*"; list the origins`}},
+		{"destination to unknown function", head + "    async:\n      onFailure: {function: nope}\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): async: onFailure: function "nope" is not declared in this file`}},
+		{"destination with two targets", head + "    async:\n      onSuccess:\n        function: hello\n        file: out.jsonl\n",
+			[]string{`ferry.yaml:7: functions[0] (hello): async: onSuccess: function and file are both set; give one`}},
+		{"retries out of range", head + "    async:\n      maxRetries: 3\n      maxEventAge: 30s\n",
+			[]string{
+				`ferry.yaml:5: functions[0] (hello): async: maxRetries: 3 is not between 0 and 2 (Lambda's range)`,
+				`ferry.yaml:6: functions[0] (hello): async: maxEventAge: 30s is below Lambda's minimum of 1m`,
+			}},
+		{"more delays than retries", head + "    async:\n      maxRetries: 1\n      retryDelays: [1m, 2m]\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): async: retryDelays: 2 delays for 1 retries`}},
+		{"bad log format and region", "region: Europe\nlogFormat: json\n" + head,
+			[]string{
+				`ferry.yaml:1: region: "Europe" is not a region name like us-east-1`,
+				`ferry.yaml:2: logFormat: "json" is not Text or JSON`,
+			}},
+		{"yaml syntax", head + "    memory: [1,\n",
+			[]string{`ferry.yaml:4: did not find expected node content`}},
+		{"empty file", "# nothing\n",
+			[]string{`ferry.yaml: the file is empty; it needs at least a functions list`}},
+		{"two documents", head + "---\nregion: us-east-1\n",
+			[]string{`ferry.yaml:4: only one YAML document is allowed`}},
+		{"every error at once, in line order", "functions:\n  - name: hello\n    module: build/hello.wasm\n    memory: 99\n    timeout: 0\n    async:\n      onSuccess: {function: ghost}\n    http: [{path: nope}]\n",
+			[]string{
+				`ferry.yaml:4: functions[0] (hello): memory: 99 is below Lambda's minimum of 128 MB`,
+				`ferry.yaml:5: functions[0] (hello): timeout: 0s is below Lambda's minimum of 1s`,
+				`ferry.yaml:7: functions[0] (hello): async: onSuccess: function "ghost" is not declared in this file`,
+				`ferry.yaml:8: functions[0] (hello): http[0]: path: "nope" does not start with "/"`,
+			}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			f, err := Parse("ferry.yaml", []byte(c.yaml))
+			if err == nil {
+				t.Fatalf("Parse succeeded: %+v", f)
+			}
+			if f != nil {
+				t.Errorf("Parse returned a file with its error")
+			}
+			want := strings.ReplaceAll(strings.Join(c.want, "\n"), "$DIR", dir)
+			if err.Error() != want {
+				t.Errorf("error:\n%v\nwant:\n%s", err, want)
+			}
+		})
+	}
+}
+
+func TestSamplesConfig(t *testing.T) {
+	f, err := Load(filepath.Join("..", "..", "samples", "ferry.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	samples, err := filepath.Abs(filepath.Join("..", "..", "samples"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]Function{}
+	for _, fn := range f.Functions {
+		byName[fn.Name] = fn
+		if fn.Source != filepath.Join(samples, fn.Name) || fn.Module != "" {
+			t.Errorf("%s: source %q, module %q", fn.Name, fn.Source, fn.Module)
+		}
+	}
+	for _, name := range []string{"hello", "apigw-rest", "http-api", "sqs-batch", "s3-object", "errors"} {
+		if _, ok := byName[name]; !ok {
+			t.Errorf("samples/ferry.yaml has no function %s", name)
+		}
+	}
+	if len(byName) != 6 {
+		t.Errorf("samples/ferry.yaml declares %d functions, want the 6 Go samples", len(byName))
+	}
+	routes := func(name string) []string {
+		var out []string
+		for _, r := range byName[name].HTTP {
+			out = append(out, r.Format+" "+r.Path)
+		}
+		return out
+	}
+	if got, want := routes("http-api"), []string{"http-api /http-api", "http-api /http-api/{proxy+}"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("http-api routes = %q, want %q", got, want)
+	}
+	if got, want := routes("apigw-rest"), []string{"rest /apigw-rest/{proxy+}", "rest /apigw-rest"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("apigw-rest routes = %q, want %q", got, want)
+	}
+	if got, want := routes("hello"), []string{"function-url /hello"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("hello routes = %q, want %q", got, want)
+	}
+	if s := byName["hello"].Schedules; len(s) != 1 || s[0].Expression != "rate(1 minute)" || !s[0].Enabled || string(s[0].Input) != `"scheduler"` {
+		t.Errorf("hello schedules = %+v", s)
+	}
+	if d := byName["errors"].AsyncConfig.OnFailure; d.File != filepath.Join(samples, ".ferry", "failures.jsonl") {
+		t.Errorf("errors onFailure = %+v", d)
+	}
+}
+
+// Anchors, aliases and merge keys work, with shared settings kept under a
+// top-level x- key.
+func TestParseAnchorsAndMerges(t *testing.T) {
+	workspace(t)
+	const src = `x-defaults:
+  fn: &fn
+    module: other.wasm
+    memory: 512
+    environment: &env {STAGE: dev, LEVEL: info}
+functions:
+  - <<: *fn
+    name: a
+    memory: 1024
+  - name: b
+    <<: *fn
+    environment:
+      <<: *env
+      LEVEL: debug
+    schedule:
+      - expression: rate(2 days)
+        input: {<<: *env, extra: 1}
+`
+	f, err := Parse("ferry.yaml", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Functions[0], f.Functions[1]
+	if a.Name != "a" || a.Memory != 1024 || !strings.HasSuffix(a.Module, "other.wasm") || a.Environment["STAGE"] != "dev" {
+		t.Errorf("a = %+v", a)
+	}
+	if b.Memory != 512 || !reflect.DeepEqual(b.Environment, map[string]string{"STAGE": "dev", "LEVEL": "debug"}) {
+		t.Errorf("b = %+v", b)
+	}
+	if got := string(b.Schedules[0].Input); got != `{"extra":1,"STAGE":"dev","LEVEL":"info"}` {
+		t.Errorf("input = %s", got)
+	}
+
+	// An x- key anywhere but the top is still unknown.
+	_, err = Parse("ferry.yaml", []byte("functions:\n  - name: a\n    module: other.wasm\n    x-note: hi\n"))
+	if err == nil || !strings.HasPrefix(err.Error(), `ferry.yaml:4: functions[0] (a): unknown key "x-note"`) {
+		t.Errorf("error = %v", err)
+	}
+}

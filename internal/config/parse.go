@@ -1,0 +1,1115 @@
+package config
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/ferrywasm/ferry/events"
+)
+
+// Load reads and parses the file at path.
+func Load(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return Parse(path, data)
+}
+
+// Parse parses data as ferry.yaml. path is used in messages, and its
+// directory is where relative module, source, spoolDir and destination
+// file paths start from. Module files and source directories must exist.
+//
+// The error, when there is one, lists every problem found, one a line, as
+// "path:line: where: what", in line order.
+func Parse(path string, data []byte) (*File, error) {
+	dir, err := filepath.Abs(filepath.Dir(path))
+	if err != nil {
+		return nil, err
+	}
+	p := &parser{file: path, dir: dir}
+	f := p.parse(data)
+	if err := p.err(); err != nil {
+		return nil, err
+	}
+	return f, nil
+}
+
+// parser collects every error, each with its line.
+type parser struct {
+	file string // as given, for messages
+	dir  string // absolute, for relative paths
+	errs []lineError
+}
+
+type lineError struct {
+	line int
+	msg  string
+}
+
+func (p *parser) err() error {
+	if len(p.errs) == 0 {
+		return nil
+	}
+	sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].line < p.errs[j].line })
+	errs := make([]error, len(p.errs))
+	for i, e := range p.errs {
+		if e.line > 0 {
+			errs[i] = fmt.Errorf("%s:%d: %s", p.file, e.line, e.msg)
+		} else {
+			errs[i] = fmt.Errorf("%s: %s", p.file, e.msg)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// fail records an error at n's line; where is the path to the value, like
+// "functions[1] (hello): memory".
+func (p *parser) fail(n *yaml.Node, where, format string, args ...any) {
+	line := 0
+	if n != nil {
+		line = n.Line
+	}
+	msg := fmt.Sprintf(format, args...)
+	if where != "" {
+		msg = where + ": " + msg
+	}
+	p.errs = append(p.errs, lineError{line, msg})
+}
+
+// yamlLine matches yaml.v3's syntax errors, which carry the line.
+var yamlLine = regexp.MustCompile(`^yaml: line (\d+): (.*)$`)
+
+func (p *parser) parse(data []byte) *File {
+	dec := yaml.NewDecoder(bytes.NewReader(data))
+	var doc yaml.Node
+	if err := dec.Decode(&doc); err != nil {
+		if err == io.EOF {
+			p.fail(nil, "", "the file is empty; it needs at least a functions list")
+			return nil
+		}
+		msg := strings.TrimPrefix(err.Error(), "yaml: ")
+		if m := yamlLine.FindStringSubmatch(err.Error()); m != nil {
+			line, _ := strconv.Atoi(m[1])
+			p.fail(&yaml.Node{Line: line}, "", "%s", m[2])
+			return nil
+		}
+		p.fail(nil, "", "%s", msg)
+		return nil
+	}
+	var extra yaml.Node
+	if err := dec.Decode(&extra); err != io.EOF {
+		line := extra.Line
+		if err != nil {
+			line = 0
+		}
+		p.fail(&yaml.Node{Line: line}, "", "only one YAML document is allowed")
+		return nil
+	}
+	root := doc.Content[0]
+	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
+		p.fail(root, "", "the file is empty; it needs at least a functions list")
+		return nil
+	}
+	return p.file1(root)
+}
+
+func (p *parser) file1(root *yaml.Node) *File {
+	f := &File{Path: p.file}
+	m, ok := p.fields(root, "", "region", "accountId", "logFormat", "async", "functions")
+	if !ok {
+		return nil
+	}
+	if n := m["region"]; n != nil {
+		if s, ok := p.str(n, "region"); ok {
+			if !regionPattern.MatchString(s) {
+				p.fail(n, "region", "%q is not a region name like us-east-1", s)
+			}
+			f.Region = s
+		}
+	}
+	if f.Region == "" {
+		f.Region = os.Getenv("AWS_REGION")
+	}
+	if f.Region == "" {
+		f.Region = "us-east-1"
+	}
+	if n := m["accountId"]; n != nil {
+		// An unquoted account ID is a YAML number; its text, leading
+		// zeros and all, is still the ID.
+		if n.Kind == yaml.ScalarNode && n.Style == 0 && accountPattern.MatchString(n.Value) {
+			f.AccountID = n.Value
+		} else if s, ok := p.str(n, "accountId"); ok {
+			if !accountPattern.MatchString(s) {
+				p.fail(n, "accountId", "%q is not a 12-digit AWS account ID", s)
+			}
+			f.AccountID = s
+		}
+	}
+	if n := m["logFormat"]; n != nil {
+		if s, ok := p.str(n, "logFormat"); ok {
+			if s != "Text" && s != "JSON" {
+				p.fail(n, "logFormat", "%q is not Text or JSON", s)
+			}
+			f.LogFormat = s
+		}
+	}
+	if n := m["async"]; n != nil {
+		if a, ok := p.fields(n, "async", "queueSize", "spoolDir"); ok {
+			if n := a["queueSize"]; n != nil {
+				if v, ok := p.integer(n, "async: queueSize"); ok {
+					if v < 1 {
+						p.fail(n, "async: queueSize", "%d is below the minimum of 1", v)
+					}
+					f.Async.QueueSize = v
+				}
+			}
+			if n := a["spoolDir"]; n != nil {
+				if s, ok := p.nonEmpty(n, "async: spoolDir"); ok {
+					f.Async.SpoolDir = p.resolve(s)
+				}
+			}
+		}
+	}
+	n := m["functions"]
+	if n == nil {
+		p.fail(root, "", "functions: missing; the file needs at least one function")
+		return f
+	}
+	p.functions(f, n)
+	return f
+}
+
+var (
+	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
+	accountPattern   = regexp.MustCompile(`^\d{12}$`)
+	namePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
+	envKeyPattern    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
+	ruleNamePattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
+	paramNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
+)
+
+// seen remembers where a name, route or rule was first declared.
+type seen struct {
+	line  int
+	owner string
+}
+
+// crossRefs holds what is checked across functions.
+type crossRefs struct {
+	names  map[string]int
+	routes map[string]seen
+	rules  map[string]seen
+	dests  []pendingDest
+}
+
+type pendingDest struct {
+	node  *yaml.Node
+	where string
+	name  string
+}
+
+func (p *parser) functions(f *File, n *yaml.Node) {
+	items, ok := p.seq(n, "functions")
+	if !ok {
+		return
+	}
+	if len(items) == 0 {
+		p.fail(n, "functions", "the list is empty; declare at least one function")
+		return
+	}
+	x := &crossRefs{names: map[string]int{}, routes: map[string]seen{}, rules: map[string]seen{}}
+	for i, item := range items {
+		if fn, ok := p.function(item, i, x); ok {
+			f.Functions = append(f.Functions, fn)
+		}
+	}
+	for _, d := range x.dests {
+		if _, ok := x.names[d.name]; !ok {
+			p.fail(d.node, d.where, "function %q is not declared in this file", d.name)
+		}
+	}
+}
+
+func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
+	fn := Function{Line: n.Line}
+	where := fmt.Sprintf("functions[%d]", i)
+	// Name the function in every message, its unknown keys included.
+	for j := 0; n.Kind == yaml.MappingNode && j+1 < len(n.Content); j += 2 {
+		if k, v := n.Content[j], deref(n.Content[j+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			where = fmt.Sprintf("functions[%d] (%s)", i, v.Value)
+		}
+	}
+	m, ok := p.fields(n, where, "name", "module", "source", "memory", "timeout", "environment",
+		"concurrency", "minInstances", "idleTimeout", "async", "http", "schedule")
+	if !ok {
+		return fn, false
+	}
+	if v := m["name"]; v == nil {
+		p.fail(n, where, "name: missing")
+	} else if s, ok := p.str(v, where+": name"); ok {
+		if !namePattern.MatchString(s) {
+			p.fail(v, where+": name", "%q is not a valid function name (1 to 64 letters, digits, - and _)", s)
+		} else if line, dup := x.names[s]; dup {
+			p.fail(v, where+": name", "%q is already the name of the function at line %d", s, line)
+		} else {
+			x.names[s] = n.Line
+		}
+		fn.Name = s
+	}
+	at := func(key string) string { return where + ": " + key }
+
+	module, source := m["module"], m["source"]
+	switch {
+	case module != nil && source != nil:
+		p.fail(source, where, "module and source are both set; give one: a compiled .wasm module or a Go handler directory")
+	case module == nil && source == nil:
+		p.fail(n, where, "neither module nor source is set; give one: a compiled .wasm module or a Go handler directory")
+	case module != nil:
+		if s, ok := p.nonEmpty(module, at("module")); ok {
+			fn.Module = p.resolve(s)
+			switch st, err := os.Stat(fn.Module); {
+			case err != nil:
+				p.fail(module, at("module"), "%s does not exist%s", s, p.lookedFor(s, fn.Module))
+			case st.IsDir():
+				p.fail(module, at("module"), "%s is a directory; a Go handler directory goes under source:", s)
+			}
+		}
+	default:
+		if s, ok := p.nonEmpty(source, at("source")); ok {
+			fn.Source = p.resolve(s)
+			switch st, err := os.Stat(fn.Source); {
+			case err != nil:
+				p.fail(source, at("source"), "directory %s does not exist%s", s, p.lookedFor(s, fn.Source))
+			case !st.IsDir():
+				p.fail(source, at("source"), "%s is not a directory; a compiled module goes under module:", s)
+			}
+		}
+	}
+
+	if v := m["memory"]; v != nil {
+		if mb, ok := p.integer(v, at("memory")); ok {
+			switch {
+			case mb < 128:
+				p.fail(v, at("memory"), "%d is below Lambda's minimum of 128 MB", mb)
+			case mb > 10240:
+				p.fail(v, at("memory"), "%d is above Lambda's maximum of 10240 MB", mb)
+			}
+			fn.Memory = mb
+		}
+	}
+	if v := m["timeout"]; v != nil {
+		if d, ok := p.duration(v, at("timeout")); ok {
+			p.durationRange(v, at("timeout"), d, time.Second, 900*time.Second, "Lambda's")
+			fn.Timeout = d
+		}
+	}
+	if v := m["idleTimeout"]; v != nil {
+		if d, ok := p.duration(v, at("idleTimeout")); ok {
+			if d <= 0 {
+				p.fail(v, at("idleTimeout"), "%s is not a positive duration", fmtDuration(d))
+			}
+			fn.IdleTimeout = d
+		}
+	}
+	if v := m["environment"]; v != nil {
+		fn.Environment = p.environment(v, at("environment"))
+	}
+	concurrency := m["concurrency"]
+	if concurrency != nil {
+		if c, ok := p.integer(concurrency, at("concurrency")); ok {
+			if c < 1 {
+				p.fail(concurrency, at("concurrency"), "%d is below the minimum of 1", c)
+			}
+			fn.Concurrency = c
+		}
+	}
+	if v := m["minInstances"]; v != nil {
+		if c, ok := p.integer(v, at("minInstances")); ok {
+			switch {
+			case c < 0:
+				p.fail(v, at("minInstances"), "%d is negative", c)
+			case concurrency != nil && fn.Concurrency >= 1 && c > fn.Concurrency:
+				p.fail(v, at("minInstances"), "%d is above concurrency (%d)", c, fn.Concurrency)
+			}
+			fn.MinInstances = c
+		}
+	}
+	if v := m["async"]; v != nil {
+		fn.AsyncConfig = p.async(v, at("async"), x)
+	}
+	if v := m["http"]; v != nil {
+		if items, ok := p.seq(v, at("http")); ok {
+			for j, item := range items {
+				if r, ok := p.route(item, fmt.Sprintf("%s: http[%d]", where, j), fn.Name, x); ok {
+					fn.HTTP = append(fn.HTTP, r)
+				}
+			}
+		}
+	}
+	if v := m["schedule"]; v != nil {
+		if items, ok := p.seq(v, at("schedule")); ok {
+			for j, item := range items {
+				if s, ok := p.schedule(item, fmt.Sprintf("%s: schedule[%d]", where, j), fn.Name, j, x); ok {
+					fn.Schedules = append(fn.Schedules, s)
+				}
+			}
+		}
+	}
+	return fn, true
+}
+
+// lookedFor names the absolute path a relative one was looked for at.
+func (p *parser) lookedFor(written, abs string) string {
+	if filepath.IsAbs(written) {
+		return ""
+	}
+	return " (looked for " + abs + ")"
+}
+
+func (p *parser) resolve(s string) string {
+	if filepath.IsAbs(s) {
+		return filepath.Clean(s)
+	}
+	return filepath.Join(p.dir, s)
+}
+
+func (p *parser) environment(n *yaml.Node, where string) map[string]string {
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, where, "want a mapping of names to values, got %s", describe(n))
+		return nil
+	}
+	env := map[string]string{}
+	lines := map[string]int{}
+	for _, e := range p.entries(n, where) {
+		k, v := e.key, e.value
+		if k.Kind != yaml.ScalarNode || !envKeyPattern.MatchString(k.Value) {
+			p.fail(k, where, "%s is not a valid variable name (a letter, then letters, digits and _)", describe(k))
+			continue
+		}
+		if line, dup := lines[k.Value]; dup {
+			p.fail(k, where, "%s is already set at line %d", k.Value, line)
+			continue
+		}
+		lines[k.Value] = k.Line
+		// Like SAM, numbers and booleans are accepted and kept as written.
+		switch {
+		case v.Kind != yaml.ScalarNode:
+			p.fail(v, where+": "+k.Value, "want a string, got %s", describe(v))
+		case v.ShortTag() == "!!null":
+			p.fail(v, where+": "+k.Value, `want a string, got null; write "" for an empty value`)
+		default:
+			env[k.Value] = v.Value
+		}
+	}
+	return env
+}
+
+func (p *parser) async(n *yaml.Node, where string, x *crossRefs) FunctionAsync {
+	var a FunctionAsync
+	m, ok := p.fields(n, where, "maxRetries", "retryDelays", "maxEventAge", "onSuccess", "onFailure")
+	if !ok {
+		return a
+	}
+	at := func(key string) string { return where + ": " + key }
+	retries := len(DefaultRetryDelays)
+	if v := m["maxRetries"]; v != nil {
+		if r, ok := p.integer(v, at("maxRetries")); ok {
+			if r < 0 || r > 2 {
+				p.fail(v, at("maxRetries"), "%d is not between 0 and 2 (Lambda's range)", r)
+			} else {
+				retries = r
+			}
+		}
+	}
+	var delays []time.Duration
+	if v := m["retryDelays"]; v != nil {
+		if items, ok := p.seq(v, at("retryDelays")); ok {
+			if len(items) > retries {
+				p.fail(v, at("retryDelays"), "%d delays for %d retries", len(items), retries)
+			}
+			for j, item := range items {
+				if d, ok := p.duration(item, fmt.Sprintf("%s[%d]", at("retryDelays"), j)); ok {
+					if d < 0 {
+						p.fail(item, fmt.Sprintf("%s[%d]", at("retryDelays"), j), "%s is negative", fmtDuration(d))
+					}
+					delays = append(delays, d)
+				}
+			}
+		}
+	}
+	if m["maxRetries"] != nil || m["retryDelays"] != nil {
+		a.RetryDelays = make([]time.Duration, retries)
+		for j := range a.RetryDelays {
+			if j < len(delays) {
+				a.RetryDelays[j] = delays[j]
+			} else {
+				a.RetryDelays[j] = DefaultRetryDelays[j]
+			}
+		}
+	}
+	if v := m["maxEventAge"]; v != nil {
+		if d, ok := p.duration(v, at("maxEventAge")); ok {
+			p.durationRange(v, at("maxEventAge"), d, 60*time.Second, 6*time.Hour, "Lambda's")
+			a.MaxEventAge = d
+		}
+	}
+	if v := m["onSuccess"]; v != nil {
+		a.OnSuccess = p.destination(v, at("onSuccess"), x)
+	}
+	if v := m["onFailure"]; v != nil {
+		a.OnFailure = p.destination(v, at("onFailure"), x)
+	}
+	return a
+}
+
+func (p *parser) destination(n *yaml.Node, where string, x *crossRefs) Destination {
+	var d Destination
+	m, ok := p.fields(n, where, "function", "file")
+	if !ok {
+		return d
+	}
+	fn, file := m["function"], m["file"]
+	switch {
+	case fn != nil && file != nil:
+		p.fail(file, where, "function and file are both set; give one")
+	case fn == nil && file == nil:
+		p.fail(n, where, "give a function: or a file:")
+	case fn != nil:
+		if s, ok := p.str(fn, where+": function"); ok {
+			d.Function = s
+			x.dests = append(x.dests, pendingDest{node: fn, where: where, name: s})
+		}
+	default:
+		if s, ok := p.nonEmpty(file, where+": file"); ok {
+			d.File = p.resolve(s)
+		}
+	}
+	return d
+}
+
+var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
+
+func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRoute, bool) {
+	r := HTTPRoute{Line: n.Line, Format: FormatHTTPAPI}
+	m, ok := p.fields(n, where, "path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors")
+	if !ok {
+		return r, false
+	}
+	at := func(key string) string { return where + ": " + key }
+	pathOK := false
+	if v := m["path"]; v == nil {
+		p.fail(n, where, "path: missing")
+	} else if s, ok := p.str(v, at("path")); ok {
+		r.Path = s
+		if err := checkPath(s); err != nil {
+			p.fail(v, at("path"), "%q %v", s, err)
+		} else {
+			pathOK = true
+		}
+	}
+	if v := m["methods"]; v != nil {
+		if items, ok := p.strs(v, at("methods")); ok {
+			if len(items) == 0 {
+				p.fail(v, at("methods"), "the list is empty; leave methods out to accept any method")
+			}
+			anyMethod, dup := false, map[string]bool{}
+			for _, s := range items {
+				u := strings.ToUpper(s)
+				switch {
+				case u == "ANY":
+					anyMethod = true
+				case !httpMethods[u]:
+					p.fail(v, at("methods"), "%q is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or ANY)", s)
+				case dup[u]:
+					p.fail(v, at("methods"), "%s is listed twice", u)
+				default:
+					dup[u] = true
+					r.Methods = append(r.Methods, u)
+				}
+			}
+			if anyMethod && len(items) > 1 {
+				p.fail(v, at("methods"), "ANY already means every method; list it alone")
+			}
+			if anyMethod {
+				r.Methods = nil
+			}
+		}
+	}
+	formatNode := m["format"]
+	if formatNode != nil {
+		if s, ok := p.str(formatNode, at("format")); ok {
+			valid := false
+			for _, f := range Formats {
+				valid = valid || s == f
+			}
+			if !valid {
+				p.fail(formatNode, at("format"), "%q is not one of %s", s, strings.Join(Formats, ", "))
+			}
+			r.Format = s
+		}
+	}
+	if v := m["stage"]; v != nil {
+		if s, ok := p.nonEmpty(v, at("stage")); ok {
+			r.Stage = s
+		}
+	}
+	if v := m["binaryMediaTypes"]; v != nil {
+		if items, ok := p.strs(v, at("binaryMediaTypes")); ok {
+			for _, s := range items {
+				if typ, sub, ok := strings.Cut(s, "/"); !ok || typ == "" || sub == "" || strings.Contains(sub, "/") {
+					p.fail(v, at("binaryMediaTypes"), "%q is not a media type like image/png or image/*", s)
+				}
+			}
+			r.BinaryMediaTypes = items
+		}
+	}
+	if v := m["multiValueHeaders"]; v != nil {
+		if b, ok := p.boolean(v, at("multiValueHeaders")); ok {
+			if r.Format != FormatALB {
+				p.fail(v, at("multiValueHeaders"), "only applies to format alb, and this route's format is %s", r.Format)
+			}
+			r.MultiValueHeaders = b
+		}
+	}
+	if v := m["cors"]; v != nil {
+		if r.Format == FormatALB {
+			p.fail(v, at("cors"), "format alb has no CORS configuration (an ALB passes preflight requests to the function)")
+		}
+		r.CORS = p.cors(v, at("cors"))
+	}
+	if pathOK {
+		methods := r.Methods
+		if methods == nil {
+			methods = []string{"ANY"}
+		}
+		owner := fmt.Sprintf("function %s (line %d)", fnName, n.Line)
+		for _, method := range methods {
+			key := method + " " + routeKey(r.Path)
+			if first, dup := x.routes[key]; dup {
+				p.fail(n, where, "%s %s is already routed to %s", method, r.Path, first.owner)
+				continue
+			}
+			x.routes[key] = seen{line: n.Line, owner: owner}
+		}
+	}
+	return r, true
+}
+
+// checkPath checks an API Gateway style route path.
+func checkPath(path string) error {
+	if !strings.HasPrefix(path, "/") {
+		return errors.New(`does not start with "/"`)
+	}
+	if path == "/" {
+		return nil
+	}
+	segments := strings.Split(path[1:], "/")
+	params := map[string]bool{}
+	for i, seg := range segments {
+		if seg == "" {
+			return errors.New("has an empty segment (// or a trailing /)")
+		}
+		if !strings.ContainsAny(seg, "{}") {
+			continue
+		}
+		if !strings.HasPrefix(seg, "{") || !strings.HasSuffix(seg, "}") {
+			return fmt.Errorf("has %q: a path parameter must be a whole segment, like /{id}", seg)
+		}
+		name := seg[1 : len(seg)-1]
+		greedy := strings.HasSuffix(name, "+")
+		name = strings.TrimSuffix(name, "+")
+		if !paramNamePattern.MatchString(name) {
+			return fmt.Errorf("has %q: a parameter name is letters, digits, ., - and _", seg)
+		}
+		if greedy && i != len(segments)-1 {
+			return fmt.Errorf("has %q before the end: a greedy parameter must be the last segment", seg)
+		}
+		if params[name] {
+			return fmt.Errorf("names parameter %s twice", name)
+		}
+		params[name] = true
+	}
+	return nil
+}
+
+// routeKey is path with parameter names erased: /a/{id} and /a/{name}
+// are the same route.
+func routeKey(path string) string {
+	segments := strings.Split(path, "/")
+	for i, seg := range segments {
+		switch {
+		case strings.HasSuffix(seg, "+}"):
+			segments[i] = "{+}"
+		case strings.HasPrefix(seg, "{"):
+			segments[i] = "{}"
+		}
+	}
+	return strings.Join(segments, "/")
+}
+
+func (p *parser) cors(n *yaml.Node, where string) *CORS {
+	m, ok := p.fields(n, where, "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials")
+	if !ok {
+		return nil
+	}
+	c := &CORS{}
+	at := func(key string) string { return where + ": " + key }
+	lists := []struct {
+		key string
+		dst *[]string
+	}{{"allowOrigins", &c.AllowOrigins}, {"allowMethods", &c.AllowMethods}, {"allowHeaders", &c.AllowHeaders}, {"exposeHeaders", &c.ExposeHeaders}}
+	for _, l := range lists {
+		if v := m[l.key]; v != nil {
+			if items, ok := p.strs(v, at(l.key)); ok {
+				for _, s := range items {
+					if s == "" {
+						p.fail(v, at(l.key), "has an empty string")
+					}
+				}
+				*l.dst = items
+			}
+		}
+	}
+	if v := m["allowMethods"]; v != nil {
+		for _, s := range c.AllowMethods {
+			if u := strings.ToUpper(s); u != "*" && !httpMethods[u] {
+				p.fail(v, at("allowMethods"), "%q is not an HTTP method or *", s)
+			}
+		}
+	}
+	if v := m["maxAge"]; v != nil {
+		if age, ok := p.integer(v, at("maxAge")); ok {
+			if age < 0 || age > 86400 {
+				p.fail(v, at("maxAge"), "%d is not between 0 and 86400 seconds", age)
+			}
+			c.MaxAge = age
+		}
+	}
+	if v := m["allowCredentials"]; v != nil {
+		if b, ok := p.boolean(v, at("allowCredentials")); ok {
+			c.AllowCredentials = b
+			for _, o := range c.AllowOrigins {
+				if b && o == "*" {
+					p.fail(v, at("allowCredentials"), `true cannot be combined with allowOrigins "*"; list the origins`)
+				}
+			}
+		}
+	}
+	return c
+}
+
+func (p *parser) schedule(n *yaml.Node, where, fnName string, j int, x *crossRefs) (ScheduleTrigger, bool) {
+	s := ScheduleTrigger{Line: n.Line, Enabled: true}
+	m, ok := p.fields(n, where, "expression", "input", "enabled", "name")
+	if !ok {
+		return s, false
+	}
+	at := func(key string) string { return where + ": " + key }
+	if v := m["expression"]; v == nil {
+		p.fail(n, where, "expression: missing; want rate(...) or cron(...)")
+	} else if expr, ok := p.str(v, at("expression")); ok {
+		s.Expression = expr
+		sched, err := events.ParseSchedule(expr)
+		if err != nil {
+			p.fail(v, at("expression"), "%v", err)
+		}
+		s.Schedule = sched
+	}
+	if v := m["input"]; v != nil {
+		var buf bytes.Buffer
+		if p.toJSON(&buf, v, at("input")) {
+			s.Input = buf.Bytes()
+		}
+	}
+	if v := m["enabled"]; v != nil {
+		if b, ok := p.boolean(v, at("enabled")); ok {
+			s.Enabled = b
+		}
+	}
+	nameNode := m["name"]
+	if nameNode != nil {
+		if name, ok := p.str(nameNode, at("name")); ok {
+			if !ruleNamePattern.MatchString(name) {
+				p.fail(nameNode, at("name"), "%q is not a valid rule name (1 to 64 letters, digits, ., - and _)", name)
+			}
+			s.Name = name
+		}
+	} else if fnName != "" {
+		s.Name = fmt.Sprintf("%s-schedule-%d", fnName, j+1)
+		nameNode = n
+	}
+	if s.Name != "" && ruleNamePattern.MatchString(s.Name) {
+		if first, dup := x.rules[s.Name]; dup {
+			p.fail(nameNode, where, "rule name %s is already used by %s", s.Name, first.owner)
+		} else {
+			x.rules[s.Name] = seen{line: n.Line, owner: fmt.Sprintf("function %s (line %d)", fnName, n.Line)}
+		}
+	}
+	return s, true
+}
+
+// toJSON writes n as JSON, keeping mapping keys in file order.
+func (p *parser) toJSON(buf *bytes.Buffer, n *yaml.Node, where string) bool {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		buf.WriteByte('{')
+		keys := map[string]bool{}
+		for i, e := range p.entries(n, where) {
+			k := e.key
+			if k.Kind != yaml.ScalarNode {
+				p.fail(k, where, "a key is %s; JSON keys are strings", describe(k))
+				return false
+			}
+			if keys[k.Value] {
+				p.fail(k, where, "key %q appears twice", k.Value)
+				return false
+			}
+			keys[k.Value] = true
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			key, _ := json.Marshal(k.Value)
+			buf.Write(key)
+			buf.WriteByte(':')
+			if !p.toJSON(buf, e.value, where+"."+k.Value) {
+				return false
+			}
+		}
+		buf.WriteByte('}')
+		return true
+	case yaml.SequenceNode:
+		buf.WriteByte('[')
+		for i, item := range n.Content {
+			if i > 0 {
+				buf.WriteByte(',')
+			}
+			if !p.toJSON(buf, item, fmt.Sprintf("%s[%d]", where, i)) {
+				return false
+			}
+		}
+		buf.WriteByte(']')
+		return true
+	case yaml.ScalarNode:
+		var v any
+		switch n.ShortTag() {
+		case "!!null":
+			v = nil
+		case "!!bool":
+			var b bool
+			if err := n.Decode(&b); err != nil {
+				p.fail(n, where, "%v", err)
+				return false
+			}
+			v = b
+		case "!!int", "!!float":
+			var f any
+			if err := n.Decode(&f); err != nil {
+				p.fail(n, where, "%v", err)
+				return false
+			}
+			if x, ok := f.(float64); ok && (math.IsInf(x, 0) || math.IsNaN(x)) {
+				p.fail(n, where, "%s has no JSON form", n.Value)
+				return false
+			}
+			v = f
+		default: // strings, and timestamps kept as written
+			v = n.Value
+		}
+		data, err := json.Marshal(v)
+		if err != nil {
+			p.fail(n, where, "%v", err)
+			return false
+		}
+		buf.Write(data)
+		return true
+	}
+	p.fail(n, where, "cannot be converted to JSON")
+	return false
+}
+
+// The value helpers below report a wrong type and return ok = false.
+
+func deref(n *yaml.Node) *yaml.Node {
+	for n != nil && n.Kind == yaml.AliasNode && n.Alias != nil {
+		n = n.Alias
+	}
+	return n
+}
+
+// entry is a key and its value in a mapping.
+type entry struct{ key, value *yaml.Node }
+
+// entries lists a mapping's keys and values, resolving YAML merge keys
+// (<<: *anchor, or a list of them): merged keys come after the mapping's
+// own and never override them, and earlier merges win over later ones.
+func (p *parser) entries(n *yaml.Node, where string) []entry {
+	var own, merged []entry
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := deref(n.Content[i]), deref(n.Content[i+1])
+		if k.Kind != yaml.ScalarNode || k.ShortTag() != "!!merge" {
+			own = append(own, entry{k, v})
+			continue
+		}
+		sources := []*yaml.Node{v}
+		if v.Kind == yaml.SequenceNode {
+			sources = v.Content
+		}
+		for _, src := range sources {
+			if src = deref(src); src.Kind != yaml.MappingNode {
+				p.fail(src, where, "<< merges a mapping, not %s", describe(src))
+				continue
+			}
+			merged = append(merged, p.entries(src, where)...)
+		}
+	}
+	have := map[string]bool{}
+	for _, e := range own {
+		have[e.key.Value] = true
+	}
+	for _, e := range merged {
+		if !have[e.key.Value] {
+			have[e.key.Value] = true
+			own = append(own, e)
+		}
+	}
+	return own
+}
+
+// describe names a node's type and value for messages.
+func describe(n *yaml.Node) string {
+	n = deref(n)
+	switch n.Kind {
+	case yaml.MappingNode:
+		return "a mapping"
+	case yaml.SequenceNode:
+		return "a list"
+	case yaml.ScalarNode:
+		switch n.ShortTag() {
+		case "!!str":
+			return fmt.Sprintf("the string %q", n.Value)
+		case "!!int":
+			return "the integer " + n.Value
+		case "!!float":
+			return "the number " + n.Value
+		case "!!bool":
+			return "the boolean " + n.Value
+		case "!!null":
+			return "null"
+		case "!!timestamp":
+			return "the timestamp " + n.Value
+		}
+		return fmt.Sprintf("%s %s", n.ShortTag(), n.Value)
+	}
+	return "an unexpected node"
+}
+
+// fields checks that n is a mapping whose keys are among keys, each at
+// most once, and returns the value of each key present.
+func (p *parser) fields(n *yaml.Node, where string, keys ...string) (map[string]*yaml.Node, bool) {
+	n = deref(n)
+	if n.Kind != yaml.MappingNode {
+		p.fail(n, where, "want a mapping with keys %s, got %s", strings.Join(keys, ", "), describe(n))
+		return nil, false
+	}
+	m := map[string]*yaml.Node{}
+	lines := map[string]int{}
+	for _, e := range p.entries(n, where) {
+		k, v := e.key, e.value
+		if where == "" && strings.HasPrefix(k.Value, "x-") {
+			continue // top-level extension keys hold anchors, like Compose's
+		}
+		known := false
+		for _, key := range keys {
+			known = known || k.Kind == yaml.ScalarNode && k.Value == key
+		}
+		switch {
+		case !known:
+			p.fail(k, where, "unknown key %s%s (want one of %s)", keyText(k), suggest(k, keys), strings.Join(keys, ", "))
+		case lines[k.Value] != 0:
+			p.fail(k, where, "duplicate key %s (first at line %d)", k.Value, lines[k.Value])
+		default:
+			lines[k.Value] = k.Line
+			m[k.Value] = v
+		}
+	}
+	return m, true
+}
+
+func keyText(k *yaml.Node) string {
+	if k.Kind == yaml.ScalarNode {
+		return strconv.Quote(k.Value)
+	}
+	return describe(k)
+}
+
+// samKeys maps SAM template property names to this file's keys.
+var samKeys = map[string]string{
+	"memorysize": "memory", "codeuri": "source", "events": "http",
+	"reservedconcurrentexecutions": "concurrency", "variables": "environment",
+	"maximumretryattempts": "maxRetries", "maximumeventageinseconds": "maxEventAge",
+}
+
+// suggest offers the key that was probably meant.
+func suggest(k *yaml.Node, keys []string) string {
+	if k.Kind != yaml.ScalarNode {
+		return ""
+	}
+	for _, key := range keys {
+		if strings.EqualFold(k.Value, key) {
+			return fmt.Sprintf("; did you mean %q?", key)
+		}
+	}
+	if key, ok := samKeys[strings.ToLower(k.Value)]; ok {
+		for _, known := range keys {
+			if known == key {
+				return fmt.Sprintf("; did you mean %q?", key)
+			}
+		}
+	}
+	for _, key := range keys {
+		if d := editDistance(strings.ToLower(k.Value), strings.ToLower(key)); d <= 2 && d < len(key)/2 {
+			return fmt.Sprintf("; did you mean %q?", key)
+		}
+	}
+	return ""
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
+func (p *parser) seq(n *yaml.Node, where string) ([]*yaml.Node, bool) {
+	n = deref(n)
+	if n.Kind != yaml.SequenceNode {
+		p.fail(n, where, "want a list, got %s", describe(n))
+		return nil, false
+	}
+	items := make([]*yaml.Node, len(n.Content))
+	for i, item := range n.Content {
+		items[i] = deref(item)
+	}
+	return items, true
+}
+
+func (p *parser) str(n *yaml.Node, where string) (string, bool) {
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!str" {
+		p.fail(n, where, "want a string, got %s", describe(n))
+		return "", false
+	}
+	return n.Value, true
+}
+
+func (p *parser) nonEmpty(n *yaml.Node, where string) (string, bool) {
+	s, ok := p.str(n, where)
+	if ok && s == "" {
+		p.fail(n, where, "is empty")
+		return "", false
+	}
+	return s, ok
+}
+
+func (p *parser) strs(n *yaml.Node, where string) ([]string, bool) {
+	items, ok := p.seq(n, where)
+	if !ok {
+		return nil, false
+	}
+	out := make([]string, 0, len(items))
+	for i, item := range items {
+		if s, ok := p.str(item, fmt.Sprintf("%s[%d]", where, i)); ok {
+			out = append(out, s)
+		} else {
+			ok = false
+		}
+	}
+	return out, len(out) == len(items)
+}
+
+func (p *parser) integer(n *yaml.Node, where string) (int, bool) {
+	var v int
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!int" || n.Decode(&v) != nil {
+		p.fail(n, where, "want an integer, got %s", describe(n))
+		return 0, false
+	}
+	return v, true
+}
+
+func (p *parser) boolean(n *yaml.Node, where string) (bool, bool) {
+	var v bool
+	if n.Kind != yaml.ScalarNode || n.ShortTag() != "!!bool" || n.Decode(&v) != nil {
+		p.fail(n, where, "want true or false, got %s", describe(n))
+		return false, false
+	}
+	return v, true
+}
+
+// duration reads a number of seconds (SAM style) or a Go duration string.
+func (p *parser) duration(n *yaml.Node, where string) (time.Duration, bool) {
+	if n.Kind == yaml.ScalarNode {
+		switch n.ShortTag() {
+		case "!!int", "!!float":
+			var secs float64
+			if err := n.Decode(&secs); err == nil && !math.IsNaN(secs) && math.Abs(secs) < math.MaxInt64/float64(time.Second) {
+				return time.Duration(math.Round(secs * float64(time.Second))), true
+			}
+		case "!!str":
+			if d, err := time.ParseDuration(n.Value); err == nil {
+				return d, true
+			}
+		}
+	}
+	p.fail(n, where, "want a duration like 30s, 500ms or 5m, or a number of seconds; got %s", describe(n))
+	return 0, false
+}
+
+func (p *parser) durationRange(n *yaml.Node, where string, d, lo, hi time.Duration, whose string) {
+	switch {
+	case d < lo:
+		p.fail(n, where, "%s is below %s minimum of %s", fmtDuration(d), whose, fmtDuration(lo))
+	case d > hi:
+		p.fail(n, where, "%s is above %s maximum of %s", fmtDuration(d), whose, fmtDuration(hi))
+	}
+}
+
+// fmtDuration is d.String() without zero minutes and seconds: 6h, 1m30s.
+func fmtDuration(d time.Duration) string {
+	s := d.String()
+	if strings.HasSuffix(s, "m0s") {
+		s = strings.TrimSuffix(s, "0s")
+	}
+	if strings.HasSuffix(s, "h0m") {
+		s = strings.TrimSuffix(s, "0m")
+	}
+	return s
+}
