@@ -1,0 +1,209 @@
+package events
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"net/url"
+	"sort"
+	"strings"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
+)
+
+// httpAPIEvent is the HTTP API event (payload 2.0).
+type httpAPIEvent struct {
+	lambdaevents.APIGatewayV2HTTPRequest
+	RequestContext httpAPIRequestContext `json:"requestContext"`
+}
+
+// httpAPIRequestContext drops authentication: aws-lambda-go's struct
+// value would always send an empty client certificate, which a handler
+// could mistake for mutual TLS. AWS only sends it with mTLS.
+type httpAPIRequestContext struct {
+	lambdaevents.APIGatewayV2HTTPRequestContext
+	Authentication *lambdaevents.APIGatewayV2HTTPRequestContextAuthentication `json:"authentication,omitempty"`
+}
+
+const defaultRouteKey = "$default"
+
+func newHTTPAPIEvent(in *incoming) httpAPIEvent {
+	stage := in.route.Stage
+	if stage == "" {
+		stage = defaultRouteKey
+	}
+	routeKey := defaultRouteKey
+	if res := in.route.Resource; res != "" && res != defaultRouteKey {
+		method := in.route.Method
+		if method == "" {
+			method = in.r.Method
+		}
+		routeKey = strings.ToUpper(method) + " " + res
+	}
+	// HTTP APIs hand the function the decoded path (verified against AWS
+	// by others: REST, function URLs and ALB keep the percent-encoding).
+	path := in.decodedPath()
+	domain, prefix := in.domain()
+	headers, cookies := v2Headers(in.header)
+	binary := !isTextContent(in.r.Header.Get("Content-Type"), true) ||
+		matchesMediaType(in.r.Header.Get("Content-Type"), in.route.BinaryMediaTypes)
+	body, isBase64 := encodedBody(in.body, binary)
+
+	return httpAPIEvent{
+		APIGatewayV2HTTPRequest: lambdaevents.APIGatewayV2HTTPRequest{
+			Version:               "2.0",
+			RouteKey:              routeKey,
+			RawPath:               path,
+			RawQueryString:        in.r.URL.RawQuery,
+			Cookies:               cookies,
+			Headers:               headers,
+			QueryStringParameters: joinedQuery(in.r.URL.RawQuery),
+			PathParameters:        pathParameters(in.route.PathParameters),
+			Body:                  body,
+			IsBase64Encoded:       isBase64,
+		},
+		RequestContext: httpAPIRequestContext{APIGatewayV2HTTPRequestContext: lambdaevents.APIGatewayV2HTTPRequestContext{
+			RouteKey:     routeKey,
+			AccountID:    in.route.account(),
+			Stage:        stage,
+			RequestID:    in.requestID,
+			APIID:        in.apiID(),
+			DomainName:   domain,
+			DomainPrefix: prefix,
+			Time:         in.requestTime(),
+			TimeEpoch:    in.now.UnixMilli(),
+			HTTP: lambdaevents.APIGatewayV2HTTPRequestContextHTTPDescription{
+				Method:    in.r.Method,
+				Path:      path,
+				Protocol:  in.r.Proto,
+				SourceIP:  in.sourceIP,
+				UserAgent: in.r.UserAgent(),
+			},
+		}},
+	}
+}
+
+// v2Headers is payload 2.0's header map: lowercased names, repeated
+// headers joined with commas. Cookie headers are taken out and split into
+// the cookies array instead.
+func v2Headers(h http.Header) (map[string]string, []string) {
+	out := make(map[string]string, len(h))
+	var cookies []string
+	for _, k := range sortedKeys(h) {
+		vs, name := h[k], strings.ToLower(k)
+		if name == "cookie" {
+			for _, v := range vs {
+				for _, c := range strings.Split(v, ";") {
+					if c = strings.TrimSpace(c); c != "" {
+						cookies = append(cookies, c)
+					}
+				}
+			}
+			continue
+		}
+		if prev, ok := out[name]; ok {
+			// Two spellings of one name (possible only with
+			// non-canonical keys): keep both values.
+			out[name] = prev + "," + strings.Join(vs, ",")
+		} else {
+			out[name] = strings.Join(vs, ",")
+		}
+	}
+	return out, cookies
+}
+
+// joinedQuery is payload 2.0's queryStringParameters: decoded, repeated
+// parameters joined with commas, absent when there are none.
+func joinedQuery(rawQuery string) map[string]string {
+	q, _ := url.ParseQuery(rawQuery)
+	if len(q) == 0 {
+		return nil
+	}
+	out := make(map[string]string, len(q))
+	for k, vs := range q {
+		out[k] = strings.Join(vs, ",")
+	}
+	return out
+}
+
+// parseHTTPAPIResponse reads a payload 2.0 result. A JSON object with a
+// statusCode is a response; any other valid JSON (an object without
+// statusCode, a string, a number...) is the body of a 200
+// application/json response, sent exactly as the function returned it, so
+// a string result reaches the client with its quotes. Invalid JSON is
+// malformed.
+func parseHTTPAPIResponse(result []byte) (*httpResponse, error) {
+	if inferred, err := inferV2Response(result); inferred != nil || err != nil {
+		return inferred, err
+	}
+	var v lambdaevents.APIGatewayV2HTTPResponse
+	if err := json.Unmarshal(result, &v); err != nil {
+		return nil, malformed("%v", err)
+	}
+	// v.MultiValueHeaders is ignored: payload 2.0 has no such field, and
+	// API Gateway does not read it.
+	return v2Response(v.StatusCode, v.Headers, v.Cookies, v.Body, v.IsBase64Encoded)
+}
+
+// inferV2Response returns the inferred response for a result that is not
+// a JSON object with statusCode, nil for one that is.
+func inferV2Response(result []byte) (*httpResponse, error) {
+	if !json.Valid(result) {
+		return nil, malformed("result is not valid JSON")
+	}
+	if trimmed := bytes.TrimSpace(result); len(trimmed) > 0 && trimmed[0] == '{' {
+		var keys map[string]json.RawMessage
+		if err := json.Unmarshal(trimmed, &keys); err == nil {
+			if _, ok := keys["statusCode"]; ok {
+				return nil, nil
+			}
+		}
+	}
+	h := http.Header{"Content-Type": {"application/json"}}
+	return &httpResponse{status: http.StatusOK, header: h, body: bytes.Clone(result)}, nil
+}
+
+// v2Response builds a payload 2.0 (or function URL) response: headers as
+// given, each cookie its own Set-Cookie header.
+func v2Response(status int, headers map[string]string, cookies []string, body string, isBase64 bool) (*httpResponse, error) {
+	if err := validStatus(status); err != nil {
+		return nil, err
+	}
+	b, err := decodeBody(body, isBase64)
+	if err != nil {
+		return nil, err
+	}
+	h := responseHeaders(headers, nil)
+	for _, c := range cookies {
+		if validHeaderValue(c) {
+			h.Add("Set-Cookie", c)
+		}
+	}
+	return &httpResponse{status: status, header: h, body: b}, nil
+}
+
+// writeHTTPAPIError writes an HTTP API error: JSON {"message": ...} with
+// HTTP API's own wording and codes (500 for a failed integration, 503 when
+// it timed out).
+func writeHTTPAPIError(w http.ResponseWriter, status int) {
+	message := http.StatusText(status)
+	switch status {
+	case http.StatusForbidden, http.StatusNotFound:
+		status, message = http.StatusNotFound, "Not Found"
+	case http.StatusInternalServerError, http.StatusBadGateway:
+		status, message = http.StatusInternalServerError, "Internal Server Error"
+	case http.StatusServiceUnavailable, http.StatusGatewayTimeout:
+		status, message = http.StatusServiceUnavailable, "Service Unavailable"
+	}
+	writeJSONMessage(w, status, message)
+}
+
+// sortedKeys is for deterministic iteration where order shows.
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
