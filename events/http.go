@@ -226,7 +226,7 @@ func hashBase36(s string, n int) string {
 // extendedRequestID looks like API Gateway's base64 request ids ("TWegAcC4EowCHnA=").
 func extendedRequestID(requestID string) string {
 	sum := sha256.Sum256([]byte("ext:" + requestID))
-	return base64.StdEncoding.EncodeToString(sum[:10])
+	return base64.StdEncoding.EncodeToString(sum[:11])
 }
 
 // apiID is the id of the API the route belongs to, ten characters like the
