@@ -39,6 +39,76 @@ type Config struct {
 	// LogSink, when set, receives each invocation's log as it completes,
 	// in addition to Result.Logs.
 	LogSink io.Writer
+	// Async configures Event (asynchronous) invocations run by a Queue.
+	Async AsyncConfig
+}
+
+// AsyncConfig is a function's configuration for asynchronous invocations,
+// Lambda's "event invoke config".
+type AsyncConfig struct {
+	// RetryDelays is the back-off before each retry after a function
+	// error: its length is the number of retries. nil means Lambda's
+	// [1m, 2m]; an empty non-nil slice means no retries.
+	RetryDelays []time.Duration
+	// MaxEventAge is how long an event is kept for processing (default
+	// 6 h); an older event is not retried further.
+	MaxEventAge time.Duration
+	// OnSuccess and OnFailure receive an invocation record when an event
+	// succeeds, or when it fails for good.
+	OnSuccess, OnFailure Destination
+}
+
+// Destination is where an invocation record goes: another function (the
+// record is queued to it as an Event) or a file of JSON lines. The zero
+// value is no destination.
+type Destination struct {
+	Function string
+	File     string
+}
+
+// IsZero says there is no destination.
+func (d Destination) IsZero() bool { return d.Function == "" && d.File == "" }
+
+func (d Destination) String() string {
+	switch {
+	case d.Function != "":
+		return "function " + d.Function
+	case d.File != "":
+		return "file " + d.File
+	}
+	return "none"
+}
+
+func (a *AsyncConfig) setDefaults() error {
+	if a.RetryDelays == nil {
+		a.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+	} else {
+		// The caller's slice stays the caller's; an empty one stays non-nil.
+		a.RetryDelays = append(make([]time.Duration, 0, len(a.RetryDelays)), a.RetryDelays...)
+	}
+	for _, d := range a.RetryDelays {
+		if d < 0 {
+			return fmt.Errorf("async retry delay %v: want 0 or more", d)
+		}
+	}
+	if a.MaxEventAge == 0 {
+		a.MaxEventAge = 6 * time.Hour
+	}
+	if a.MaxEventAge < 0 {
+		return fmt.Errorf("async max event age %v: want more than 0", a.MaxEventAge)
+	}
+	for _, d := range []struct {
+		what string
+		dest Destination
+	}{{"onSuccess", a.OnSuccess}, {"onFailure", a.OnFailure}} {
+		if d.dest.Function != "" && d.dest.File != "" {
+			return fmt.Errorf("async %s destination: a function or a file, not both", d.what)
+		}
+		if d.dest.Function != "" && !nameRE.MatchString(d.dest.Function) {
+			return fmt.Errorf("async %s destination: function name %q: want 1 to 64 letters, digits, - or _", d.what, d.dest.Function)
+		}
+	}
+	return nil
 }
 
 // LogFormat is Lambda's logging format.
@@ -98,7 +168,7 @@ func (c *Config) setDefaults() error {
 	default:
 		return fmt.Errorf("log format %q: want Text or JSON", c.LogFormat)
 	}
-	return nil
+	return c.Async.setDefaults()
 }
 
 // ARN returns the function's ARN.

@@ -1,0 +1,780 @@
+package adapter
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Asynchronous (Event) invocations, as Lambda runs them.
+//
+// An accepted event is held by the Queue until it is finished: it runs in
+// the background through (*Function).Invoke; a function error is retried
+// after each of the function's Async.RetryDelays (Lambda's 1 and 2 minutes
+// by default) with the same request id; then an invocation record goes to
+// the function's OnSuccess or OnFailure destination with condition
+// Success, RetriesExhausted or EventAgeExceeded.
+//
+// Design. Every held event is in q.events. An event is ready (in its
+// function's lane, FIFO), running, waiting for a retry (a time.AfterFunc
+// timer) or parked (it could not start because the queue is closing or
+// its function is closed). A lane runs at most Config.Concurrency events
+// of its function at once, one goroutine each, so a function saturated by
+// synchronous callers holds back only its own events, which wait for a
+// slot (they are never dropped). Close stops intake, timers and waits for
+// slots, lets running attempts finish while its context allows, then
+// writes every event still held to the spool directory, which the next
+// NewQueue loads. A record queued to a destination function replaces the
+// finished event, so it is never refused for capacity; destinations that
+// lead back to their own function make an endless chain (there is no loop
+// detection).
+
+var (
+	// ErrQueueFull is returned by Enqueue when the queue holds Capacity
+	// events (TooManyRequestsException for the caller).
+	ErrQueueFull = errors.New("async: queue is full")
+	// ErrQueueClosed is returned by Enqueue once Close has begun.
+	ErrQueueClosed = errors.New("async: queue is closed")
+)
+
+// Destination record conditions, as Lambda names them.
+const (
+	ConditionSuccess          = "Success"
+	ConditionRetriesExhausted = "RetriesExhausted"
+	ConditionEventAgeExceeded = "EventAgeExceeded"
+)
+
+// QueueOptions configures NewQueue.
+type QueueOptions struct {
+	// Capacity is the most events held at once, whether queued, running
+	// or waiting for a retry (default 1000). Events loaded from the spool
+	// and records queued to destination functions are always accepted.
+	Capacity int
+	// SpoolDir keeps the events not finished at Close for the next
+	// NewQueue. "" means no spool: events still held at Close are lost,
+	// and Close's error lists them.
+	SpoolDir string
+	// Log receives one line per retry, destination delivery and spool
+	// action; nil discards them.
+	Log io.Writer
+}
+
+// Queue runs Event invocations in the background. It is safe for
+// concurrent use.
+type Queue struct {
+	functions map[string]*Function
+	capacity  int
+	spoolDir  string
+
+	logMu sync.Mutex
+	log   io.Writer
+
+	// stop is cancelled when Close begins: events waiting for a free
+	// instance give up and are spooled.
+	stop   context.Context
+	cancel context.CancelFunc
+
+	mu        sync.Mutex
+	events    map[*event]struct{} // accepted and not finished
+	lanes     map[*Function]*lane
+	running   int  // events being processed, across lanes
+	closed    bool // Close has begun: no intake, nothing new starts
+	final     bool // Close has spooled the events: later outcomes are ignored
+	drained   chan struct{}
+	isDrained bool
+	onAttempt []func(function string, attempt int, res *Result)
+}
+
+// lane is one function's ready events.
+type lane struct {
+	fn      *Function
+	ready   []*event
+	running int
+}
+
+type eventState int
+
+const (
+	stateReady   eventState = iota // in its lane
+	stateRunning                   // being processed by a goroutine
+	stateWaiting                   // waiting for a retry at due
+	stateParked                    // could not start; held for the spool
+)
+
+// event is one accepted event. Its fields change only under Queue.mu,
+// and only by the goroutine processing it.
+type event struct {
+	fn       *Function
+	req      Request // RequestID and TraceID filled in
+	enqueued time.Time
+	attempts int       // attempts that ran
+	due      time.Time // when waiting for a retry
+	last     *Result   // the last attempt's outcome (Payload, ErrorType)
+	state    eventState
+	timer    *time.Timer
+}
+
+// NewQueue returns a running queue for functions (keyed by name, the
+// names destinations refer to). With a SpoolDir it loads the events a
+// previous Close spooled there, removes their files and runs them.
+func NewQueue(functions map[string]*Function, opts QueueOptions) (*Queue, error) {
+	if opts.Capacity == 0 {
+		opts.Capacity = 1000
+	}
+	if opts.Capacity < 0 {
+		return nil, fmt.Errorf("async: capacity %d: want at least 1", opts.Capacity)
+	}
+	log := opts.Log
+	if log == nil {
+		log = io.Discard
+	}
+	q := &Queue{
+		functions: functions,
+		capacity:  opts.Capacity,
+		spoolDir:  opts.SpoolDir,
+		log:       log,
+		events:    map[*event]struct{}{},
+		lanes:     map[*Function]*lane{},
+		drained:   make(chan struct{}),
+	}
+	for name, f := range functions {
+		a := f.cfg.Async
+		for _, d := range []struct {
+			what string
+			dest Destination
+		}{{"onSuccess", a.OnSuccess}, {"onFailure", a.OnFailure}} {
+			if d.dest.Function != "" && q.lookup(d.dest.Function) == nil {
+				return nil, fmt.Errorf("async: %s: %s destination: no function %q", name, d.what, d.dest.Function)
+			}
+			if d.dest.File != "" {
+				// Fail at start rather than at the first delivery.
+				fh, err := os.OpenFile(d.dest.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				if err != nil {
+					return nil, fmt.Errorf("async: %s: %s destination: %w", name, d.what, err)
+				}
+				fh.Close()
+			}
+		}
+	}
+	q.stop, q.cancel = context.WithCancel(context.Background())
+	if q.spoolDir != "" {
+		if err := os.MkdirAll(q.spoolDir, 0o700); err != nil {
+			q.cancel()
+			return nil, fmt.Errorf("async: spool: %w", err)
+		}
+		if err := q.loadSpool(); err != nil {
+			q.cancel()
+			return nil, err
+		}
+	}
+	return q, nil
+}
+
+// OnAttempt registers fn to be called after every attempt that ran (not
+// for events that could not start), with the function's name, the
+// attempt's number (1 for the first) and its result, on the goroutine
+// that ran it: fn must be quick and safe for concurrent use. Register
+// before enqueuing; each call adds one more observer.
+func (q *Queue) OnAttempt(fn func(function string, attempt int, res *Result)) {
+	q.mu.Lock()
+	q.onAttempt = append(q.onAttempt, fn)
+	q.mu.Unlock()
+}
+
+// Enqueue accepts an event for f and returns its request id, generated
+// when req.RequestID is empty; every attempt uses it, and one trace id.
+// req.Trigger defaults to TriggerEvent (a schedule passes
+// TriggerSchedule). The queue keeps a copy of req. Errors: ErrQueueFull,
+// ErrQueueClosed, ErrClosed (f is closed).
+func (q *Queue) Enqueue(f *Function, req *Request) (string, error) {
+	if f == nil || req == nil {
+		return "", errors.New("async: Enqueue needs a function and a request")
+	}
+	if f.isClosed() {
+		return "", ErrClosed
+	}
+	ev := newEvent(f, req, time.Now())
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.closed {
+		return "", ErrQueueClosed
+	}
+	if len(q.events) >= q.capacity {
+		return "", ErrQueueFull
+	}
+	q.add(ev)
+	return ev.req.RequestID, nil
+}
+
+// Depth returns the number of events accepted and not finished: queued,
+// running or waiting for a retry.
+func (q *Queue) Depth() int {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.events)
+}
+
+// Close stops accepting events (ErrQueueClosed), stops starting new
+// attempts, lets running attempts finish until ctx ends, and writes every
+// event not finished (queued, waiting for a retry, or still running when
+// ctx ended) to the spool directory with its attempt count, its due time
+// and its original enqueue time.
+//
+// An attempt still running when ctx ends is spooled too, so it runs again
+// at the next start: at-least-once for that event, whatever the attempt
+// does after Close returns is ignored. Without a spool directory, Close
+// reports the events it could not keep in its error. Close is for one
+// caller; calls after the first return nil at once.
+func (q *Queue) Close(ctx context.Context) error {
+	q.mu.Lock()
+	if q.closed {
+		q.mu.Unlock()
+		return nil
+	}
+	q.closed = true
+	q.cancel()
+	for ev := range q.events {
+		if ev.timer != nil {
+			ev.timer.Stop() // a timer already firing finds the queue closed
+			ev.timer = nil
+		}
+	}
+	q.checkDrained()
+	q.mu.Unlock()
+
+	select {
+	case <-q.drained:
+	case <-ctx.Done():
+	}
+
+	q.mu.Lock()
+	q.final = true
+	held := make([]*event, 0, len(q.events))
+	for ev := range q.events {
+		held = append(held, ev)
+	}
+	sort.Slice(held, func(i, j int) bool { return held[i].enqueued.Before(held[j].enqueued) })
+	entries := make([]spoolEntry, len(held))
+	running := make([]bool, len(held))
+	for i, ev := range held {
+		entries[i] = ev.spoolEntry()
+		running[i] = ev.state == stateRunning
+	}
+	q.mu.Unlock()
+
+	if len(entries) == 0 {
+		return nil
+	}
+	if q.spoolDir == "" {
+		ids := make([]string, len(entries))
+		for i, e := range entries {
+			ids[i] = e.Function + " " + e.RequestID
+		}
+		return fmt.Errorf("async: %d events not finished and lost (no spool directory): %s",
+			len(entries), strings.Join(ids, ", "))
+	}
+	var errs []error
+	for i, e := range entries {
+		path, err := writeSpoolFile(q.spoolDir, &e)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("async: event %s %s lost: %w", e.Function, e.RequestID, err))
+			continue
+		}
+		note := ""
+		if running[i] {
+			note = "; its attempt was still running and may run again"
+		}
+		q.logf("spooled %s %s (%d attempts) to %s%s", e.Function, e.RequestID, e.Attempts, path, note)
+	}
+	if err := syncDir(q.spoolDir); err != nil {
+		errs = append(errs, fmt.Errorf("async: spool: %w", err))
+	}
+	return errors.Join(errs...)
+}
+
+func newEvent(f *Function, req *Request, now time.Time) *event {
+	r := *req
+	r.Payload = bytes.Clone(req.Payload)
+	r.ClientContext = bytes.Clone(req.ClientContext)
+	r.CognitoIdentity = bytes.Clone(req.CognitoIdentity)
+	if r.RequestID == "" {
+		r.RequestID = NewRequestID()
+	}
+	if r.TraceID == "" {
+		r.TraceID = newTraceID(now) // one trace across the attempts
+	}
+	if r.Trigger == "" {
+		r.Trigger = TriggerEvent
+	}
+	return &event{fn: f, req: r, enqueued: now}
+}
+
+// add takes ev in, bypassing the capacity check; q.mu is held.
+func (q *Queue) add(ev *event) {
+	q.events[ev] = struct{}{}
+	q.schedule(ev)
+}
+
+// schedule makes ev ready now, or at ev.due; q.mu is held.
+func (q *Queue) schedule(ev *event) {
+	d := time.Until(ev.due)
+	if ev.due.IsZero() || d <= 0 {
+		q.ready(ev)
+		return
+	}
+	ev.state = stateWaiting
+	if q.closed {
+		return // spooled with its due time
+	}
+	ev.timer = time.AfterFunc(d, func() {
+		q.mu.Lock()
+		defer q.mu.Unlock()
+		if q.closed || ev.state != stateWaiting {
+			return
+		}
+		ev.timer = nil
+		q.ready(ev)
+	})
+}
+
+// ready puts ev in its lane; q.mu is held.
+func (q *Queue) ready(ev *event) {
+	ev.state = stateReady
+	ev.due = time.Time{}
+	l := q.lanes[ev.fn]
+	if l == nil {
+		l = &lane{fn: ev.fn}
+		q.lanes[ev.fn] = l
+	}
+	l.ready = append(l.ready, ev)
+	q.pump(l)
+}
+
+// pump starts ready events of l while its function has room; q.mu is
+// held.
+func (q *Queue) pump(l *lane) {
+	for !q.closed && l.running < l.fn.cfg.Concurrency && len(l.ready) > 0 {
+		ev := l.ready[0]
+		l.ready[0] = nil
+		l.ready = l.ready[1:]
+		ev.state = stateRunning
+		l.running++
+		q.running++
+		go q.run(l, ev)
+	}
+}
+
+// checkDrained signals Close once nothing runs; q.mu is held.
+func (q *Queue) checkDrained() {
+	if q.closed && q.running == 0 && !q.isDrained {
+		q.isDrained = true
+		close(q.drained)
+	}
+}
+
+// run processes one attempt of ev and what follows from it: a retry, or
+// the delivery of its record.
+func (q *Queue) run(l *lane, ev *event) {
+	defer func() {
+		q.mu.Lock()
+		l.running--
+		q.running--
+		q.pump(l)
+		q.checkDrained()
+		q.mu.Unlock()
+	}()
+	name := ev.fn.cfg.Name
+	cfg := &ev.fn.cfg.Async
+	if time.Since(ev.enqueued) > cfg.MaxEventAge {
+		q.finish(ev, ConditionEventAgeExceeded, ev.last)
+		return
+	}
+	var res *Result
+	err := q.stop.Err()
+	if err == nil {
+		req := ev.req
+		// q.stop only bounds the wait for a free instance: an attempt
+		// that started runs to completion or to the function's timeout.
+		res, err = ev.fn.Invoke(q.stop, &req)
+	}
+	if err != nil { // nothing ran
+		q.mu.Lock()
+		ev.state = stateParked
+		closed := q.closed
+		q.mu.Unlock()
+		if !closed {
+			q.logf("%s %s: cannot run (%v); held for the spool", name, ev.req.RequestID, err)
+		}
+		return
+	}
+
+	q.mu.Lock()
+	ev.attempts++
+	ev.last = &Result{Payload: res.Payload, ErrorType: res.ErrorType}
+	attempt, hooks, final := ev.attempts, q.onAttempt, q.final
+	q.mu.Unlock()
+	for _, h := range hooks {
+		h(name, attempt, res)
+	}
+	if final {
+		q.logf("%s %s: attempt %d ended after Close spooled the event; it will run again", name, ev.req.RequestID, attempt)
+		return
+	}
+	if !res.Failed() {
+		q.finish(ev, ConditionSuccess, res)
+		return
+	}
+	if attempt > len(cfg.RetryDelays) {
+		q.finish(ev, ConditionRetriesExhausted, res)
+		return
+	}
+	delay := cfg.RetryDelays[attempt-1]
+	due := time.Now().Add(delay)
+	if due.Sub(ev.enqueued) > cfg.MaxEventAge {
+		q.finish(ev, ConditionEventAgeExceeded, res)
+		return
+	}
+	q.logf("%s %s: attempt %d failed (%s); retry %d of %d in %v",
+		name, ev.req.RequestID, attempt, res.ErrorType, attempt, len(cfg.RetryDelays), delay)
+	q.mu.Lock()
+	if !q.final {
+		ev.due = due
+		q.schedule(ev)
+	}
+	q.mu.Unlock()
+}
+
+// finish delivers ev's record to its destination and lets it go. last is
+// the outcome of its last attempt, nil if none ran.
+func (q *Queue) finish(ev *event, condition string, last *Result) {
+	name, id := ev.fn.cfg.Name, ev.req.RequestID
+	dest := ev.fn.cfg.Async.OnFailure
+	if condition == ConditionSuccess {
+		dest = ev.fn.cfg.Async.OnSuccess
+	}
+	var record []byte
+	if !dest.IsZero() {
+		record = q.record(ev, condition, last)
+	}
+	switch {
+	case dest.File != "":
+		err := appendLine(dest.File, record)
+		q.mu.Lock()
+		delete(q.events, ev)
+		q.mu.Unlock()
+		if err != nil {
+			q.logf("%s %s: %s after %d attempts; delivery to %s FAILED: %v; record: %s",
+				name, id, condition, ev.attempts, dest, err, bytes.TrimSpace(record))
+			return
+		}
+		q.logf("%s %s: %s after %d attempts; record appended to %s", name, id, condition, ev.attempts, dest.File)
+	case dest.Function != "":
+		target := q.lookup(dest.Function)
+		q.mu.Lock()
+		if q.final {
+			q.mu.Unlock()
+			return // spooled with the event
+		}
+		delete(q.events, ev)
+		var next *event
+		if target != nil {
+			// Replaces ev, so the queue does not grow: no capacity check.
+			next = newEvent(target, &Request{Payload: bytes.TrimSpace(record)}, time.Now())
+			q.add(next)
+		}
+		q.mu.Unlock()
+		if next == nil {
+			q.logf("%s %s: %s after %d attempts; delivery to %s FAILED: no such function; record: %s",
+				name, id, condition, ev.attempts, dest, bytes.TrimSpace(record))
+			return
+		}
+		q.logf("%s %s: %s after %d attempts; record queued to function %s as %s",
+			name, id, condition, ev.attempts, dest.Function, next.req.RequestID)
+	default:
+		q.mu.Lock()
+		delete(q.events, ev)
+		q.mu.Unlock()
+		if condition != ConditionSuccess {
+			q.logf("%s %s: %s after %d attempts; no onFailure destination, event discarded", name, id, condition, ev.attempts)
+		}
+	}
+}
+
+// lookup finds a function by its key in the map NewQueue was given, else
+// by its configured name.
+func (q *Queue) lookup(name string) *Function {
+	if f := q.functions[name]; f != nil {
+		return f
+	}
+	for _, f := range q.functions {
+		if f.cfg.Name == name {
+			return f
+		}
+	}
+	return nil
+}
+
+func (q *Queue) logf(format string, args ...any) {
+	q.logMu.Lock()
+	defer q.logMu.Unlock()
+	fmt.Fprintf(q.log, "async: "+format+"\n", args...)
+}
+
+// destinationRecord is Lambda's invocation record, fields in its order.
+type destinationRecord struct {
+	Version         string           `json:"version"`
+	Timestamp       string           `json:"timestamp"`
+	RequestContext  requestContext   `json:"requestContext"`
+	RequestPayload  json.RawMessage  `json:"requestPayload"`
+	ResponseContext *responseContext `json:"responseContext,omitempty"`
+	ResponsePayload json.RawMessage  `json:"responsePayload,omitempty"`
+}
+
+type requestContext struct {
+	RequestID              string `json:"requestId"`
+	FunctionARN            string `json:"functionArn"`
+	Condition              string `json:"condition"`
+	ApproximateInvokeCount int    `json:"approximateInvokeCount"`
+}
+
+type responseContext struct {
+	StatusCode      int    `json:"statusCode"`
+	ExecutedVersion string `json:"executedVersion"`
+	FunctionError   string `json:"functionError,omitempty"`
+}
+
+// record renders ev's invocation record as one line of JSON.
+func (q *Queue) record(ev *event, condition string, last *Result) []byte {
+	rec := destinationRecord{
+		Version:   "1.0",
+		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
+		RequestContext: requestContext{
+			RequestID:              ev.req.RequestID,
+			FunctionARN:            ev.fn.cfg.ARN() + ":$LATEST",
+			Condition:              condition,
+			ApproximateInvokeCount: ev.attempts,
+		},
+		RequestPayload: jsonValue(ev.req.Payload, "{}"),
+	}
+	if last != nil {
+		rc := &responseContext{StatusCode: 200, ExecutedVersion: "$LATEST"}
+		if last.Failed() {
+			rc.FunctionError = "Unhandled"
+		}
+		rec.ResponseContext = rc
+		rec.ResponsePayload = jsonValue(last.Payload, "null")
+	}
+	var b bytes.Buffer
+	enc := json.NewEncoder(&b)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(&rec); err != nil { // cannot happen: every value is valid JSON
+		panic(err)
+	}
+	return b.Bytes() // compact, one line, newline-terminated
+}
+
+// jsonValue returns b as a JSON value: itself if it is JSON, else a JSON
+// string of it; empty becomes empty.
+func jsonValue(b []byte, empty string) json.RawMessage {
+	if len(bytes.TrimSpace(b)) == 0 {
+		return json.RawMessage(empty)
+	}
+	if json.Valid(b) {
+		return b
+	}
+	s, _ := json.Marshal(string(b))
+	return s
+}
+
+// fileLocks serialises appends to each destination file within the
+// process.
+var fileLocks sync.Map // absolute path → *sync.Mutex
+
+// appendLine appends line to the file at path (O_APPEND) and syncs it.
+func appendLine(path string, line []byte) error {
+	key := path
+	if abs, err := filepath.Abs(path); err == nil {
+		key = abs
+	}
+	mu, _ := fileLocks.LoadOrStore(key, new(sync.Mutex))
+	mu.(*sync.Mutex).Lock()
+	defer mu.(*sync.Mutex).Unlock()
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		return err
+	}
+	_, err = f.Write(line)
+	if err == nil {
+		err = f.Sync()
+	}
+	return errors.Join(err, f.Close())
+}
+
+// spoolEntry is an event at rest: one JSON file in the spool directory.
+type spoolEntry struct {
+	Version            int       `json:"version"` // 1
+	Function           string    `json:"function"`
+	RequestID          string    `json:"requestId"`
+	TraceID            string    `json:"traceId,omitempty"`
+	InvokedFunctionARN string    `json:"invokedFunctionArn,omitempty"`
+	Trigger            string    `json:"trigger,omitempty"`
+	ClientContext      []byte    `json:"clientContext,omitempty"`
+	CognitoIdentity    []byte    `json:"cognitoIdentity,omitempty"`
+	Payload            []byte    `json:"payload"`
+	Enqueued           time.Time `json:"enqueued"`
+	Attempts           int       `json:"attempts"`
+	Due                time.Time `json:"due,omitzero"`
+	LastErrorType      string    `json:"lastErrorType,omitempty"`
+	LastResponse       []byte    `json:"lastResponse,omitempty"`
+}
+
+const spoolVersion = 1
+
+// spoolEntry captures ev; q.mu is held.
+func (ev *event) spoolEntry() spoolEntry {
+	e := spoolEntry{
+		Version:            spoolVersion,
+		Function:           ev.fn.cfg.Name,
+		RequestID:          ev.req.RequestID,
+		TraceID:            ev.req.TraceID,
+		InvokedFunctionARN: ev.req.InvokedFunctionARN,
+		Trigger:            ev.req.Trigger,
+		ClientContext:      ev.req.ClientContext,
+		CognitoIdentity:    ev.req.CognitoIdentity,
+		Payload:            ev.req.Payload,
+		Enqueued:           ev.enqueued,
+		Attempts:           ev.attempts,
+	}
+	if ev.state == stateWaiting {
+		e.Due = ev.due
+	}
+	if ev.last != nil {
+		e.LastErrorType = ev.last.ErrorType
+		e.LastResponse = ev.last.Payload
+	}
+	return e
+}
+
+func (e *spoolEntry) event(f *Function) *event {
+	ev := &event{
+		fn: f,
+		req: Request{
+			Payload:            e.Payload,
+			RequestID:          e.RequestID,
+			TraceID:            e.TraceID,
+			ClientContext:      e.ClientContext,
+			CognitoIdentity:    e.CognitoIdentity,
+			InvokedFunctionARN: e.InvokedFunctionARN,
+			Trigger:            e.Trigger,
+		},
+		enqueued: e.Enqueued,
+		attempts: e.Attempts,
+		due:      e.Due,
+	}
+	if e.Attempts > 0 {
+		ev.last = &Result{Payload: e.LastResponse, ErrorType: e.LastErrorType}
+	}
+	return ev
+}
+
+// writeSpoolFile writes e atomically (a temporary file, synced, renamed)
+// and returns its path. Names sort in enqueue order.
+func writeSpoolFile(dir string, e *spoolEntry) (string, error) {
+	b, err := json.Marshal(e)
+	if err != nil {
+		return "", err
+	}
+	var rnd [4]byte
+	_, _ = rand.Read(rnd[:])
+	path := filepath.Join(dir, fmt.Sprintf("%020d-%s.json", e.Enqueued.UnixNano(), hex.EncodeToString(rnd[:])))
+	tmp, err := os.CreateTemp(dir, ".spool-*.tmp")
+	if err != nil {
+		return "", err
+	}
+	_, err = tmp.Write(b)
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), path)
+	}
+	if err != nil {
+		os.Remove(tmp.Name())
+		return "", err
+	}
+	return path, nil
+}
+
+func syncDir(dir string) error {
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	err = d.Sync()
+	return errors.Join(err, d.Close())
+}
+
+// loadSpool takes in the events of the spool directory, oldest first,
+// removing each file before its event can run, so that each runs once.
+// A file that cannot be read as an event, or whose function is not
+// configured, is left in place and logged.
+func (q *Queue) loadSpool() error {
+	files, err := os.ReadDir(q.spoolDir)
+	if err != nil {
+		return fmt.Errorf("async: spool: %w", err)
+	}
+	var loaded []*event
+	for _, de := range files {
+		name := de.Name()
+		if !de.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".json") {
+			continue
+		}
+		path := filepath.Join(q.spoolDir, name)
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return fmt.Errorf("async: spool: %w", err)
+		}
+		var e spoolEntry
+		if err := json.Unmarshal(b, &e); err != nil || e.Version != spoolVersion || e.RequestID == "" {
+			q.logf("spool file %s is not a version %d event (%v); left in place", path, spoolVersion, err)
+			continue
+		}
+		f := q.lookup(e.Function)
+		if f == nil {
+			q.logf("spool file %s: no function %q configured; left in place", path, e.Function)
+			continue
+		}
+		if err := os.Remove(path); err != nil {
+			q.logf("spool file %s: cannot remove it (%v); left for the next start", path, err)
+			continue
+		}
+		loaded = append(loaded, e.event(f))
+		q.logf("loaded %s %s (%d attempts) from %s", e.Function, e.RequestID, e.Attempts, path)
+	}
+	if len(loaded) == 0 {
+		return nil
+	}
+	if err := syncDir(q.spoolDir); err != nil {
+		q.logf("spool: %v", err)
+	}
+	q.mu.Lock()
+	for _, ev := range loaded {
+		q.add(ev)
+	}
+	q.mu.Unlock()
+	return nil
+}
