@@ -159,7 +159,11 @@ func NewQueue(functions map[string]*Function, opts QueueOptions) (*Queue, error)
 			}
 			if d.dest.File != "" {
 				// Fail at start rather than at the first delivery.
-				fh, err := os.OpenFile(d.dest.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				err := os.MkdirAll(filepath.Dir(d.dest.File), 0o755)
+				var fh *os.File
+				if err == nil {
+					fh, err = os.OpenFile(d.dest.File, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+				}
 				if err != nil {
 					return nil, fmt.Errorf("async: %s: %s destination: %w", name, d.what, err)
 				}

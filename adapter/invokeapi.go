@@ -19,8 +19,11 @@ import (
 // maxRequestSize is Lambda's limit on a synchronous invocation's payload.
 const maxRequestSize = 6291456
 
-// InvokeAPI serves the Lambda Invoke API for a set of functions, so AWS
-// SDKs and the AWS CLI (with --endpoint-url) can call them:
+// maxEventSize is Lambda's limit on an asynchronous invocation's payload.
+const maxEventSize = 1 << 20
+
+// invokeAPI serves the Lambda Invoke API, so AWS SDKs and the AWS CLI
+// (with --endpoint-url) can call ferry's functions:
 //
 //	POST /2015-03-31/functions/{name}/invocations   Invoke
 //	GET  /2015-03-31/functions/                     ListFunctions
@@ -30,21 +33,16 @@ const maxRequestSize = 6291456
 // :qualifier. The Runtime Interface Emulator's route
 // (functions/function/invocations) reaches the only function, or the one
 // named "function".
-//
-// Invocation types RequestResponse and DryRun are served; Event
-// (asynchronous) is not yet and is refused with a clear error.
-func InvokeAPI(functions map[string]*Function) http.Handler {
-	api := &invokeAPI{functions: functions}
-	r := mux.NewRouter()
+type invokeAPI struct {
+	functions map[string]*Function
+	queue     *Queue // takes Event invocations; nil refuses them
+}
+
+func (api *invokeAPI) register(r *mux.Router) {
 	r.HandleFunc("/2015-03-31/functions/{name}/invocations", api.invoke).Methods(http.MethodPost)
 	r.HandleFunc("/2015-03-31/functions", api.list).Methods(http.MethodGet)
 	r.HandleFunc("/2015-03-31/functions/", api.list).Methods(http.MethodGet)
 	r.HandleFunc("/2015-03-31/functions/{name}", api.get).Methods(http.MethodGet)
-	return r
-}
-
-type invokeAPI struct {
-	functions map[string]*Function
 }
 
 // serviceError writes a Lambda service error: the code in
@@ -104,11 +102,7 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	kind := r.Header.Get("X-Amz-Invocation-Type")
 	switch kind {
-	case "", "RequestResponse", "DryRun":
-	case "Event":
-		serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
-			"ferry does not run Event (asynchronous) invocations yet; use RequestResponse", nil)
-		return
+	case "", "RequestResponse", "DryRun", "Event":
 	default:
 		serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
 			fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", kind), nil)
@@ -143,6 +137,10 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusNoContent)
 		return
 	}
+	if kind == "Event" {
+		api.enqueue(w, f, req)
+		return
+	}
 	// A function at its concurrency limit throttles at once, as on Lambda.
 	ready, cancel := context.WithCancel(r.Context())
 	cancel()
@@ -173,6 +171,36 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	w.Write(res.Payload)
+}
+
+// enqueue accepts an Event invocation: 202 once it is queued; it runs,
+// and is retried, in the background.
+func (api *invokeAPI) enqueue(w http.ResponseWriter, f *Function, req *Request) {
+	if len(req.Payload) > maxEventSize {
+		serviceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "message",
+			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxEventSize), nil)
+		return
+	}
+	if api.queue == nil {
+		serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
+			"this ferry has no queue for Event (asynchronous) invocations; use RequestResponse", nil)
+		return
+	}
+	req.ClientContext = nil // Lambda passes it on synchronous calls only
+	req.Trigger = TriggerEvent
+	id, err := api.queue.Enqueue(f, req)
+	switch {
+	case errors.Is(err, ErrQueueFull):
+		w.Header().Set("Retry-After", "1")
+		serviceError(w, http.StatusTooManyRequests, "TooManyRequestsException", "message", "Rate Exceeded.",
+			map[string]string{"Reason": "ConcurrentInvocationLimitExceeded"})
+		return
+	case err != nil:
+		serviceError(w, http.StatusServiceUnavailable, "ServiceException", "Message", err.Error(), nil)
+		return
+	}
+	w.Header().Set("X-Amzn-Requestid", id)
+	w.WriteHeader(http.StatusAccepted)
 }
 
 // functionConfiguration is the subset of Lambda's FunctionConfiguration

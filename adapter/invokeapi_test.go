@@ -24,7 +24,11 @@ import (
 // API over loopback, the way a user points it at ferry with an endpoint
 // URL.
 func lambdaClient(t *testing.T, functions map[string]*adapter.Function) (*lambda.Client, string) {
-	srv := httptest.NewServer(adapter.InvokeAPI(functions))
+	s := adapter.NewServer()
+	if err := s.Deploy(adapter.Deployment{Functions: functions}); err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	return lambda.New(lambda.Options{
 		Region:           "us-east-1",

@@ -4,17 +4,21 @@
 //	ferry build [-o OUT.wasm] DIR            compile a Go handler package
 //	ferry invoke [flags] MODULE|DIR -e EVENT  run one invocation, like sam local invoke
 //	ferry generate-event SERVICE EVENT        print a sample event, like sam local generate-event
+//	ferry serve [-f ferry.yaml]               serve functions over HTTP, like sam local start-api/start-lambda
 //
 // Exit status: 0 success; 1 the function failed (its error document is
 // printed on stdout); 2 bad usage or input, or ferry could not run it.
 package main
 
 import (
+	"context"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"strings"
+	"syscall"
 )
 
 const usage = `ferry runs Lambda and Azure Functions handlers compiled to WebAssembly.
@@ -23,6 +27,8 @@ Usage:
   ferry build [-o OUT.wasm] DIR              compile the Go handler package in DIR
   ferry invoke [flags] MODULE.wasm|DIR       invoke a function once (-e EVENT.json, -e - for stdin)
   ferry generate-event SERVICE EVENT [flags] print a sample event
+  ferry serve [-f ferry.yaml] [flags]        serve the config's functions: HTTP routes, Lambda Invoke API,
+                                             schedules, health and metrics
   ferry version                              print ferry's version
 
 Run 'ferry COMMAND -h' for a command's flags.
@@ -47,6 +53,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runInvoke(args[1:], stdin, stdout, stderr)
 	case "generate-event":
 		return runGenerateEvent(args[1:], stdout, stderr)
+	case "serve":
+		// SIGTERM (Kubernetes) or Ctrl-C starts a graceful drain; a second
+		// signal kills, as the signal's default.
+		ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+		defer stop()
+		go func() { <-ctx.Done(); stop() }()
+		return runServe(ctx, args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "ferry", version)
 		return 0

@@ -15,7 +15,7 @@ func ferry(t *testing.T, stdin string, args ...string) (code int, stdout, stderr
 	return code, out.String(), errOut.String()
 }
 
-func write(t *testing.T, name string, content []byte) string {
+func write(t testing.TB, name string, content []byte) string {
 	p := filepath.Join(t.TempDir(), name)
 	if err := os.WriteFile(p, content, 0o644); err != nil {
 		t.Fatal(err)

@@ -429,14 +429,14 @@ func TestSamplesConfig(t *testing.T) {
 		}
 		return out
 	}
-	if got, want := routes("http-api"), []string{"http-api /http-api", "http-api /http-api/{proxy+}"}; !reflect.DeepEqual(got, want) {
+	if got, want := routes("http-api"), []string{"http-api /http-api", "http-api /http-api/{proxy+}", "function-url /url/{proxy+}"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("http-api routes = %q, want %q", got, want)
 	}
 	if got, want := routes("apigw-rest"), []string{"rest /apigw-rest/{proxy+}", "rest /apigw-rest"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("apigw-rest routes = %q, want %q", got, want)
 	}
-	if got, want := routes("hello"), []string{"function-url /hello"}; !reflect.DeepEqual(got, want) {
-		t.Errorf("hello routes = %q, want %q", got, want)
+	if got := routes("hello"); len(got) != 0 {
+		t.Errorf("hello routes = %q, want none (it takes a string, not an HTTP event)", got)
 	}
 	if s := byName["hello"].Schedules; len(s) != 1 || s[0].Expression != "rate(1 minute)" || !s[0].Enabled || string(s[0].Input) != `"scheduler"` {
 		t.Errorf("hello schedules = %+v", s)

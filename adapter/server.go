@@ -1,0 +1,380 @@
+package adapter
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"regexp"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ferrywasm/ferry/events"
+)
+
+// Server is ferry's HTTP front door, one http.Handler for everything a
+// pod serves:
+//
+//	/healthz                  alive (200 as long as the process serves)
+//	/readyz                   200 once a deployment is in place, 503 before and while draining
+//	/metrics                  Prometheus metrics, when WithMetricsHandler is given
+//	/2015-03-31/functions/…   the Lambda Invoke API (see InvokeAPI)
+//	every configured route    API Gateway REST / HTTP API, function URL or ALB
+//
+// The health endpoints answer from the start, so a pod is live while its
+// modules compile; everything else waits for Deploy.
+type Server struct {
+	accessLog  io.Writer
+	logJSON    bool
+	metrics    http.Handler
+	deployment atomic.Pointer[deployed]
+	ready      atomic.Bool
+	logMu      sync.Mutex
+}
+
+// Deployment is what a Server serves.
+type Deployment struct {
+	// Functions by name.
+	Functions map[string]*Function
+	// Routes maps HTTP requests to functions.
+	Routes []Route
+	// Queue takes Event invocations; nil refuses them.
+	Queue *Queue
+}
+
+// Route is one HTTP trigger: requests matching Path and Methods invoke
+// Function with the event format of HTTP.Format.
+type Route struct {
+	Function string
+	// Path is the route template: literal segments, {param} and a final
+	// greedy {proxy+}, as in API Gateway.
+	Path string
+	// Methods are the methods it accepts; empty or "ANY" accepts all.
+	Methods []string
+	// HTTP describes the event: Format, Stage, BinaryMediaTypes, ALB's
+	// multi-value mode. Resource and PathParameters are filled in per
+	// request.
+	HTTP events.HTTPRoute
+	// CORS, when set, answers preflight requests and adds CORS headers.
+	CORS *events.CORS
+}
+
+// ServerOption configures NewServer.
+type ServerOption func(*Server)
+
+// WithAccessLog writes one line per HTTP request to w, as JSON when json
+// is true.
+func WithAccessLog(w io.Writer, json bool) ServerOption {
+	return func(s *Server) { s.accessLog, s.logJSON = w, json }
+}
+
+// WithMetricsHandler serves h (promhttp's handler, typically) at /metrics.
+func WithMetricsHandler(h http.Handler) ServerOption {
+	return func(s *Server) { s.metrics = h }
+}
+
+// NewServer returns a server with nothing deployed: not ready yet.
+func NewServer(opts ...ServerOption) *Server {
+	s := &Server{}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// deployed is a Deployment turned into a router.
+type deployed struct {
+	Deployment
+	router http.Handler
+}
+
+// reserved are paths a route cannot take.
+var reserved = []string{"/healthz", "/readyz", "/metrics", "/2015-03-31/"}
+
+// Deploy validates d, then serves it in place of what was served before
+// (requests already running finish on the old one) and marks the server
+// ready.
+func (s *Server) Deploy(d Deployment) error {
+	r := mux.NewRouter()
+	r.SkipClean(true) // API Gateway passes paths as received
+	api := &invokeAPI{functions: d.Functions, queue: d.Queue}
+	api.register(r)
+	seen := map[string]string{}
+	for _, rt := range d.Routes {
+		f, ok := d.Functions[rt.Function]
+		if !ok {
+			return fmt.Errorf("route %s: no function %q", rt.Path, rt.Function)
+		}
+		for _, p := range reserved {
+			if rt.Path == strings.TrimSuffix(p, "/") || strings.HasPrefix(rt.Path, p) {
+				return fmt.Errorf("route %s: %s is ferry's own", rt.Path, p)
+			}
+		}
+		tmpl, err := muxTemplate(rt.Path)
+		if err != nil {
+			return fmt.Errorf("route %s: %w", rt.Path, err)
+		}
+		var methods []string // nil: any method
+		for _, m := range rt.Methods {
+			if strings.EqualFold(m, "ANY") {
+				methods = nil
+				break
+			}
+			methods = append(methods, strings.ToUpper(m))
+		}
+		shape := paramRE.ReplaceAllString(tmpl, "{}")
+		for _, m := range methods {
+			if other, dup := seen[m+" "+shape]; dup {
+				return fmt.Errorf("route %s %s: also routed to %s", m, rt.Path, other)
+			}
+			seen[m+" "+shape] = rt.Function
+		}
+		if methods == nil {
+			if other, dup := seen["ANY "+shape]; dup {
+				return fmt.Errorf("route ANY %s: also routed to %s", rt.Path, other)
+			}
+			seen["ANY "+shape] = rt.Function
+		}
+		if methods == nil {
+			rt.HTTP.Method = "ANY" // an HTTP API's routeKey names the route's method
+		}
+		route := r.Handle(tmpl, s.httpTrigger(rt, f))
+		if methods != nil {
+			if rt.CORS != nil { // a preflight reaches the route whatever its methods
+				methods = append(methods, http.MethodOptions)
+			}
+			route.Methods(methods...)
+		}
+	}
+	nf := notFound(d.Routes)
+	r.NotFoundHandler = nf
+	r.MethodNotAllowedHandler = nf
+	s.deployment.Store(&deployed{Deployment: d, router: r})
+	s.ready.Store(true)
+	return nil
+}
+
+// SetReady marks the server ready or not (draining) for /readyz.
+func (s *Server) SetReady(ready bool) { s.ready.Store(ready) }
+
+// Deployed returns what is served now, or the zero Deployment.
+func (s *Server) Deployed() Deployment {
+	if d := s.deployment.Load(); d != nil {
+		return d.Deployment
+	}
+	return Deployment{}
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/healthz":
+		io.WriteString(w, "ok\n")
+		return
+	case "/readyz":
+		if !s.ready.Load() {
+			http.Error(w, "not ready", http.StatusServiceUnavailable)
+			return
+		}
+		io.WriteString(w, "ready\n")
+		return
+	case "/metrics":
+		if s.metrics != nil {
+			s.metrics.ServeHTTP(w, r)
+			return
+		}
+	}
+	d := s.deployment.Load()
+	if d == nil {
+		http.Error(w, "ferry is starting: functions are not loaded yet", http.StatusServiceUnavailable)
+		return
+	}
+	if s.accessLog == nil {
+		d.router.ServeHTTP(w, r)
+		return
+	}
+	start := time.Now()
+	lw := &loggingWriter{ResponseWriter: w, status: http.StatusOK}
+	d.router.ServeHTTP(lw, r)
+	s.logAccess(r, lw, start)
+}
+
+// loggingWriter remembers what the access log needs.
+type loggingWriter struct {
+	http.ResponseWriter
+	status int
+	bytes  int
+}
+
+func (l *loggingWriter) WriteHeader(code int) {
+	l.status = code
+	l.ResponseWriter.WriteHeader(code)
+}
+
+func (l *loggingWriter) Write(p []byte) (int, error) {
+	n, err := l.ResponseWriter.Write(p)
+	l.bytes += n
+	return n, err
+}
+
+func (s *Server) logAccess(r *http.Request, lw *loggingWriter, start time.Time) {
+	d := time.Since(start)
+	host, _, _ := net.SplitHostPort(r.RemoteAddr)
+	reqID := lw.Header().Get("X-Amzn-Requestid")
+	var line []byte
+	if s.logJSON {
+		line, _ = json.Marshal(map[string]any{
+			"time": start.UTC().Format(time.RFC3339Nano), "type": "access", "remoteAddr": host,
+			"method": r.Method, "path": r.URL.RequestURI(), "protocol": r.Proto, "status": lw.status,
+			"bytes": lw.bytes, "durationMs": float64(d.Microseconds()) / 1000, "requestId": reqID,
+		})
+		line = append(line, '\n')
+	} else {
+		line = fmt.Appendf(nil, "%s %s %q %d %d %.3fms %s\n", start.UTC().Format(time.RFC3339Nano), host,
+			r.Method+" "+r.URL.RequestURI()+" "+r.Proto, lw.status, lw.bytes, float64(d.Microseconds())/1000, reqID)
+	}
+	s.logMu.Lock()
+	s.accessLog.Write(line)
+	s.logMu.Unlock()
+}
+
+var paramRE = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// muxTemplate turns an API Gateway path template into gorilla/mux's:
+// {name} matches one segment, a final {name+} the rest of the path.
+func muxTemplate(path string) (string, error) {
+	if !strings.HasPrefix(path, "/") {
+		return "", errors.New("a path starts with /")
+	}
+	var err error
+	out := paramRE.ReplaceAllStringFunc(path, func(m string) string {
+		name := m[1 : len(m)-1]
+		greedy := strings.HasSuffix(name, "+")
+		name = strings.TrimSuffix(name, "+")
+		if name == "" || strings.ContainsAny(name, ":+") {
+			err = fmt.Errorf("bad parameter %s", m)
+		}
+		if greedy {
+			if !strings.HasSuffix(path, m) {
+				err = fmt.Errorf("greedy parameter %s must be last", m)
+			}
+			return "{" + name + ":.+}"
+		}
+		return "{" + name + "}"
+	})
+	return out, err
+}
+
+// notFound answers a request no route takes the way the gateway whose
+// routes share its first path segment would (REST API: 403 Missing
+// Authentication Token; HTTP API, function URL: 404; ALB: 404), and the
+// Invoke API's own paths the way Lambda does.
+func notFound(routes []Route) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if strings.HasPrefix(r.URL.Path, "/2015-03-31/") {
+			serviceError(w, http.StatusNotFound, "UnknownOperationException", "message", "Unknown operation "+r.Method+" "+r.URL.Path, nil)
+			return
+		}
+		format := events.FormatHTTPAPI
+		best := -1
+		allREST := len(routes) > 0
+		for _, rt := range routes {
+			if rt.HTTP.Format != events.FormatREST {
+				allREST = false
+			}
+			if n := commonSegments(rt.Path, r.URL.Path); n > best {
+				best, format = n, rt.HTTP.Format
+			}
+		}
+		if best == 0 && allREST {
+			format = events.FormatREST
+		} else if best == 0 {
+			format = events.FormatHTTPAPI
+		}
+		status := http.StatusNotFound
+		if format == events.FormatREST {
+			status = http.StatusForbidden
+		}
+		events.WriteHTTPError(w, format, status)
+	})
+}
+
+// commonSegments counts the leading literal path segments a and b share.
+func commonSegments(template, path string) int {
+	ts := strings.Split(strings.Trim(template, "/"), "/")
+	ps := strings.Split(strings.Trim(path, "/"), "/")
+	n := 0
+	for n < len(ts) && n < len(ps) && ts[n] == ps[n] && !strings.HasPrefix(ts[n], "{") {
+		n++
+	}
+	return n
+}
+
+// httpTrigger serves one route: the request becomes the event, the
+// function's result the response.
+func (s *Server) httpTrigger(rt Route, f *Function) http.Handler {
+	format := rt.HTTP.Format
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if rt.CORS != nil && r.Method == http.MethodOptions && rt.CORS.Preflight(w, r) {
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestSize+1))
+		if err != nil {
+			events.WriteHTTPError(w, format, http.StatusBadRequest)
+			return
+		}
+		if len(body) > maxRequestSize {
+			events.WriteHTTPError(w, format, http.StatusRequestEntityTooLarge)
+			return
+		}
+		route := rt.HTTP
+		route.Resource = rt.Path
+		route.PathParameters = mux.Vars(r)
+		route.FunctionName = f.cfg.Name
+		route.Region, route.AccountID = f.cfg.Region, f.cfg.AccountID
+		requestID := NewRequestID()
+		payload, err := events.NewHTTPEvent(r, body, route, requestID, time.Now())
+		if err != nil {
+			events.WriteHTTPError(w, format, http.StatusBadRequest)
+			return
+		}
+		if len(payload) > maxRequestSize { // base64 grows a body by a third
+			events.WriteHTTPError(w, format, http.StatusRequestEntityTooLarge)
+			return
+		}
+		if format != events.FormatALB {
+			w.Header().Set("X-Amzn-Requestid", requestID)
+		}
+		// Behind a gateway a request waits for an instance at most as
+		// long as the function may run, then is throttled.
+		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.Timeout)
+		defer cancel()
+		res, err := f.Invoke(ctx, &Request{
+			Payload: payload, RequestID: requestID, Trigger: TriggerHTTP,
+			TraceID: r.Header.Get("X-Amzn-Trace-Id"),
+		})
+		switch {
+		case errors.Is(err, ErrTooManyRequests):
+			events.WriteHTTPError(w, format, http.StatusTooManyRequests)
+			return
+		case err != nil:
+			events.WriteHTTPError(w, format, http.StatusServiceUnavailable)
+			return
+		case res.Failed():
+			events.WriteHTTPError(w, format, http.StatusBadGateway)
+			return
+		}
+		if rt.CORS != nil {
+			rt.CORS.Apply(w.Header(), r)
+		}
+		if err := events.WriteHTTPResponse(w, format, res.Payload); err != nil {
+			events.WriteHTTPError(w, format, http.StatusBadGateway)
+		}
+	})
+}
