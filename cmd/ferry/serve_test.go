@@ -62,6 +62,9 @@ functions:
       - path: /apigw-rest/{proxy+}
         format: rest
         binaryMediaTypes: [image/png]
+      - path: /alb/{proxy+}
+        format: alb
+        multiValueHeaders: true
   - name: errors
     source: %[2]s/errors
     timeout: 2
@@ -372,6 +375,13 @@ func TestServeHTTPRoutes(t *testing.T) {
 		t.Fatalf("rest event: %s", body)
 	}
 
+	// ALB in multi-value mode: the REST handler reads the same 1.0 fields.
+	resp, body = do(t, mustRequest(http.MethodGet, s.url+"/alb/pets?x=1&x=2", ""))
+	if resp.StatusCode != 200 || !strings.Contains(string(body), `"x":["1","2"]`) || !strings.Contains(string(body), `"path":"/alb/pets"`) ||
+		strings.Join(resp.Header.Values("X-Sample"), ",") != "apigw-rest,payload-1.0" {
+		t.Fatalf("alb: %d %v %s", resp.StatusCode, resp.Header, body)
+	}
+
 	// Function URL: the payload 2.0 shape with routeKey $default.
 	req = mustRequest(http.MethodPost, s.url+"/url/a?name=url", "plain text")
 	req.Header.Set("Content-Type", "text/plain")
@@ -554,5 +564,50 @@ func TestServeConfigErrors(t *testing.T) {
 	code := runServe(context.Background(), []string{"-f", file, "--addr", "127.0.0.1:0"}, io.Discard, &stderr)
 	if code != 2 || !strings.Contains(stderr.String(), "ferry.yaml:4") || !strings.Contains(stderr.String(), "memroy") {
 		t.Fatalf("exit %d:\n%s", code, stderr.String())
+	}
+}
+
+// TestServeWatch edits a source function while `ferry serve --watch`
+// runs: the change is rebuilt and served; a change that does not compile
+// leaves the previous build serving.
+func TestServeWatch(t *testing.T) {
+	// The handler lives inside the module so that it builds with ferry's
+	// guest SDK, as a user's handler does inside their own module.
+	dir, err := os.MkdirTemp("testdata", "watch-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	source := func(body string) {
+		src := "package main\n\nimport \"github.com/ferrywasm/ferry/hostabi/guest/lambda\"\n\nfunc main() {\n\tlambda.Start(func() (string, error) { " + body + " })\n}\n"
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	source(`return "v1", nil`)
+	abs, _ := filepath.Abs(dir)
+	s := startServe(t, "functions:\n  - name: live\n    source: "+abs+"\n", "--watch")
+	invoke := func() string {
+		resp, err := http.Post(s.url+"/2015-03-31/functions/live/invocations", "application/json", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return string(b)
+	}
+	if got := invoke(); got != `"v1"` {
+		t.Fatalf("before: %s", got)
+	}
+	time.Sleep(10 * time.Millisecond) // a distinct modification time
+	source(`return "v2", nil`)
+	waitFor(t, "the rebuild", func() bool { return strings.Contains(s.log.String(), "live rebuilt and reloaded") })
+	if got := invoke(); got != `"v2"` {
+		t.Fatalf("after the edit: %s", got)
+	}
+	source(`return v3, nil`) // does not compile
+	waitFor(t, "the failed rebuild", func() bool { return strings.Contains(s.log.String(), "live not reloaded") })
+	if got := invoke(); got != `"v2"` {
+		t.Fatalf("after a broken edit: %s", got)
 	}
 }
