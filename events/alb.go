@@ -107,31 +107,16 @@ func rawQuery(q string) map[string][]string {
 	return out
 }
 
-// parseALBResponse reads an ALB target response: a JSON object with an
-// integer statusCode (ALB answers 502 otherwise). statusDescription is
-// required by ALB's docs but ignored here: net/http cannot send a custom
-// reason phrase, and ALB itself tolerates its absence.
+// parseALBResponse reads an ALB target response: the REST proxy shape
+// (ALB answers 502 without an integer statusCode) plus statusDescription,
+// which is ignored: net/http cannot send a custom reason phrase, and ALB
+// itself tolerates its absence. Only one of headers and multiValueHeaders
+// is read by ALB, depending on the target group's mode, which the response
+// writer does not know; a function answers with the one its mode uses, so
+// merging both is the same in practice. Unlike API Gateway, ALB adds no
+// default Content-Type.
 func parseALBResponse(result []byte) (*httpResponse, error) {
-	var v lambdaevents.ALBTargetGroupResponse
-	keys, err := decodeObject(result, &v)
-	if err != nil {
-		return nil, err
-	}
-	if _, ok := keys["statusCode"]; !ok {
-		return nil, malformed("statusCode missing")
-	}
-	if err := validStatus(v.StatusCode); err != nil {
-		return nil, err
-	}
-	body, err := decodeBody(v.Body, v.IsBase64Encoded)
-	if err != nil {
-		return nil, err
-	}
-	// Only one of headers and multiValueHeaders is read by ALB, depending
-	// on the target group's mode, which the response writer does not know;
-	// a function answers with the one its mode uses, so merging both is
-	// the same in practice.
-	return &httpResponse{status: v.StatusCode, header: responseHeaders(v.Headers, v.MultiValueHeaders), body: body}, nil
+	return parseProxyResponse(result)
 }
 
 // albReasons are the reason phrases of ALB's error pages (nginx's, which

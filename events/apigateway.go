@@ -111,6 +111,17 @@ func pathParameters(p map[string]string) map[string]string {
 // integration: a JSON object with an integer statusCode. Anything else is
 // API Gateway's "Malformed Lambda proxy response" (502).
 func parseRESTResponse(result []byte) (*httpResponse, error) {
+	resp, err := parseProxyResponse(result)
+	if err == nil && resp.header.Get("Content-Type") == "" {
+		// API Gateway's default for a proxy response without one.
+		resp.header.Set("Content-Type", "application/json")
+	}
+	return resp, err
+}
+
+// parseProxyResponse reads the payload 1.0 proxy response shape that REST
+// APIs and ALB share.
+func parseProxyResponse(result []byte) (*httpResponse, error) {
 	var v lambdaevents.APIGatewayProxyResponse
 	keys, err := decodeObject(result, &v)
 	if err != nil {
@@ -126,12 +137,7 @@ func parseRESTResponse(result []byte) (*httpResponse, error) {
 	if err != nil {
 		return nil, err
 	}
-	h := responseHeaders(v.Headers, v.MultiValueHeaders)
-	if h.Get("Content-Type") == "" {
-		// API Gateway's default for a proxy response without one.
-		h.Set("Content-Type", "application/json")
-	}
-	return &httpResponse{status: v.StatusCode, header: h, body: body}, nil
+	return &httpResponse{status: v.StatusCode, header: responseHeaders(v.Headers, v.MultiValueHeaders), body: body}, nil
 }
 
 // writeRESTError writes a REST API gateway response: JSON
