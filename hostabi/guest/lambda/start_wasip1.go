@@ -8,12 +8,12 @@ import (
 	"log"
 	"os"
 	"strconv"
-	"unsafe"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
 	"github.com/ferrywasm/ferry/hostabi/internal/record"
 )
 
@@ -26,73 +26,23 @@ import (
 // own instead of a copy of them.
 var function *awslambda.Function
 
-// inReactor is set while ferry runs main from ferry_start.
-var inReactor bool
-
-// commandStdout is the real stdout in command mode, where the response
-// goes.
-var commandStdout *os.File
-
 func start(handler interface{}, options []Option) {
 	function = awslambda.NewFunction(awslambda.NewHandlerWithOptions(handler, options...))
-	if inReactor {
-		return // back to ferry_start; invocations arrive through ferry_invoke
+	if reactor.InReactor() {
+		// Back to ferry_start; invocations arrive through ferry_invoke.
+		reactor.Register(serveRecord)
+		return
 	}
 	os.Exit(serveCommand())
 }
 
-//go:linkname runMain main.main
-func runMain()
-
-//go:wasmimport ferry invocation_read
-func invocationRead(buf unsafe.Pointer, bufLen int32) int32
-
-//go:wasmimport ferry response_write
-func responseWrite(buf unsafe.Pointer, n int32) int32
-
-//go:wasmimport ferry error_write
-func errorWrite(buf unsafe.Pointer, n int32) int32
-
-//go:wasmexport ferry_abi_version
-func abiVersion() int32 { return 1 }
-
-// ferryStart runs the program's main, as Lambda's init phase does; main
-// calls Start, which registers the handler and returns.
-//
-//go:wasmexport ferry_start
-func ferryStart() int32 {
-	inReactor = true
-	runMain()
-	if function == nil {
-		reportError(&messages.InvokeResponse_Error{
-			Type:    "Runtime.NoHandler",
-			Message: "main returned without calling lambda.Start",
-		})
-		return 1
-	}
-	return 0
-}
-
-// ferryInvoke serves one invocation; see hostabi/ABI.md.
-//
-//go:wasmexport ferry_invoke
-func ferryInvoke(recordLen int32) int32 {
-	buf := make([]byte, recordLen)
-	var inv record.Invocation
-	if invocationRead(unsafe.Pointer(unsafe.SliceData(buf)), recordLen) != recordLen || record.Decode(buf, &inv) != nil {
-		reportError(&messages.InvokeResponse_Error{Type: "Runtime.InvalidRecord", Message: "ferry: cannot read the invocation record"})
-		return 1
-	}
-	resp := invoke(&inv)
+// serveRecord serves one invocation in reactor mode.
+func serveRecord(inv *record.Invocation) reactor.Outcome {
+	resp := invoke(inv)
 	if resp.Error != nil {
-		reportError(resp.Error)
-		if resp.Error.ShouldExit {
-			return 1
-		}
-		return 0
+		return reactor.Outcome{Error: errorDocument(resp.Error), Discard: resp.Error.ShouldExit}
 	}
-	responseWrite(unsafe.Pointer(unsafe.SliceData(resp.Payload)), int32(len(resp.Payload)))
-	return 0
+	return reactor.Outcome{Response: resp.Payload}
 }
 
 func invoke(inv *record.Invocation) *messages.InvokeResponse {
@@ -120,19 +70,15 @@ func invoke(inv *record.Invocation) *messages.InvokeResponse {
 	return resp
 }
 
-// reportError logs the error document as aws-lambda-go's runtime loop does
-// (so it shows in the function's log) and hands it to the host.
-func reportError(e *messages.InvokeResponse_Error) {
+// errorDocument renders the error document and logs it, as aws-lambda-go's
+// runtime loop does, so it shows in the function's log.
+func errorDocument(e *messages.InvokeResponse_Error) []byte {
 	b, err := json.Marshal(e)
 	if err != nil {
 		b, _ = json.Marshal(&messages.InvokeResponse_Error{Type: "Runtime.SerializationError", Message: err.Error()})
 	}
 	log.Printf("%s", b)
-	if inReactor {
-		errorWrite(unsafe.Pointer(unsafe.SliceData(b)), int32(len(b)))
-	} else {
-		commandStdout.Write(b)
-	}
+	return b
 }
 
 // serveCommand serves one invocation in command mode (ABI.md): the event
@@ -158,10 +104,9 @@ func serveCommand() int {
 		CognitoIdentity:    []byte(os.Getenv("FERRY_COGNITO_IDENTITY")),
 		Payload:            payload,
 	}
-	commandStdout = response
 	resp := invoke(&inv)
 	if resp.Error != nil {
-		reportError(resp.Error)
+		response.Write(errorDocument(resp.Error))
 		return 0
 	}
 	response.Write(resp.Payload)

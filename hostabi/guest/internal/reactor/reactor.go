@@ -1,0 +1,95 @@
+//go:build wasip1
+
+// Package reactor is the WebAssembly side of ferry's reactor mode (see
+// hostabi/ABI.md), shared by the Go guest SDKs: it exports
+// ferry_abi_version, ferry_start and ferry_invoke, runs the program's main
+// from ferry_start, and hands each invocation record to the handler an SDK
+// registered while main ran.
+package reactor
+
+import (
+	"unsafe"
+	_ "unsafe" // go:linkname
+
+	"github.com/ferrywasm/ferry/hostabi/internal/record"
+)
+
+// Outcome is what a handler reports for one invocation: a response
+// payload, or an error document ({"errorMessage","errorType",…}), and
+// whether the instance must be discarded afterwards.
+type Outcome struct {
+	Response []byte
+	Error    []byte
+	Discard  bool
+}
+
+// Handler serves one invocation.
+type Handler func(inv *record.Invocation) Outcome
+
+var (
+	handler   Handler
+	inReactor bool
+)
+
+// InReactor says whether main is running from ferry_start: an SDK then
+// registers its handler and returns instead of serving.
+func InReactor() bool { return inReactor }
+
+// Register sets the handler of every invocation from now on.
+func Register(h Handler) { handler = h }
+
+// WriteError hands an error document to the host (an init error during
+// ferry_start).
+func WriteError(doc []byte) { errorWrite(unsafe.Pointer(unsafe.SliceData(doc)), int32(len(doc))) }
+
+//go:linkname runMain main.main
+func runMain()
+
+//go:wasmimport ferry invocation_read
+func invocationRead(buf unsafe.Pointer, bufLen int32) int32
+
+//go:wasmimport ferry response_write
+func responseWrite(buf unsafe.Pointer, n int32) int32
+
+//go:wasmimport ferry error_write
+func errorWrite(buf unsafe.Pointer, n int32) int32
+
+//go:wasmexport ferry_abi_version
+func abiVersion() int32 { return 1 }
+
+// ferryStart runs the program's main, as Lambda's init phase does; main
+// calls the SDK's start (lambda.Start, azfunc.Serve), which registers the
+// handler and returns.
+//
+//go:wasmexport ferry_start
+func ferryStart() int32 {
+	inReactor = true
+	runMain()
+	if handler == nil {
+		WriteError([]byte(`{"errorMessage":"main returned without calling lambda.Start or azfunc.Serve","errorType":"Runtime.NoHandler"}`))
+		return 1
+	}
+	return 0
+}
+
+// ferryInvoke serves one invocation; see hostabi/ABI.md.
+//
+//go:wasmexport ferry_invoke
+func ferryInvoke(recordLen int32) int32 {
+	buf := make([]byte, recordLen)
+	var inv record.Invocation
+	if invocationRead(unsafe.Pointer(unsafe.SliceData(buf)), recordLen) != recordLen || record.Decode(buf, &inv) != nil {
+		WriteError([]byte(`{"errorMessage":"ferry: cannot read the invocation record","errorType":"Runtime.InvalidRecord"}`))
+		return 1
+	}
+	out := handler(&inv)
+	if out.Error != nil {
+		WriteError(out.Error)
+	} else {
+		responseWrite(unsafe.Pointer(unsafe.SliceData(out.Response)), int32(len(out.Response)))
+	}
+	if out.Discard {
+		return 1
+	}
+	return 0
+}
