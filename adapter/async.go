@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/ferrywasm/ferry/internal/atomicfile"
 )
 
 // Asynchronous (Event) invocations, as Lambda runs them.
@@ -692,8 +694,8 @@ func (e *spoolEntry) event(f *Function) *event {
 	return ev
 }
 
-// writeSpoolFile writes e atomically (a temporary file, synced, renamed)
-// and returns its path. Names sort in enqueue order.
+// writeSpoolFile writes e atomically and returns its path. Names sort in
+// enqueue order.
 func writeSpoolFile(dir string, e *spoolEntry) (string, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
@@ -701,36 +703,14 @@ func writeSpoolFile(dir string, e *spoolEntry) (string, error) {
 	}
 	var rnd [4]byte
 	_, _ = rand.Read(rnd[:])
-	path := filepath.Join(dir, fmt.Sprintf("%020d-%s.json", e.Enqueued.UnixNano(), hex.EncodeToString(rnd[:])))
-	tmp, err := os.CreateTemp(dir, ".spool-*.tmp")
-	if err != nil {
+	name := fmt.Sprintf("%020d-%s.json", e.Enqueued.UnixNano(), hex.EncodeToString(rnd[:]))
+	if err := atomicfile.Write(dir, name, b); err != nil {
 		return "", err
 	}
-	_, err = tmp.Write(b)
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp.Name(), path)
-	}
-	if err != nil {
-		os.Remove(tmp.Name())
-		return "", err
-	}
-	return path, nil
+	return filepath.Join(dir, name), nil
 }
 
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	return errors.Join(err, d.Close())
-}
+func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
 // loadSpool takes in the events of the spool directory, oldest first,
 // removing each file before its event can run, so that each runs once.
