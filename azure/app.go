@@ -22,6 +22,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
 )
 
@@ -358,4 +359,38 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 	}
 	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
 		time.Duration(sec*float64(time.Second)), nil
+}
+
+var unsafeNameRE = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// FunctionConfig returns the engine configuration of the app's custom
+// handler: named after the app folder, with the app's functionTimeout
+// (default 5 minutes, Azure's Consumption plan default; at most 900 s, the
+// engine's limit) and the environment a custom handler sees on Azure, plus
+// env.
+func (a *App) FunctionConfig(env map[string]string) adapter.Config {
+	name := unsafeNameRE.ReplaceAllString(a.Name, "-")
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	if name == "" || name == "-" {
+		name = "azure-app"
+	}
+	timeout := a.FunctionTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	if timeout > 900*time.Second {
+		timeout = 900 * time.Second
+	}
+	e := map[string]string{
+		"FUNCTIONS_WORKER_RUNTIME":     "custom",
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "0",
+		"AzureWebJobsScriptRoot":       "/home/site/wwwroot",
+		"WEBSITE_SITE_NAME":            name,
+	}
+	for k, v := range env {
+		e[k] = v
+	}
+	return adapter.Config{Name: name, Timeout: timeout, Environment: e}
 }

@@ -41,14 +41,16 @@ func Port() string {
 }
 
 // Serve serves handler (nil means http.DefaultServeMux) as the app's
-// custom handler: on ferry, it registers it and returns; elsewhere it is
-// http.ListenAndServe(":"+Port(), handler), returning only its error.
+// custom handler: on ferry, as ListenAndServe; elsewhere it is
+// http.ListenAndServe(":"+Port(), handler).
 func Serve(handler http.Handler) error { return ListenAndServe(":"+Port(), handler) }
 
 // ListenAndServe has net/http's signature, so that a port changes one
 // identifier. On ferry addr is ignored (invocations arrive through the
-// host ABI) and it returns nil once the handler is registered; elsewhere
-// it is http.ListenAndServe.
+// host ABI) and it does not return: once the handler is registered, the
+// program's main ends there (its deferred calls run) and ferry starts
+// serving invocations, so log.Fatal(azfunc.ListenAndServe(…)) works as it
+// does with net/http. Elsewhere it is http.ListenAndServe.
 func ListenAndServe(addr string, handler http.Handler) error {
 	if handler == nil {
 		handler = http.DefaultServeMux

@@ -27,6 +27,7 @@ func serve(_ string, h http.Handler) error {
 	if reactor.InReactor() {
 		// Back to ferry_start; invocations arrive through ferry_invoke.
 		reactor.Register(serveRecord)
+		reactor.Return() // back to ferry_start, past the caller's log.Fatal
 		return nil
 	}
 	os.Exit(serveCommand())

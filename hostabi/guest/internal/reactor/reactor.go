@@ -38,6 +38,16 @@ func InReactor() bool { return inReactor }
 // Register sets the handler of every invocation from now on.
 func Register(h Handler) { handler = h }
 
+// serving is the panic value of Return.
+type serving struct{}
+
+// Return ends the program's main from inside a call that must not return
+// to it, back to ferry_start: a custom handler's main is
+// log.Fatal(http.ListenAndServe(…)), which must neither block (instances
+// serve invocations between calls) nor hand log.Fatal a value. main's
+// deferred calls run, as they would when main returns.
+func Return() { panic(serving{}) }
+
 // WriteError hands an error document to the host (an init error during
 // ferry_start).
 func WriteError(doc []byte) { errorWrite(unsafe.Pointer(unsafe.SliceData(doc)), int32(len(doc))) }
@@ -64,12 +74,23 @@ func abiVersion() int32 { return 1 }
 //go:wasmexport ferry_start
 func ferryStart() int32 {
 	inReactor = true
-	runMain()
+	callMain()
 	if handler == nil {
 		WriteError([]byte(`{"errorMessage":"main returned without calling lambda.Start or azfunc.Serve","errorType":"Runtime.NoHandler"}`))
 		return 1
 	}
 	return 0
+}
+
+func callMain() {
+	defer func() {
+		if v := recover(); v != nil {
+			if _, ok := v.(serving); !ok {
+				panic(v)
+			}
+		}
+	}()
+	runMain()
 }
 
 // ferryInvoke serves one invocation; see hostabi/ABI.md.

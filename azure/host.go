@@ -1,0 +1,829 @@
+package azure
+
+import (
+	"bytes"
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/gorilla/mux"
+
+	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/hostabi/httpmsg"
+	"github.com/ferrywasm/ferry/internal/atomicfile"
+)
+
+// Triggers, for metrics (adapter.Request.Trigger).
+const (
+	TriggerQueue = "queue"
+	TriggerTimer = "timer"
+)
+
+// Keys are the function keys that authorise HTTP requests to functions
+// with authLevel function (any function key of the function, or a host
+// key) and admin (the master key only), sent as the x-functions-key header
+// or the code query parameter, as on Azure.
+type Keys struct {
+	Master    string
+	Host      []string
+	Functions map[string][]string
+}
+
+// KeysFromEnv reads keys from the environment: FERRY_AZURE_MASTER_KEY,
+// FERRY_AZURE_HOST_KEYS (comma-separated) and FERRY_AZURE_FUNCTION_KEYS_<Function>
+// (comma-separated; the function's name as written in its folder).
+func KeysFromEnv(getenv func(string) string, app *App) Keys {
+	if getenv == nil {
+		getenv = os.Getenv
+	}
+	split := func(s string) []string {
+		var out []string
+		for _, k := range strings.Split(s, ",") {
+			if k = strings.TrimSpace(k); k != "" {
+				out = append(out, k)
+			}
+		}
+		return out
+	}
+	k := Keys{Master: getenv("FERRY_AZURE_MASTER_KEY"), Host: split(getenv("FERRY_AZURE_HOST_KEYS")), Functions: map[string][]string{}}
+	for _, f := range app.Functions {
+		if v := split(getenv("FERRY_AZURE_FUNCTION_KEYS_" + f.Name)); v != nil {
+			k.Functions[f.Name] = v
+		}
+	}
+	return k
+}
+
+// Options configures NewHost.
+type Options struct {
+	// StateDir keeps queue messages (StateDir/queues) and timer status
+	// (StateDir/timers) across restarts; "" keeps them in memory only.
+	StateDir string
+	// Clock drives timers and queue times; nil is the system clock.
+	Clock Clock
+	// Log receives the host's log lines (Executing/Executed, the
+	// handler's Logs, queue moves); nil discards them.
+	Log io.Writer
+	// Keys authorise HTTP requests.
+	Keys Keys
+	// Observe, when set, is called after every invocation.
+	Observe func(*Record)
+}
+
+// Record describes one finished invocation, for Options.Observe.
+type Record struct {
+	Function     string
+	InvocationID string
+	Trigger      string
+	// Request is the envelope sent to the custom handler.
+	Request httpmsg.Request
+	// Response is the handler's response (nil if it gave none).
+	Response *httpmsg.Response
+	// Reply is the parsed invocation reply (nil when forwarded or failed
+	// before one was read).
+	Reply *events.AzureReply
+	// Err is why the invocation failed; nil on success.
+	Err error
+}
+
+// Host serves one app through one ferry function (its custom handler).
+type Host struct {
+	app   *App
+	fn    *adapter.Function
+	opts  Options
+	clock Clock
+	queue *Queues
+	logMu sync.Mutex
+
+	stop    chan struct{}
+	stopCtx context.Context
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+	started bool
+	closed  bool
+}
+
+// lease is how long a queue message being processed stays invisible: long
+// enough for any invocation; a restart makes it visible again at once.
+const lease = 10 * time.Minute
+
+// NewHost prepares app to be served by fn (the app's custom handler
+// loaded into an engine). It opens the app's queues; Start starts its
+// timers and queue consumers, Handler serves its HTTP triggers.
+func NewHost(app *App, fn *adapter.Function, opts Options) (*Host, error) {
+	if opts.Clock == nil {
+		opts.Clock = SystemClock{}
+	}
+	if opts.Log == nil {
+		opts.Log = io.Discard
+	}
+	qdir := ""
+	if opts.StateDir != "" {
+		qdir = filepath.Join(opts.StateDir, "queues")
+	}
+	qs, err := OpenQueues(qdir, opts.Clock)
+	if err != nil {
+		return nil, err
+	}
+	h := &Host{app: app, fn: fn, opts: opts, clock: opts.Clock, queue: qs, stop: make(chan struct{})}
+	h.stopCtx, h.cancel = context.WithCancel(context.Background())
+	return h, nil
+}
+
+// App returns the app served.
+func (h *Host) App() *App { return h.app }
+
+// Queues returns the app's queues.
+func (h *Host) Queues() *Queues { return h.queue }
+
+// Function returns the function definition named name, or nil.
+func (h *Host) Function(name string) *FunctionDef {
+	for _, f := range h.app.Functions {
+		if strings.EqualFold(f.Name, name) {
+			return f
+		}
+	}
+	return nil
+}
+
+func (h *Host) logf(format string, args ...any) {
+	h.logMu.Lock()
+	defer h.logMu.Unlock()
+	fmt.Fprintf(h.opts.Log, "[%s] "+format+"\n", append([]any{time.Now().UTC().Format("2006-01-02T15:04:05.000Z")}, args...)...)
+}
+
+// Start starts the timers (running runOnStartup and past-due ones now)
+// and the queue consumers.
+func (h *Host) Start() {
+	if h.started {
+		return
+	}
+	h.started = true
+	for _, f := range h.app.Functions {
+		switch f.Trigger.Type {
+		case TimerTrigger:
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				h.runTimer(f)
+			}()
+		case QueueTrigger:
+			h.wg.Add(1)
+			go func() {
+				defer h.wg.Done()
+				h.consume(f)
+			}()
+		}
+	}
+}
+
+// Close stops timers and consumers and waits, until ctx ends, for the
+// invocations they started. Messages still being processed then stay on
+// their queue and run again at the next start.
+func (h *Host) Close(ctx context.Context) error {
+	if h.closed {
+		return nil
+	}
+	h.closed = true
+	close(h.stop)
+	h.cancel()
+	done := make(chan struct{})
+	go func() { h.wg.Wait(); close(done) }()
+	select {
+	case <-done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("azure app %s: invocations still running at shutdown; their messages run again at the next start", h.app.Name)
+	}
+}
+
+// Call sends the custom handler one invocation document (the Functions
+// host's {"Data":…,"Metadata":…}) for function, as the host would, and
+// returns what the handler answered. It is what `ferry invoke --azure-app`
+// runs; outputs are not delivered.
+func (h *Host) Call(ctx context.Context, function string, body []byte) (*Record, error) {
+	f := h.Function(function)
+	if f == nil {
+		return nil, fmt.Errorf("app %s has no function %q", h.app.Name, function)
+	}
+	if !json.Valid(body) {
+		return nil, errors.New("the invocation document is not JSON")
+	}
+	rec := h.send(ctx, f, adapter.TriggerInvoke, body)
+	return rec, nil
+}
+
+// invocationEnvelope is the request the Functions host POSTs to
+// /<FunctionName>.
+func invocationEnvelope(function, id string, body []byte) httpmsg.Request {
+	return httpmsg.Request{
+		Method: http.MethodPost,
+		URL:    "/" + function,
+		Header: map[string][]string{
+			"Content-Type":                   {"application/json"},
+			"X-Azure-Functions-Invocationid": {id},
+			"User-Agent":                     {"ferry (Azure Functions custom handler host)"},
+		},
+		Body: body,
+	}
+}
+
+// send runs one invocation of f with the invocation document body.
+func (h *Host) send(ctx context.Context, f *FunctionDef, trigger string, body []byte) *Record {
+	id := events.NewGUID()
+	return h.exchange(ctx, f, trigger, id, invocationEnvelope(f.Name, id, body), true)
+}
+
+// exchange sends env to the handler and reads its response (and, when
+// reply is true, the invocation reply in it).
+func (h *Host) exchange(ctx context.Context, f *FunctionDef, trigger, id string, env httpmsg.Request, reply bool) *Record {
+	rec := &Record{Function: f.Name, InvocationID: id, Trigger: trigger, Request: env}
+	start := time.Now()
+	h.logf("Executing 'Functions.%s' (Reason='%s', Id=%s)", f.Name, reason(trigger), id)
+	defer func() {
+		outcome := "Succeeded"
+		if rec.Err != nil {
+			outcome = "Failed"
+		}
+		if rec.Reply != nil {
+			for _, l := range rec.Reply.Logs {
+				h.logf("%s: %s", id, l)
+			}
+		}
+		h.logf("Executed 'Functions.%s' (%s, Id=%s, Duration=%dms)", f.Name, outcome, id, time.Since(start).Milliseconds())
+		if rec.Err != nil {
+			h.logf("%s: %v", id, rec.Err)
+		}
+		if h.opts.Observe != nil {
+			h.opts.Observe(rec)
+		}
+	}()
+	payload, err := json.Marshal(&env)
+	if err != nil {
+		rec.Err = err
+		return rec
+	}
+	res, err := h.fn.Invoke(ctx, &adapter.Request{Payload: payload, RequestID: id, Trigger: trigger})
+	if err != nil {
+		rec.Err = err
+		return rec
+	}
+	if res.Failed() {
+		rec.Err = fmt.Errorf("the custom handler failed: %s", res.Payload)
+		return rec
+	}
+	var resp httpmsg.Response
+	if err := json.Unmarshal(res.Payload, &resp); err != nil || resp.Status == 0 {
+		rec.Err = fmt.Errorf("the custom handler's answer is not an HTTP response envelope (hostabi/ABI.md): %.200s", res.Payload)
+		return rec
+	}
+	rec.Response = &resp
+	if !reply {
+		return rec
+	}
+	if resp.Status < 200 || resp.Status > 299 {
+		rec.Err = fmt.Errorf("the custom handler answered %d %s: %.500s", resp.Status, http.StatusText(resp.Status), resp.Body)
+		// The Functions host still reads Logs from a failed reply.
+		rec.Reply, _ = events.ParseAzureReply(resp.Body)
+		return rec
+	}
+	rec.Reply, rec.Err = events.ParseAzureReply(resp.Body)
+	return rec
+}
+
+func reason(trigger string) string {
+	switch trigger {
+	case adapter.TriggerHTTP:
+		return "This function was programmatically called via the host APIs."
+	case TriggerTimer:
+		return "Timer fired"
+	case TriggerQueue:
+		return "New queue message detected"
+	}
+	return "This function was programmatically called via the host APIs."
+}
+
+// deliver writes the reply's queue outputs; errors are logged.
+func (h *Host) deliver(f *FunctionDef, rec *Record) error {
+	var errs []error
+	for _, o := range f.Outputs {
+		if o.Type != "queue" {
+			continue
+		}
+		v, ok := rec.Reply.Output(o.Name)
+		if !ok {
+			continue
+		}
+		msgs, err := events.AzureQueueOutput(v)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("output %s: %v", o.Name, err))
+			continue
+		}
+		for _, m := range msgs {
+			if _, err := h.queue.Put(o.QueueName, m, 0, 0); err != nil {
+				errs = append(errs, fmt.Errorf("output %s to queue %s: %v", o.Name, o.QueueName, err))
+			}
+		}
+	}
+	err := errors.Join(errs...)
+	if err != nil {
+		h.logf("%s: %v", rec.InvocationID, err)
+	}
+	return err
+}
+
+// ---- HTTP triggers ----
+
+// Handler returns the app's HTTP front: every HTTP trigger under
+// /<routePrefix>/<route>, and the queue endpoints under /admin/queues/.
+// It matches only those paths (it is a *mux.Router: Match says whether a
+// request is its).
+func (h *Host) Handler() *mux.Router {
+	r := mux.NewRouter()
+	r.SkipClean(true)
+	r.NotFoundHandler = http.NotFoundHandler()
+	r.MethodNotAllowedHandler = http.NotFoundHandler() // Azure: a method not in "methods" is a 404
+	for _, f := range h.app.Functions {
+		if f.Trigger.Type != HTTPTrigger {
+			continue
+		}
+		for _, tmpl := range h.templates(f) {
+			rt := r.Handle(tmpl, h.httpTrigger(f))
+			if len(f.Trigger.Methods) > 0 {
+				rt.Methods(f.Trigger.Methods...)
+			}
+		}
+	}
+	r.HandleFunc("/admin/queues/{queue}/messages", h.putMessage).Methods(http.MethodPost)
+	r.HandleFunc("/admin/queues/{queue}/messages", h.peekMessages).Methods(http.MethodGet)
+	return r
+}
+
+// Paths returns the paths of the app's HTTP triggers as route templates,
+// for listings.
+func (h *Host) Paths(f *FunctionDef) []string { return h.templates(f) }
+
+var routeParamRE = regexp.MustCompile(`\{([^{}]*)\}`)
+
+// templates turns a function's route (Azure's ASP.NET-style template:
+// {name}, {name:constraint}, {name?}, {*rest}) into gorilla/mux templates
+// under the route prefix. An optional parameter yields a template with and
+// one without it.
+func (h *Host) templates(f *FunctionDef) []string {
+	route := f.Trigger.Route
+	if route == "" {
+		route = f.Name
+	}
+	base := "/"
+	if h.app.RoutePrefix != "" {
+		base += h.app.RoutePrefix + "/"
+	}
+	full := base + strings.TrimPrefix(route, "/")
+	optional := false
+	out := routeParamRE.ReplaceAllStringFunc(full, func(m string) string {
+		name := m[1 : len(m)-1]
+		if strings.HasPrefix(name, "*") {
+			return "{" + strings.TrimPrefix(name, "*") + ":.*}"
+		}
+		if strings.HasSuffix(name, "?") {
+			optional = true
+			name = strings.TrimSuffix(name, "?")
+		}
+		pattern := "[^/]+"
+		if n, c, ok := strings.Cut(name, ":"); ok {
+			name = n
+			switch strings.ToLower(strings.SplitN(c, "(", 2)[0]) {
+			case "int", "long":
+				pattern = "-?[0-9]+"
+			case "alpha":
+				pattern = "[A-Za-z]+"
+			case "bool":
+				pattern = "(?i:true|false)"
+			case "guid":
+				pattern = "[0-9A-Fa-f]{8}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{4}-?[0-9A-Fa-f]{12}"
+			}
+		}
+		return "{" + name + ":" + pattern + "}"
+	})
+	if !optional {
+		return []string{out}
+	}
+	// The optional parameter is the last segment in practice.
+	without := out[:strings.LastIndex(out, "/{")]
+	if without == "" {
+		without = "/"
+	}
+	return []string{out, without}
+}
+
+// authorized checks a request's key against the function's auth level.
+func (h *Host) authorized(f *FunctionDef, r *http.Request) bool {
+	level := f.Trigger.AuthLevel
+	if level == "anonymous" {
+		return true
+	}
+	key := r.Header.Get("X-Functions-Key")
+	if key == "" {
+		key = r.URL.Query().Get("code")
+	}
+	if key == "" {
+		return false
+	}
+	var valid []string
+	if h.opts.Keys.Master != "" {
+		valid = append(valid, h.opts.Keys.Master)
+	}
+	if level == "function" {
+		valid = append(valid, h.opts.Keys.Host...)
+		for name, keys := range h.opts.Keys.Functions {
+			if strings.EqualFold(name, f.Name) {
+				valid = append(valid, keys...)
+			}
+		}
+	}
+	ok := false
+	for _, v := range valid {
+		if subtle.ConstantTimeCompare([]byte(v), []byte(key)) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// maxHTTPBody is Azure Functions' request size limit (100 MB).
+const maxHTTPBody = 100 << 20
+
+func (h *Host) httpTrigger(f *FunctionDef) http.Handler {
+	forward := h.app.ForwardHTTP && f.HTTPOnly()
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !h.authorized(f, r) {
+			w.WriteHeader(http.StatusUnauthorized)
+			return
+		}
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxHTTPBody+1))
+		if err != nil {
+			w.WriteHeader(http.StatusBadRequest)
+			return
+		}
+		if len(body) > maxHTTPBody {
+			w.WriteHeader(http.StatusRequestEntityTooLarge)
+			return
+		}
+		id := events.NewGUID()
+		if forward {
+			header := r.Header.Clone()
+			header.Set("X-Azure-Functions-Invocationid", id)
+			if r.Host != "" {
+				header.Set("Host", r.Host)
+			}
+			env := httpmsg.Request{Method: r.Method, URL: r.URL.RequestURI(), Header: header, Body: body}
+			rec := h.exchange(r.Context(), f, adapter.TriggerHTTP, id, env, false)
+			if rec.Response == nil {
+				writeInvokeError(w, rec.Err)
+				return
+			}
+			for k, v := range rec.Response.Header {
+				w.Header()[k] = v
+			}
+			w.WriteHeader(rec.Response.Status)
+			w.Write(rec.Response.Body)
+			return
+		}
+		inv := events.NewAzureHTTPInvocation(f.Name, f.Trigger.Name, r, body, mux.Vars(r), h.clock.Now())
+		doc, err := json.Marshal(inv)
+		if err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		rec := h.exchange(r.Context(), f, adapter.TriggerHTTP, id, invocationEnvelope(f.Name, id, doc), true)
+		if rec.Err != nil {
+			writeInvokeError(w, rec.Err)
+			return
+		}
+		if err := h.deliver(f, rec); err != nil {
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		out := f.HTTPOutput()
+		v, ok := rec.Reply.Output(out)
+		if out == "" || !ok {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		resp, err := events.ParseAzureHTTPOutput(v)
+		if err != nil {
+			h.logf("%s: %v", id, err)
+			w.WriteHeader(http.StatusInternalServerError)
+			return
+		}
+		for k, v := range resp.Header {
+			w.Header()[k] = v
+		}
+		w.WriteHeader(resp.Status)
+		w.Write(resp.Body)
+	})
+}
+
+// writeInvokeError answers a request whose invocation failed: 429 when no
+// instance was free in time, else 500 with no body, as Azure does.
+func writeInvokeError(w http.ResponseWriter, err error) {
+	if errors.Is(err, adapter.ErrTooManyRequests) {
+		w.WriteHeader(http.StatusTooManyRequests)
+		return
+	}
+	w.WriteHeader(http.StatusInternalServerError)
+}
+
+// ---- the queue endpoints ----
+
+// putMessage is POST /admin/queues/{queue}/messages: Storage's Put
+// Message, loosely. The body is the message text, or Storage's
+// <QueueMessage><MessageText>…</MessageText></QueueMessage>;
+// visibilitytimeout and messagettl are in seconds (messagettl -1: never
+// expires). 201 with the message's properties as JSON.
+func (h *Host) putMessage(w http.ResponseWriter, r *http.Request) {
+	if !h.adminAuthorized(w, r) {
+		return
+	}
+	name := mux.Vars(r)["queue"]
+	body, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageSize*2))
+	if err != nil {
+		storageError(w, http.StatusBadRequest, "InvalidInput", err.Error())
+		return
+	}
+	text := string(body)
+	if t := bytes.TrimSpace(body); bytes.HasPrefix(t, []byte("<QueueMessage>")) {
+		var x struct {
+			MessageText string `xml:"MessageText"`
+		}
+		if err := xmlUnmarshal(t, &x); err != nil {
+			storageError(w, http.StatusBadRequest, "InvalidXmlDocument", err.Error())
+			return
+		}
+		text = x.MessageText
+	}
+	seconds := func(key string, def time.Duration) (time.Duration, bool) {
+		v := r.URL.Query().Get(key)
+		if v == "" {
+			return def, true
+		}
+		var n int64
+		if _, err := fmt.Sscan(v, &n); err != nil {
+			storageError(w, http.StatusBadRequest, "InvalidQueryParameterValue", key+": "+v)
+			return 0, false
+		}
+		if n == -1 && key == "messagettl" {
+			return -1, true
+		}
+		return time.Duration(n) * time.Second, true
+	}
+	delay, ok := seconds("visibilitytimeout", 0)
+	if !ok {
+		return
+	}
+	ttl, ok := seconds("messagettl", 0)
+	if !ok {
+		return
+	}
+	m, err := h.queue.Put(name, text, delay, ttl)
+	if err != nil {
+		code := "InvalidInput"
+		if len(text) > MaxMessageSize {
+			code = "RequestBodyTooLarge"
+		}
+		storageError(w, http.StatusBadRequest, code, err.Error())
+		return
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(http.StatusCreated)
+	json.NewEncoder(w).Encode(messageJSON(m))
+}
+
+// peekMessages is GET /admin/queues/{queue}/messages: every message of
+// the queue, visible or not, as JSON.
+func (h *Host) peekMessages(w http.ResponseWriter, r *http.Request) {
+	if !h.adminAuthorized(w, r) {
+		return
+	}
+	msgs := h.queue.Peek(mux.Vars(r)["queue"])
+	out := make([]map[string]any, len(msgs))
+	for i, m := range msgs {
+		out[i] = messageJSON(m)
+	}
+	w.Header().Set("Content-Type", "application/json")
+	json.NewEncoder(w).Encode(out)
+}
+
+func messageJSON(m events.AzureQueueMessage) map[string]any {
+	return map[string]any{
+		"MessageId": m.ID, "InsertionTime": m.InsertionTime.UTC().Format(http.TimeFormat),
+		"ExpirationTime": m.ExpirationTime.UTC().Format(http.TimeFormat), "PopReceipt": m.PopReceipt,
+		"TimeNextVisible": m.NextVisibleTime.UTC().Format(http.TimeFormat), "DequeueCount": m.DequeueCount,
+		"MessageText": m.Text,
+	}
+}
+
+// adminAuthorized requires the master key when one is configured.
+func (h *Host) adminAuthorized(w http.ResponseWriter, r *http.Request) bool {
+	master := h.opts.Keys.Master
+	if master == "" {
+		return true
+	}
+	key := r.Header.Get("X-Functions-Key")
+	if key == "" {
+		key = r.URL.Query().Get("code")
+	}
+	if subtle.ConstantTimeCompare([]byte(key), []byte(master)) != 1 {
+		w.WriteHeader(http.StatusUnauthorized)
+		return false
+	}
+	return true
+}
+
+func storageError(w http.ResponseWriter, status int, code, msg string) {
+	w.Header().Set("Content-Type", "application/xml")
+	w.Header().Set("x-ms-error-code", code)
+	w.WriteHeader(status)
+	fmt.Fprintf(w, "<?xml version=\"1.0\" encoding=\"utf-8\"?><Error><Code>%s</Code><Message>%s</Message></Error>", code, xmlEscape(msg))
+}
+
+// ---- queue triggers ----
+
+// consume runs f for each message of its queue, up to BatchSize at once;
+// a message that fails MaxDequeueCount times moves to <queue>-poison.
+func (h *Host) consume(f *FunctionDef) {
+	name := f.Trigger.QueueName
+	slots := make(chan struct{}, h.app.BatchSize)
+	var running sync.WaitGroup
+	defer running.Wait()
+	for {
+		select {
+		case slots <- struct{}{}:
+		case <-h.stop:
+			return
+		}
+		msg, next, changed := h.queue.get(name, lease)
+		if msg == nil {
+			<-slots
+			var timer <-chan time.Time
+			release := func() {}
+			if !next.IsZero() {
+				timer, release = h.clock.Timer(next)
+			}
+			select {
+			case <-changed:
+			case <-timer:
+			case <-h.stop:
+				release()
+				return
+			}
+			release()
+			continue
+		}
+		running.Add(1)
+		go func() {
+			defer func() { <-slots; running.Done() }()
+			h.process(f, msg)
+		}()
+	}
+}
+
+func (h *Host) process(f *FunctionDef, msg *events.AzureQueueMessage) {
+	name := f.Trigger.QueueName
+	inv := events.NewAzureQueueInvocation(f.Name, f.Trigger.Name, msg, h.clock.Now())
+	doc, err := json.Marshal(inv)
+	if err != nil {
+		h.logf("queue %s: message %s: %v", name, msg.ID, err)
+		return
+	}
+	rec := h.send(h.stopCtx, f, TriggerQueue, doc)
+	if rec.Err == nil {
+		rec.Err = h.deliver(f, rec)
+	}
+	switch {
+	case rec.Err == nil:
+		if err := h.queue.delete(name, msg); err != nil {
+			h.logf("queue %s: message %s: delete: %v", name, msg.ID, err)
+		}
+	case rec.Response == nil && (errors.Is(rec.Err, adapter.ErrTooManyRequests) || errors.Is(rec.Err, adapter.ErrClosed)):
+		// Never ran (shutting down): back on the queue, not counted.
+		h.queue.release(name, msg, 0, true)
+	case msg.DequeueCount >= h.app.MaxDequeueCount:
+		poison := name + "-poison"
+		h.logf("Message has reached MaxDequeueCount of %d. Moving message to queue '%s'.", h.app.MaxDequeueCount, poison)
+		if _, err := h.queue.Put(poison, msg.Text, 0, -1); err != nil {
+			h.logf("queue %s: message %s: moving to %s: %v; it stays on %s", name, msg.ID, poison, err, name)
+			h.queue.release(name, msg, h.app.VisibilityTimeout, false)
+			return
+		}
+		h.queue.delete(name, msg)
+	default:
+		h.queue.release(name, msg, h.app.VisibilityTimeout, false)
+	}
+}
+
+// ---- timer triggers ----
+
+// timerStatus is a timer's schedule status, kept in StateDir/timers as
+// the Functions host keeps it in storage.
+type timerStatus struct {
+	Last        time.Time `json:"Last"`
+	Next        time.Time `json:"Next"`
+	LastUpdated time.Time `json:"LastUpdated"`
+}
+
+func (h *Host) statusFile(f *FunctionDef) (dir, name string) {
+	if h.opts.StateDir == "" {
+		return "", ""
+	}
+	return filepath.Join(h.opts.StateDir, "timers"), f.Name + ".json"
+}
+
+func (h *Host) loadStatus(f *FunctionDef) timerStatus {
+	var st timerStatus
+	dir, name := h.statusFile(f)
+	if dir == "" {
+		return st
+	}
+	if b, err := os.ReadFile(filepath.Join(dir, name)); err == nil {
+		if err := json.Unmarshal(b, &st); err != nil {
+			h.logf("timer %s: status file: %v; starting afresh", f.Name, err)
+			st = timerStatus{}
+		}
+	}
+	return st
+}
+
+func (h *Host) saveStatus(f *FunctionDef, st timerStatus) {
+	dir, name := h.statusFile(f)
+	if dir == "" {
+		return
+	}
+	b, _ := json.Marshal(st)
+	err := os.MkdirAll(dir, 0o700)
+	if err == nil {
+		err = atomicfile.Write(dir, name, b)
+	}
+	if err != nil {
+		h.logf("timer %s: saving its status: %v", f.Name, err)
+	}
+}
+
+// runTimer fires f on its schedule. As the Functions host does: at start,
+// a runOnStartup timer runs at once, and one whose recorded next
+// occurrence passed while the app was down runs at once with IsPastDue;
+// each invocation's ScheduleStatus has the previous occurrence as Last and
+// the one being run as Next; occurrences missed while an invocation ran
+// are skipped.
+func (h *Host) runTimer(f *FunctionDef) {
+	st := h.loadStatus(f)
+	now := h.clock.Now()
+	loc := f.Schedule.Location()
+	fire := func(occurrence time.Time, pastDue bool) {
+		inv := events.NewAzureTimerInvocation(f.Name, f.Trigger.Name, st.Last, occurrence, st.LastUpdated, pastDue, loc, h.clock.Now())
+		doc, _ := json.Marshal(inv)
+		h.send(h.stopCtx, f, TriggerTimer, doc)
+		now := h.clock.Now()
+		st = timerStatus{Last: occurrence, Next: f.Schedule.Next(now), LastUpdated: now}
+		h.saveStatus(f, st)
+	}
+	switch {
+	case !st.Next.IsZero() && st.Next.Before(now):
+		fire(st.Next, true)
+	case f.Trigger.RunOnStartup:
+		fire(now, false)
+	}
+	for {
+		after := h.clock.Now()
+		if st.Last.After(after) {
+			after = st.Last
+		}
+		next := f.Schedule.Next(after)
+		if next.IsZero() {
+			return
+		}
+		if !st.Next.Equal(next) {
+			st.Next, st.LastUpdated = next, h.clock.Now()
+			h.saveStatus(f, st)
+		}
+		c, release := h.clock.Timer(next)
+		select {
+		case <-h.stop:
+			release()
+			return
+		case <-c:
+		}
+		fire(next, false)
+	}
+}
