@@ -127,6 +127,24 @@ func timerExampleHandler(w http.ResponseWriter, r *http.Request) {
 	}})
 }
 
+// helloHandler is for forwarding mode (enableForwardingHttpRequest): an
+// HTTP-only function gets the client's request at its own path and answers
+// it directly, as in Microsoft's "hello" custom handler sample.
+func helloHandler(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet && r.Method != http.MethodPost {
+		http.Error(w, "method not allowed", http.StatusMethodNotAllowed)
+		return
+	}
+	name := r.URL.Query().Get("name")
+	if name == "" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprint(w, "Pass a name in the query string.")
+		return
+	}
+	w.Header().Set("X-Invocation", r.Header.Get("X-Azure-Functions-InvocationId"))
+	fmt.Fprintf(w, "Hello, %s. This HTTP triggered function executed successfully.", name)
+}
+
 func writeJSON(w http.ResponseWriter, v interface{}) {
 	b, err := json.Marshal(v)
 	if err != nil {
@@ -146,6 +164,7 @@ func main() {
 	mux.HandleFunc("/HttpExample", httpExampleHandler)
 	mux.HandleFunc("/QueueExample", queueExampleHandler)
 	mux.HandleFunc("/TimerExample", timerExampleHandler)
+	mux.HandleFunc("/api/hello", helloHandler)
 	log.Printf("About to listen on %s. Go to http://127.0.0.1%s/", listenAddr, listenAddr)
 	log.Fatal(azfunc.ListenAndServe(listenAddr, mux))
 }

@@ -106,6 +106,7 @@ type responseWriter struct {
 	header  http.Header
 	written http.Header
 	status  int
+	sniffed bool
 	body    bytes.Buffer
 }
 
@@ -120,14 +121,17 @@ func (w *responseWriter) WriteHeader(code int) {
 }
 
 func (w *responseWriter) Write(p []byte) (int, error) {
-	if w.status == 0 {
-		if _, ok := w.header["Content-Type"]; !ok && w.header.Get("Transfer-Encoding") == "" {
-			w.header.Set("Content-Type", http.DetectContentType(p))
-		}
-		w.WriteHeader(http.StatusOK)
-	}
+	w.WriteHeader(http.StatusOK)
 	if w.status == http.StatusNoContent || w.status == http.StatusNotModified {
 		return 0, http.ErrBodyNotAllowed
+	}
+	if !w.sniffed && len(p) > 0 {
+		// As net/http: the type is sniffed from the first bytes written,
+		// into the headers as frozen by WriteHeader.
+		w.sniffed = true
+		if _, ok := w.written["Content-Type"]; !ok && w.written.Get("Transfer-Encoding") == "" {
+			w.written.Set("Content-Type", http.DetectContentType(p))
+		}
 	}
 	return w.body.Write(p)
 }
