@@ -110,9 +110,14 @@ func start(t *testing.T, opts Options, env map[string]string) *fixture {
 	}
 	fx.host.Start()
 	t.Cleanup(func() { fx.host.Close(context.Background()) })
-	fx.srv = httptest.NewServer(fx.host.Handler())
-	t.Cleanup(fx.srv.Close)
+	fx.srv = httptestServer(t, fx.host.Handler())
 	return fx
+}
+
+func httptestServer(t *testing.T, h http.Handler) *httptest.Server {
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return srv
 }
 
 func (fx *fixture) do(t *testing.T, method, path string, body io.Reader, header http.Header) (*http.Response, []byte) {

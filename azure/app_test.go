@@ -1,0 +1,152 @@
+package azure
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/ferrywasm/ferry/internal/sampletest"
+)
+
+// writeApp writes an app folder: host.json and function folders.
+func writeApp(t *testing.T, host string, functions map[string]string) string {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "host.json"), []byte(host), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for name, fj := range functions {
+		os.MkdirAll(filepath.Join(dir, name), 0o755)
+		if err := os.WriteFile(filepath.Join(dir, name, "function.json"), []byte(fj), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+const customHost = `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"}}}`
+
+func TestLoadSample(t *testing.T) {
+	app, err := Load(sampleApp, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if app.RoutePrefix != "api" || app.MaxDequeueCount != 5 || app.ForwardHTTP || len(app.Functions) != 3 {
+		t.Fatalf("%+v", app)
+	}
+	h := app.Functions[0]
+	if h.Name != "HttpExample" || h.Trigger.AuthLevel != "function" || h.HTTPOnly() || h.HTTPOutput() != "res" ||
+		strings.Join(h.Trigger.Methods, ",") != "GET,POST" {
+		t.Errorf("HttpExample: %+v", h)
+	}
+	if q := app.Functions[1]; q.Trigger.QueueName != "outqueue" {
+		t.Errorf("QueueExample: %+v", q)
+	}
+	if tm := app.Functions[2]; tm.Schedule == nil || tm.Schedule.String() != "0 */5 * * * *" {
+		t.Errorf("TimerExample: %+v", tm)
+	}
+}
+
+func TestLoadErrors(t *testing.T) {
+	env := map[string]string{"Q": "Bad_Name"}
+	getenv := func(k string) string { return env[k] }
+	tests := []struct {
+		host string
+		fns  map[string]string
+		want string
+	}{
+		{customHost, map[string]string{"Blob": `{"bindings":[{"type":"blobTrigger","direction":"in","name":"b","path":"c/{name}"}]}`}, "not supported yet: blobTrigger"},
+		{customHost, map[string]string{"Out": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req"},{"type":"cosmosDB","direction":"out","name":"doc"}]}`}, "not supported yet: output binding cosmosDB"},
+		{customHost, map[string]string{"Two": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"a"},{"type":"timerTrigger","direction":"in","name":"b","schedule":"0 * * * * *"}]}`}, "want exactly one trigger binding, got 2"},
+		{customHost, map[string]string{"T": `{"bindings":[{"type":"timerTrigger","direction":"in","name":"t","schedule":"*/5 * * * *"}]}`}, "want 6 fields"},
+		{customHost, map[string]string{"Q": `{"bindings":[{"type":"queueTrigger","direction":"in","name":"m","queueName":"%Q%"}]}`}, `queueName "Bad_Name"`},
+		{customHost, map[string]string{"H": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"r","authLevel":"system"}]}`}, `authLevel "system"`},
+		{customHost, map[string]string{"J": `{"bindings":[`}, "function.json"},
+		{`{"version":"2.0"}`, map[string]string{"H": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"r"}]}`}, "no customHandler section"},
+		{`{"version":"2.0","customHandler":{},"extensions":{"queues":{"visibilityTimeout":"soon"}}}`, nil, "visibilityTimeout"},
+		{customHost, nil, "no functions"},
+	}
+	for _, tt := range tests {
+		_, err := Load(writeApp(t, tt.host, tt.fns), getenv)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("error %v, want it to say %q", err, tt.want)
+		}
+	}
+	if _, err := Load(t.TempDir(), getenv); err == nil || !strings.Contains(err.Error(), "not an Azure Functions app folder") {
+		t.Errorf("no host.json: %v", err)
+	}
+	// Disabled functions are left out.
+	dir := writeApp(t, customHost, map[string]string{
+		"A": `{"disabled":true,"bindings":[{"type":"httpTrigger","direction":"in","name":"r"}]}`,
+		"B": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"r"}]}`,
+		"C": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"r"}]}`,
+	})
+	env["AzureWebJobs.C.Disabled"] = "true"
+	app, err := Load(dir, getenv)
+	if err != nil || len(app.Functions) != 1 || app.Functions[0].Name != "B" {
+		t.Errorf("disabled: %+v %v", app, err)
+	}
+}
+
+func TestRouteTemplates(t *testing.T) {
+	h := &Host{app: &App{RoutePrefix: "api"}}
+	for route, want := range map[string]string{
+		"":                          "/api/F",
+		"products/{id:int}":         "/api/products/{id:-?[0-9]+}",
+		"files/{*path}":             "/api/files/{path:.*}",
+		"items/{category}/{id?}":    "/api/items/{category:[^/]+}/{id:[^/]+} /api/items/{category:[^/]+}",
+		"/lead/{name:alpha}/detail": "/api/lead/{name:[A-Za-z]+}/detail",
+	} {
+		got := strings.Join(h.templates(&FunctionDef{Name: "F", Trigger: Binding{Route: route}}), " ")
+		if got != want {
+			t.Errorf("%q: %s, want %s", route, got, want)
+		}
+	}
+	h.app.RoutePrefix = ""
+	if got := h.templates(&FunctionDef{Name: "F"}); got[0] != "/F" {
+		t.Errorf("no prefix: %v", got)
+	}
+}
+
+// TestForwardingMode: with enableForwardingHttpRequest, an HTTP-only
+// function gets the client's request at its own path, and its response
+// is the client's, status and headers included.
+func TestForwardingMode(t *testing.T) {
+	dir := writeApp(t, `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"},"enableForwardingHttpRequest":true}}`,
+		map[string]string{"hello": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["get","post"]},{"type":"http","direction":"out","name":"res"}]}`})
+	app, err := Load(dir, func(string) string { return "" })
+	if err != nil {
+		t.Fatal(err)
+	}
+	fn := sampletest.Load(t, sampleApp, app.FunctionConfig(nil))
+	recs := newRecords()
+	host, err := NewHost(app, fn, Options{Observe: recs.observe})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer host.Close(context.Background())
+	fx := &fixture{srv: httptestServer(t, host.Handler())}
+	resp, body := fx.do(t, "GET", "/api/hello?name=Ada", nil, http.Header{"X-Test": {"1"}})
+	if resp.StatusCode != 200 || string(body) != "Hello, Ada. This HTTP triggered function executed successfully." {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	rec := recs.wait(t, "hello", 1)[0]
+	if rec.Request.Method != "GET" || rec.Request.URL != "/api/hello?name=Ada" || rec.Request.Header["X-Test"][0] != "1" {
+		t.Errorf("forwarded request: %+v", rec.Request)
+	}
+	if got := resp.Header.Get("X-Invocation"); got != rec.InvocationID {
+		t.Errorf("X-Azure-Functions-InvocationId seen by the handler: %q, want %q", got, rec.InvocationID)
+	}
+	// A non-2xx answer is the client's answer.
+	resp, body = fx.do(t, "POST", "/api/hello", nil, nil)
+	if resp.StatusCode != 400 || string(body) != "Pass a name in the query string." {
+		t.Errorf("%d %s", resp.StatusCode, body)
+	}
+	// POST only from "methods".
+	if resp, _ := fx.do(t, "PUT", "/api/hello?name=x", nil, nil); resp.StatusCode != 404 {
+		t.Errorf("PUT: %d", resp.StatusCode)
+	}
+}
