@@ -47,6 +47,17 @@ type Deployment struct {
 	Routes []Route
 	// Queue takes Event invocations; nil refuses them.
 	Queue *Queue
+	// Mounts serve the requests they match before Routes are tried: an
+	// Azure Functions app's routes and queue endpoints (azure.Host).
+	Mounts []Mount
+}
+
+// Mount is a handler for the requests it matches, such as a
+// *mux.Router: a request is its when Match finds a route for it (also
+// when only the method differs, which the mount answers itself).
+type Mount interface {
+	http.Handler
+	Match(*http.Request, *mux.RouteMatch) bool
 }
 
 // Route is one HTTP trigger: requests matching Path and Methods invoke
@@ -106,6 +117,12 @@ func (s *Server) Deploy(d Deployment) error {
 	r.SkipClean(true) // API Gateway passes paths as received
 	api := &invokeAPI{functions: d.Functions, queue: d.Queue}
 	api.register(r)
+	for _, m := range d.Mounts {
+		r.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
+			var rm mux.RouteMatch
+			return m.Match(req, &rm) && (rm.MatchErr == nil || rm.MatchErr == mux.ErrMethodMismatch)
+		}).Handler(m)
+	}
 	seen := map[string]string{}
 	for _, rt := range d.Routes {
 		f, ok := d.Functions[rt.Function]

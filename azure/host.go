@@ -293,7 +293,7 @@ func (h *Host) exchange(ctx context.Context, f *FunctionDef, trigger, id string,
 		return rec
 	}
 	if resp.Status < 200 || resp.Status > 299 {
-		rec.Err = fmt.Errorf("the custom handler answered %d %s: %.500s", resp.Status, http.StatusText(resp.Status), resp.Body)
+		rec.Err = fmt.Errorf("the custom handler answered %d %s: %.500s", resp.Status, http.StatusText(resp.Status), bytes.TrimSpace(resp.Body))
 		// The Functions host still reads Logs from a failed reply.
 		rec.Reply, _ = events.ParseAzureReply(resp.Body)
 		return rec
@@ -348,11 +348,10 @@ func (h *Host) deliver(f *FunctionDef, rec *Record) error {
 // Handler returns the app's HTTP front: every HTTP trigger under
 // /<routePrefix>/<route>, and the queue endpoints under /admin/queues/.
 // It matches only those paths (it is a *mux.Router: Match says whether a
-// request is its).
+// request is its; an adapter.Mount).
 func (h *Host) Handler() *mux.Router {
 	r := mux.NewRouter()
 	r.SkipClean(true)
-	r.NotFoundHandler = http.NotFoundHandler()
 	r.MethodNotAllowedHandler = http.NotFoundHandler() // Azure: a method not in "methods" is a 404
 	for _, f := range h.app.Functions {
 		if f.Trigger.Type != HTTPTrigger {

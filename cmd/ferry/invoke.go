@@ -29,17 +29,21 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		timeout   = fs.String("timeout", "3s", "timeout: seconds (3) or a duration (500ms)")
 		envFile   = fs.String("env-file", "", "environment file: KEY=VALUE lines, or SAM's JSON (flat, or per function name / Parameters)")
 		logFormat = fs.String("log-format", "Text", "log format: Text or JSON")
+		azureApp  = fs.String("azure-app", "", "an Azure Functions app folder: invoke its function FUNCTION with the invocation document -e")
 		envs      multiFlag
 	)
 	fs.StringVar(event, "event", "", "same as -e")
 	fs.Var(&envs, "env", "KEY=VALUE environment variable (repeatable)")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ferry invoke [flags] MODULE.wasm|DIR\n\nInvokes the function once: the response on stdout, the logs on stderr.\nA DIR is a Go handler package, built first (and cached).\nExit status: 0 success, 1 function error, 2 usage or load error.")
+		fmt.Fprintln(stderr, "Usage: ferry invoke [flags] MODULE.wasm|DIR\n       ferry invoke --azure-app APPDIR [flags] FUNCTION -e invocation.json\n\nInvokes the function once: the response on stdout, the logs on stderr.\nA DIR is a Go handler package, built first (and cached). With --azure-app,\nthe event is the Functions host's {\"Data\":…,\"Metadata\":…} document and the\nresponse the custom handler's reply.\nExit status: 0 success, 1 function error, 2 usage or load error.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
 		return 2
+	}
+	if len(pos) != 1 && *azureApp != "" {
+		return fail(stderr, "invoke", errors.New("want exactly one function of the app, e.g. ferry invoke --azure-app ./app HttpExample -e invocation.json"))
 	}
 	if len(pos) != 1 {
 		return fail(stderr, "invoke", errors.New("want exactly one module or handler directory, e.g. ferry invoke hello.wasm -e event.json"))
@@ -73,6 +77,14 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, "invoke", err)
 	}
 
+	if *azureApp != "" {
+		timeoutSet := false
+		fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
+		if !timeoutSet {
+			cfg.Timeout = 0 // the app's functionTimeout
+		}
+		return invokeAzure(ctx, *azureApp, pos[0], payload, cfg, stdout, stderr)
+	}
 	if st, err := os.Stat(module); err == nil && st.IsDir() {
 		fmt.Fprintf(stderr, "building %s\n", module)
 		if module, err = gobuild.Cached(ctx, module); err != nil {

@@ -19,6 +19,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	_ "time/tzdata" // WEBSITE_TIME_ZONE in images without /usr/share/zoneinfo
 )
 
 const usage = `ferry runs Lambda and Azure Functions handlers compiled to WebAssembly.

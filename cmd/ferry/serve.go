@@ -20,6 +20,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/internal/gobuild"
@@ -38,9 +39,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		drain     = fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
 		watch     = fs.Bool("watch", false, "rebuild and reload a source function when its files change")
 		noAccess  = fs.Bool("no-access-log", false, "do not log each HTTP request")
+		azureApps multiFlag
 	)
+	fs.Var(&azureApps, "azure-app", "an Azure Functions app folder to serve (host.json, */function.json, the Go custom handler); repeatable")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ferry serve [-f ferry.yaml] [flags]\n\nServes the config's functions: their HTTP routes, the Lambda Invoke API\n(/2015-03-31/functions/…), schedules, /healthz, /readyz and /metrics.")
+		fmt.Fprintln(stderr, "Usage: ferry serve [-f ferry.yaml] [--azure-app DIR] [flags]\n\nServes the config's functions: their HTTP routes, the Lambda Invoke API\n(/2015-03-31/functions/…), schedules, Azure Functions apps (/api/…,\n/admin/queues/…), /healthz, /readyz and /metrics.")
 		fs.PrintDefaults()
 	}
 	if pos, err := parseArgs(fs, args); err != nil {
@@ -48,10 +51,23 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else if len(pos) > 0 {
 		return fail(stderr, "serve", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}
-	cfg, err := config.Load(*file)
-	if err != nil {
+	explicit := false
+	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
+	var cfg *config.File
+	var err error
+	if _, statErr := os.Stat(*file); len(azureApps) > 0 && !explicit && errors.Is(statErr, os.ErrNotExist) {
+		// Only Azure apps, and no ferry.yaml: nothing else to serve.
+		cfg = &config.File{Path: *file, Region: firstOf(os.Getenv("AWS_REGION"), "us-east-1")}
+	} else if cfg, err = config.Load(*file); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
+	}
+	for _, dir := range azureApps {
+		abs, err := filepath.Abs(dir)
+		if err != nil {
+			return fail(stderr, "serve", err)
+		}
+		cfg.AzureApps = append(cfg.AzureApps, config.AzureApp{Path: abs})
 	}
 	format := adapter.LogFormat(firstOf(*logFormat, cfg.LogFormat, string(adapter.LogText)))
 	if format != adapter.LogText && format != adapter.LogJSON {
@@ -104,6 +120,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
+	for _, h := range d.azure {
+		h.Start()
+	}
 	schedules := adapter.StartSchedules(d.schedules, d.Queue, metrics, logs)
 	printRoutes(stderr, ln.Addr(), d)
 	fmt.Fprintln(stderr, "ferry: ready")
@@ -134,6 +153,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ferry: async queue: %v\n", err)
 		status = 1
 	}
+	for _, h := range d.azure {
+		if err := h.Close(dctx); err != nil {
+			fmt.Fprintf(stderr, "ferry: %v\n", err)
+			status = 1
+		}
+	}
 	for _, f := range d.Functions {
 		f.Close(context.Background())
 	}
@@ -146,6 +171,7 @@ type deployment struct {
 	adapter.Deployment
 	schedules []adapter.ScheduleTrigger
 	sources   map[string]string // function name → Go source dir, for --watch
+	azure     []*azure.Host
 }
 
 // deploy builds (source functions), compiles and warms every function of
@@ -190,6 +216,11 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, forma
 			}
 		}
 	}
+	for _, ac := range cfg.AzureApps {
+		if err := deployAzure(ctx, engine, cfg, ac, d, format, logs, stderr); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if err := errors.Join(errs...); err != nil {
 		for _, f := range d.Functions {
 			f.Close(ctx)
@@ -197,6 +228,51 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, forma
 		return nil, err
 	}
 	return d, nil
+}
+
+// deployAzure loads an Azure Functions app folder, builds its custom
+// handler and adds its routes and triggers to d.
+func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac config.AzureApp, d *deployment, format adapter.LogFormat, logs, stderr io.Writer) error {
+	where := ac.Path
+	if ac.Line > 0 {
+		where = fmt.Sprintf("%s:%d: azure app %s", cfg.Path, ac.Line, ac.Path)
+	}
+	getenv := func(k string) string {
+		if v, ok := ac.Environment[k]; ok {
+			return v
+		}
+		return os.Getenv(k)
+	}
+	app, err := azure.Load(ac.Path, getenv)
+	if err != nil {
+		return err
+	}
+	fc := app.FunctionConfig(ac.Environment)
+	if _, taken := d.Functions[fc.Name]; taken {
+		return fmt.Errorf("%s: the app's name %s is already a function's name", where, fc.Name)
+	}
+	fc.Memory, fc.Concurrency = ac.Memory, ac.Concurrency
+	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, logs
+	fmt.Fprintf(stderr, "ferry: building Azure app %s from %s\n", app.Name, app.Dir)
+	module, err := gobuild.Cached(ctx, app.Dir)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	f, err := engine.LoadFile(ctx, module, fc)
+	if err != nil {
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	state := firstOf(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
+	h, err := azure.NewHost(app, f, azure.Options{StateDir: state, Log: logs, Keys: azure.KeysFromEnv(getenv, app)})
+	if err != nil {
+		f.Close(ctx)
+		return fmt.Errorf("%s: %w", where, err)
+	}
+	d.Functions[fc.Name] = f
+	d.sources[fc.Name] = app.Dir
+	d.Mounts = append(d.Mounts, h.Handler())
+	d.azure = append(d.azure, h)
+	return nil
 }
 
 // functionConfig turns a config file entry into the adapter's Config.
@@ -235,6 +311,24 @@ func printRoutes(w io.Writer, addr net.Addr, d *deployment) {
 	}
 	for _, s := range d.schedules {
 		fmt.Fprintf(w, "ferry: schedule %-12s %s\n", s.Function.Config().Name, s.Rule)
+	}
+	for _, h := range d.azure {
+		for _, f := range h.App().Functions {
+			switch f.Trigger.Type {
+			case azure.HTTPTrigger:
+				methods := strings.Join(f.Trigger.Methods, ",")
+				if methods == "" {
+					methods = "ANY"
+				}
+				for _, p := range h.Paths(f) {
+					fmt.Fprintf(w, "ferry: azure    %-12s %s %s%s (authLevel %s)\n", f.Name, methods, base, p, f.Trigger.AuthLevel)
+				}
+			case azure.TimerTrigger:
+				fmt.Fprintf(w, "ferry: azure    %-12s timer %s (%s)\n", f.Name, f.Schedule, f.Schedule.Location())
+			case azure.QueueTrigger:
+				fmt.Fprintf(w, "ferry: azure    %-12s queue %s (POST %s/admin/queues/%s/messages)\n", f.Name, f.Trigger.QueueName, base, f.Trigger.QueueName)
+			}
+		}
 	}
 }
 

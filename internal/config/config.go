@@ -60,6 +60,27 @@ type File struct {
 	Async Async
 	// Functions are in file order.
 	Functions []Function
+	// AzureApps are Azure Functions app folders to serve, in file order.
+	AzureApps []AzureApp
+}
+
+// AzureApp is an Azure Functions app folder to serve (azureApps: in the
+// file): host.json, a folder per function with its function.json, and the
+// custom handler's Go source.
+type AzureApp struct {
+	// Path is the app folder, absolute; it has a host.json.
+	Path string
+	// Environment holds app settings the handler sees, on top of the
+	// process environment.
+	Environment map[string]string
+	// Memory (MB) and Concurrency are the custom handler's; 0 when not
+	// set.
+	Memory, Concurrency int
+	// StateDir keeps the app's queue messages and timer status; ""
+	// lets the caller choose.
+	StateDir string
+	// Line is the line of the entry in the file.
+	Line int
 }
 
 // Async configures the server-wide queue of asynchronous invocations.

@@ -272,8 +272,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`ferry.yaml:7: functions[0] (hello): http[0]: cors: unknown key "allowOrigin"; did you mean "allowOrigins"? (want one of allowOrigins, allowMethods, allowHeaders, exposeHeaders, maxAge, allowCredentials)`}},
 		{"unknown top-level key", "Functions: []\n",
 			[]string{
-				`ferry.yaml:1: unknown key "Functions"; did you mean "functions"? (want one of region, accountId, logFormat, async, functions)`,
-				`ferry.yaml:1: functions: missing; the file needs at least one function`,
+				`ferry.yaml:1: unknown key "Functions"; did you mean "functions"? (want one of region, accountId, logFormat, async, functions, azureApps)`,
+				`ferry.yaml:1: functions: missing; the file needs at least one function or Azure app`,
 			}},
 		{"SAM key", head + "    MemorySize: 256\n",
 			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, idleTimeout, async, http, schedule)`}},

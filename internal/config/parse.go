@@ -129,7 +129,7 @@ func (p *parser) parse(data []byte) *File {
 
 func (p *parser) file1(root *yaml.Node) *File {
 	f := &File{Path: p.file}
-	m, ok := p.fields(root, "", "region", "accountId", "logFormat", "async", "functions")
+	m, ok := p.fields(root, "", "region", "accountId", "logFormat", "async", "functions", "azureApps")
 	if !ok {
 		return nil
 	}
@@ -184,13 +184,67 @@ func (p *parser) file1(root *yaml.Node) *File {
 			}
 		}
 	}
+	if n := m["azureApps"]; n != nil {
+		p.azureApps(f, n)
+	}
 	n := m["functions"]
 	if n == nil {
-		p.fail(root, "", "functions: missing; the file needs at least one function")
+		if m["azureApps"] == nil {
+			p.fail(root, "", "functions: missing; the file needs at least one function or Azure app")
+		}
 		return f
 	}
 	p.functions(f, n)
 	return f
+}
+
+// azureApps parses the Azure Functions app folders to serve.
+func (p *parser) azureApps(f *File, n *yaml.Node) {
+	items, ok := p.seq(n, "azureApps")
+	if !ok {
+		return
+	}
+	for i, item := range items {
+		where := fmt.Sprintf("azureApps[%d]", i)
+		m, ok := p.fields(item, where, "path", "environment", "memory", "concurrency", "stateDir")
+		if !ok {
+			continue
+		}
+		a := AzureApp{Line: item.Line}
+		if v := m["path"]; v == nil {
+			p.fail(item, where, "path: missing; give the app folder (the one with host.json)")
+		} else if s, ok := p.nonEmpty(v, where+": path"); ok {
+			a.Path = p.resolve(s)
+			if _, err := os.Stat(filepath.Join(a.Path, "host.json")); err != nil {
+				p.fail(v, where+": path", "%s has no host.json: not an Azure Functions app folder%s", s, p.lookedFor(s, a.Path))
+			}
+		}
+		if v := m["environment"]; v != nil {
+			a.Environment = p.environment(v, where+": environment")
+		}
+		if v := m["memory"]; v != nil {
+			if mb, ok := p.integer(v, where+": memory"); ok {
+				if mb < 128 || mb > 10240 {
+					p.fail(v, where+": memory", "%d MB is outside 128 to 10240", mb)
+				}
+				a.Memory = mb
+			}
+		}
+		if v := m["concurrency"]; v != nil {
+			if c, ok := p.integer(v, where+": concurrency"); ok {
+				if c < 1 {
+					p.fail(v, where+": concurrency", "%d is below the minimum of 1", c)
+				}
+				a.Concurrency = c
+			}
+		}
+		if v := m["stateDir"]; v != nil {
+			if s, ok := p.nonEmpty(v, where+": stateDir"); ok {
+				a.StateDir = p.resolve(s)
+			}
+		}
+		f.AzureApps = append(f.AzureApps, a)
+	}
 }
 
 var (
