@@ -489,3 +489,46 @@ functions:
 		t.Errorf("error = %v", err)
 	}
 }
+
+func TestParseAzureApps(t *testing.T) {
+	dir := workspace(t)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "host.json"), []byte(`{"version":"2.0"}`), 0o644)
+	f, err := Parse("ferry.yaml", []byte(`
+azureApps:
+  - path: app
+    environment: {WEBSITE_TIME_ZONE: Europe/Paris}
+    memory: 256
+    concurrency: 4
+    stateDir: state
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []AzureApp{{Path: filepath.Join(dir, "app"), Environment: map[string]string{"WEBSITE_TIME_ZONE": "Europe/Paris"},
+		Memory: 256, Concurrency: 4, StateDir: filepath.Join(dir, "state"), Line: 3}}
+	if len(f.Functions) != 0 || !reflect.DeepEqual(f.AzureApps, want) {
+		t.Errorf("got %+v\nwant %+v", f.AzureApps, want)
+	}
+	_, err = Parse("ferry.yaml", []byte(`
+azureApps:
+  - path: hello
+    memory: 64
+  - stateDir: x
+    keys: {}
+`))
+	got := ""
+	if err != nil {
+		got = err.Error()
+	}
+	for _, w := range []string{
+		"ferry.yaml:3: azureApps[0]: path: hello has no host.json",
+		"ferry.yaml:4: azureApps[0]: memory: 64 MB is outside 128 to 10240",
+		"ferry.yaml:5: azureApps[1]: path: missing",
+		`ferry.yaml:6: azureApps[1]: unknown key "keys"`,
+	} {
+		if !strings.Contains(got, w) {
+			t.Errorf("error %q\nwant it to say %q", got, w)
+		}
+	}
+}
