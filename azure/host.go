@@ -707,15 +707,16 @@ func (h *Host) process(f *FunctionDef, msg *events.AzureQueueMessage) {
 		return
 	}
 	rec := h.send(h.stopCtx, f, TriggerQueue, doc)
-	if rec.Err == nil {
-		rec.Err = h.deliver(f, rec)
+	err = rec.Err // rec belongs to observers now
+	if err == nil {
+		err = h.deliver(f, rec)
 	}
 	switch {
-	case rec.Err == nil:
+	case err == nil:
 		if err := h.queue.delete(name, msg); err != nil {
 			h.logf("queue %s: message %s: delete: %v", name, msg.ID, err)
 		}
-	case rec.Response == nil && (errors.Is(rec.Err, adapter.ErrTooManyRequests) || errors.Is(rec.Err, adapter.ErrClosed)):
+	case rec.Response == nil && (errors.Is(err, adapter.ErrTooManyRequests) || errors.Is(err, adapter.ErrClosed)):
 		// Never ran (shutting down): back on the queue, not counted.
 		h.queue.release(name, msg, 0, true)
 	case msg.DequeueCount >= h.app.MaxDequeueCount:

@@ -39,6 +39,12 @@ func (r *records) observe(rec *Record) {
 	r.cond.Broadcast()
 }
 
+func (r *records) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.all)
+}
+
 // wait returns the records of function once there are n, or fails after
 // 30 s.
 func (r *records) wait(t *testing.T, function string, n int) []*Record {
@@ -374,13 +380,13 @@ func TestTimer(t *testing.T) {
 	clock := NewManualClock(t0)
 	fx := start(t, Options{Clock: clock, StateDir: dir}, nil)
 	waitTimer(t, clock)
-	if n := len(fx.recs.all); n != 0 {
+	if n := fx.recs.count(); n != 0 {
 		t.Fatalf("%d invocations before the first occurrence", n)
 	}
 	first := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
 	clock.Set(first.Add(-time.Second))
 	time.Sleep(20 * time.Millisecond)
-	if n := len(fx.recs.all); n != 0 {
+	if n := fx.recs.count(); n != 0 {
 		t.Fatalf("fired a second early")
 	}
 	clock.Set(first)
