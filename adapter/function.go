@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -356,15 +357,8 @@ func (inv *invocation) start() {
 }
 
 // NewRequestID returns a random UUID (version 4), the shape of Lambda's
-// request ids.
-func NewRequestID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
-}
+// request ids (and of Azure's invocation ids).
+func NewRequestID() string { return events.NewGUID() }
 
 // newTraceID returns an X-Ray trace header value for a new, unsampled
 // trace.

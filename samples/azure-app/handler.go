@@ -155,16 +155,22 @@ func writeJSON(w http.ResponseWriter, v interface{}) {
 	w.Write(b)
 }
 
-func main() {
-	listenAddr := ":8080"
-	if val, ok := os.LookupEnv("FUNCTIONS_CUSTOMHANDLER_PORT"); ok {
-		listenAddr = ":" + val
-	}
+// newMux routes each function of the app to its handler.
+func newMux() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/HttpExample", httpExampleHandler)
 	mux.HandleFunc("/QueueExample", queueExampleHandler)
 	mux.HandleFunc("/TimerExample", timerExampleHandler)
 	mux.HandleFunc("/api/hello", helloHandler)
+	return mux
+}
+
+func main() {
+	listenAddr := ":8080"
+	if val, ok := os.LookupEnv("FUNCTIONS_CUSTOMHANDLER_PORT"); ok {
+		listenAddr = ":" + val
+	}
+	mux := newMux()
 	log.Printf("About to listen on %s. Go to http://127.0.0.1%s/", listenAddr, listenAddr)
 	log.Fatal(azfunc.ListenAndServe(listenAddr, mux))
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +26,9 @@ import (
 // startNative builds this handler natively and runs it as the Functions
 // host runs a classic custom handler: a process listening on
 // FUNCTIONS_CUSTOMHANDLER_PORT, polled until it answers.
-func startNative(t *testing.T) string {
+func startNative(t *testing.T) string { return startNativeTB(t) }
+
+func startNativeTB(t testing.TB) string {
 	t.Helper()
 	bin := filepath.Join(t.TempDir(), "handler")
 	build := exec.Command("go", "build", "-o", bin, ".")
@@ -141,4 +144,64 @@ func TestDifferentialNativeCustomHandler(t *testing.T) {
 			}
 		})
 	}
+}
+
+// benchEnvelope is an HttpExample invocation, as the Functions host sends
+// it for GET /api/HttpExample/books?name=Ada.
+func benchEnvelope(b *testing.B) httpmsg.Request {
+	r, _ := http.NewRequest("GET", "http://localhost:7071/api/HttpExample/books?name=Ada", nil)
+	return envelope("HttpExample", events.NewAzureHTTPInvocation("HttpExample", "req", r, nil, map[string]string{"category": "books"}, time.Now()))
+}
+
+func benchPayload(b *testing.B) []byte {
+	env := benchEnvelope(b)
+	p, err := json.Marshal(&env)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return p
+}
+
+// BenchmarkColdStart: a new instance and its first invocation under ferry.
+func BenchmarkColdStart(b *testing.B) { sampletest.ColdStart(b, benchPayload(b)) }
+
+// BenchmarkWarmInvoke: an invocation on a warm instance under ferry.
+func BenchmarkWarmInvoke(b *testing.B) { sampletest.WarmInvoke(b, benchPayload(b)) }
+
+// BenchmarkNativeInvoke: the same request served by the handler natively,
+// in-process (the baseline of WarmInvoke).
+func BenchmarkNativeInvoke(b *testing.B) {
+	env := benchEnvelope(b)
+	mux := newMux()
+	b.Run("azure-app", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			r, _ := http.NewRequest(env.Method, env.URL, bytes.NewReader(env.Body))
+			r.Header = env.Header
+			w := httptest.NewRecorder()
+			mux.ServeHTTP(w, r)
+			if w.Code != 200 {
+				b.Fatal(w.Code)
+			}
+		}
+	})
+}
+
+// BenchmarkNativeLoopback: the same request sent to the native handler
+// process over loopback HTTP, as the Functions host talks to a classic
+// custom handler.
+func BenchmarkNativeLoopback(b *testing.B) {
+	env := benchEnvelope(b)
+	base := startNativeTB(b)
+	b.Run("azure-app", func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			req, _ := http.NewRequest(env.Method, base+env.URL, bytes.NewReader(env.Body))
+			req.Header = env.Header
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+	})
 }
