@@ -597,11 +597,11 @@ func (h *Host) putMessage(w http.ResponseWriter, r *http.Request) {
 	}
 	m, err := h.queue.Put(name, text, delay, ttl)
 	if err != nil {
-		code := "InvalidInput"
 		if len(text) > MaxMessageSize {
-			code = "RequestBodyTooLarge"
+			storageError(w, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", err.Error())
+			return
 		}
-		storageError(w, http.StatusBadRequest, code, err.Error())
+		storageError(w, http.StatusBadRequest, "InvalidInput", err.Error())
 		return
 	}
 	w.Header().Set("Content-Type", "application/json")

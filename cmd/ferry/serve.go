@@ -123,6 +123,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, h := range d.azure {
 		h.Start()
 	}
+	if len(d.azure) > 0 {
+		reg.MustRegister(azureQueueDepth(d.azure))
+	}
 	schedules := adapter.StartSchedules(d.schedules, d.Queue, metrics, logs)
 	printRoutes(stderr, ln.Addr(), d)
 	fmt.Fprintln(stderr, "ferry: ready")
@@ -274,6 +277,27 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	d.azure = append(d.azure, h)
 	return nil
 }
+
+// azureQueueDepth is ferry_azure_queue_messages: the messages on each
+// queue of each Azure app, visible or not.
+func azureQueueDepth(hosts []*azure.Host) prometheus.Collector {
+	desc := prometheus.NewDesc("ferry_azure_queue_messages", "Messages on an Azure app's queue, visible or not (poison queues included).", []string{"app", "queue"}, nil)
+	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
+		for _, h := range hosts {
+			for _, q := range h.Queues().Names() {
+				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(len(h.Queues().Peek(q))), h.App().Name, q)
+			}
+		}
+	}}
+}
+
+type collectorFunc struct {
+	desc    *prometheus.Desc
+	collect func(chan<- prometheus.Metric)
+}
+
+func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
 
 // functionConfig turns a config file entry into the adapter's Config.
 func functionConfig(cfg *config.File, fc config.Function, format adapter.LogFormat, logs io.Writer) adapter.Config {

@@ -72,11 +72,18 @@ func TestServeAzureApp(t *testing.T) {
 	if code, _ := httpDo(t, "GET", s.url+"/nowhere", ""); code != 404 {
 		t.Errorf("unknown path: %d", code)
 	}
+	if code, body := httpDo(t, "POST", s.url+"/admin/queues/outqueue/messages", strings.Repeat("x", 65<<10)); code != 413 || !strings.Contains(body, "<Code>RequestBodyTooLarge</Code>") {
+		t.Errorf("a message over 64 KiB: %d %s", code, body)
+	}
 
 	// A message not visible yet is still there after a restart.
 	code, body = httpDo(t, "POST", s.url+"/admin/queues/outqueue/messages?visibilitytimeout=3600", "later")
 	if code != 201 {
 		t.Fatalf("put: %d %s", code, body)
+	}
+	if _, metrics := httpDo(t, "GET", s.url+"/metrics", ""); !strings.Contains(metrics, `ferry_azure_queue_messages{app="azure-app",queue="outqueue"} 1`) ||
+		!strings.Contains(metrics, `ferry_invocations_total{function="azure-app",outcome="success",trigger="queue"} 1`) {
+		t.Errorf("metrics:\n%s", metrics)
 	}
 	if status := s.stop(t); status != 0 {
 		t.Fatalf("exit %d:\n%s", status, s.log)
