@@ -172,7 +172,7 @@ func TestHTTPTriggerPayload(t *testing.T) {
 			name: "GET with query, repeated headers", method: "GET",
 			path:   "/api/HttpExample?name=ferry&x=1&x=2&code=right-key",
 			header: http.Header{"Accept": {"text/plain", "application/json"}, "X-Custom": {"a"}},
-			want: events.AzureHTTPRequest{Method: "GET", Query: map[string]string{"name": "ferry", "x": "1", "code": "right-key"},
+			want: events.AzureHTTPRequest{Method: "GET", Query: map[string]string{"name": "ferry", "x": "1,2", "code": "right-key"},
 				Params: map[string]string{}, Identities: []any{}},
 		},
 		{

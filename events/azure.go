@@ -76,8 +76,8 @@ func NewGUID() string {
 
 // NewAzureHTTPInvocation builds the invocation of an HTTP-triggered function
 // whose trigger binding is named binding, for request r with body: Url is
-// the absolute URL the client used, Query has each parameter's first
-// value, Headers every value of every header, Params the route values.
+// the absolute URL the client used, Query each parameter's values joined
+// by commas (as ASP.NET renders them), Headers every value of every header, Params the route values.
 // The trigger metadata repeats Query, Headers and the route values, as the
 // Functions host does.
 func NewAzureHTTPInvocation(function, binding string, r *http.Request, body []byte, params map[string]string, now time.Time) *AzureInvocation {
@@ -101,9 +101,8 @@ func NewAzureHTTPInvocation(function, binding string, r *http.Request, body []by
 		Identities: []any{},
 	}
 	for k, v := range r.URL.Query() {
-		if len(v) > 0 {
-			req.Query[k] = v[0]
-		}
+		// ASP.NET's StringValues.ToString: repeated values joined by commas.
+		req.Query[k] = strings.Join(v, ",")
 	}
 	for k, v := range r.Header {
 		req.Headers[k] = append([]string(nil), v...)
