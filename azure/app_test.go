@@ -50,6 +50,22 @@ func TestLoadSample(t *testing.T) {
 	}
 }
 
+func TestLoadTimeZone(t *testing.T) {
+	env := map[string]string{"WEBSITE_TIME_ZONE": "Asia/Tokyo"}
+	app, err := Load(sampleApp, func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	tm := app.Functions[2].Schedule
+	if tm.Location().String() != "Asia/Tokyo" {
+		t.Fatalf("location %v", tm.Location())
+	}
+	env["WEBSITE_TIME_ZONE"] = "Eastern Standard Time" // a Windows name: Linux plans take IANA names
+	if _, err := Load(sampleApp, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "WEBSITE_TIME_ZONE") {
+		t.Errorf("Windows zone name: %v", err)
+	}
+}
+
 func TestLoadErrors(t *testing.T) {
 	env := map[string]string{"Q": "Bad_Name"}
 	getenv := func(k string) string { return env[k] }
