@@ -793,7 +793,10 @@ func (h *Host) runTimer(f *FunctionDef) {
 	fire := func(occurrence time.Time, pastDue bool) {
 		inv := events.NewAzureTimerInvocation(f.Name, f.Trigger.Name, st.Last, occurrence, st.LastUpdated, pastDue, loc, h.clock.Now())
 		doc, _ := json.Marshal(inv)
-		h.send(h.stopCtx, f, TriggerTimer, doc)
+		rec := h.send(h.stopCtx, f, TriggerTimer, doc)
+		if rec.Response == nil && (errors.Is(rec.Err, adapter.ErrTooManyRequests) || errors.Is(rec.Err, adapter.ErrClosed)) {
+			return // never ran (shutting down): still due at the next start
+		}
 		now := h.clock.Now()
 		st = timerStatus{Last: occurrence, Next: f.Schedule.Next(now), LastUpdated: now}
 		h.saveStatus(f, st)
