@@ -11,6 +11,7 @@ import (
 	"log"
 	"net/http"
 	"os"
+	"reflect"
 	"runtime"
 	"strconv"
 	"time"
@@ -86,7 +87,7 @@ func serveHTTP(payload []byte, deadline time.Time) (resp, errDoc []byte) {
 			buf := make([]byte, 64<<10)
 			buf = buf[:runtime.Stack(buf, false)]
 			log.Printf("http: panic serving %s: %v\n%s", r.RemoteAddr, v, buf)
-			resp, errDoc = nil, errorDocument(fmt.Sprintf("%T", v), fmt.Sprint(v))
+			resp, errDoc = nil, errorDocument(typeName(v), fmt.Sprint(v))
 		}
 	}()
 	handler.ServeHTTP(w, r)
@@ -138,6 +139,19 @@ func (w *responseWriter) Write(p []byte) (int, error) {
 
 // Flush is a no-op: the response leaves when the handler returns.
 func (w *responseWriter) Flush() {}
+
+// typeName names a panic value's type as aws-lambda-go names error types:
+// without package or pointer (errorString, MyErr).
+func typeName(v any) string {
+	t := reflect.TypeOf(v)
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	if t.Name() == "" {
+		return t.String()
+	}
+	return t.Name()
+}
 
 func errorDocument(typ, msg string) []byte {
 	b, _ := json.Marshal(map[string]string{"errorMessage": msg, "errorType": typ})
