@@ -1,0 +1,222 @@
+package adapter
+
+import (
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path"
+	"path/filepath"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
+	"github.com/tetratelabs/wazero/experimental/sysfs"
+)
+
+// Where a function's files appear inside the guest, as on Lambda.
+const (
+	taskRoot = "/var/task"
+	tmpRoot  = "/tmp"
+	// webIdentityDir holds the web identity token (IRSA) when the function's
+	// environment names one with AWS_WEB_IDENTITY_TOKEN_FILE.
+	webIdentityDir = "/var/run/secrets/ferry/web-identity"
+)
+
+// instanceFS is what one instance sees of the file system: the function's
+// files read-only at /var/task, its own /tmp of at most EphemeralStorage
+// MB, the web identity token's directory when configured, and nothing else.
+// The /tmp directory is a fresh host directory, removed when the instance
+// is discarded.
+type instanceFS struct {
+	tmpDir string
+	tmp    *cappedFS
+}
+
+// newInstanceFS builds the instance's mounts. A /tmp that cannot be made
+// is left out (and said in the log) rather than failing the instance.
+func (inst *instance) newInstanceFS() wazero.FSConfig {
+	cfg := &inst.f.cfg
+	fsc := wazero.NewFSConfig()
+	if cfg.Files != "" {
+		fsc = fsc.WithReadOnlyDirMount(cfg.Files, taskRoot)
+	}
+	if tok := cfg.Environment[envWebIdentityTokenFile]; tok != "" && filepath.IsAbs(tok) {
+		fsc = fsc.WithReadOnlyDirMount(filepath.Dir(tok), webIdentityDir)
+	}
+	dir, err := os.MkdirTemp("", "ferry-tmp-")
+	if err != nil {
+		fmt.Fprintf(&inst.logs, "ferry: no /tmp for this instance: %v\n", err)
+		return fsc
+	}
+	limit := int64(cfg.EphemeralStorage) << 20
+	tmp := &cappedFS{FS: sysfs.DirFS(dir), dir: dir, limit: limit, full: func(n int64) {
+		fmt.Fprintf(&inst.logs, "ferry: /tmp is full (ephemeralStorage %d MB): a write of %d bytes failed\n", cfg.EphemeralStorage, n)
+	}}
+	inst.fs = &instanceFS{tmpDir: dir, tmp: tmp}
+	return fsc.(sysfs.FSConfig).WithSysFSMount(tmp, tmpRoot)
+}
+
+// remove deletes the instance's /tmp.
+func (ifs *instanceFS) remove() {
+	if ifs != nil && ifs.tmpDir != "" {
+		_ = os.RemoveAll(ifs.tmpDir)
+	}
+}
+
+const envWebIdentityTokenFile = "AWS_WEB_IDENTITY_TOKEN_FILE"
+
+// guestWebIdentityTokenFile is where the guest finds the token file named
+// by a host path.
+func guestWebIdentityTokenFile(host string) string {
+	return path.Join(webIdentityDir, filepath.Base(host))
+}
+
+// cappedFS is a host directory whose files may hold at most limit bytes
+// in all: Lambda's ephemeral storage. wazero's own directory mounts have
+// no size cap, and an in-memory file system would charge /tmp to the
+// pod's memory, so the bytes live on the host's disk and every call that
+// grows or shrinks a file is accounted here. A write that would go past
+// the cap fails with EIO (WASI has ENOSPC, but wazero's file system
+// interface cannot return it) and a line in the function's log says why.
+//
+// Links are refused: a symbolic link could point out of the directory on
+// the host, and a hard link would make the accounting lie.
+type cappedFS struct {
+	experimentalsys.FS
+	dir   string
+	limit int64
+	full  func(n int64)
+
+	mu   sync.Mutex
+	used int64
+}
+
+// reserve accounts delta bytes (negative frees), refusing growth past the
+// cap.
+func (c *cappedFS) reserve(delta int64) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if delta > 0 && c.used+delta > c.limit {
+		return false
+	}
+	c.used += delta
+	if c.used < 0 {
+		c.used = 0
+	}
+	return true
+}
+
+// Used returns the bytes /tmp holds.
+func (c *cappedFS) Used() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.used
+}
+
+func (c *cappedFS) size(p string) int64 {
+	st, errno := c.FS.Lstat(p)
+	if errno != 0 || st.Mode.IsDir() {
+		return 0
+	}
+	return st.Size
+}
+
+func (c *cappedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	var before int64
+	if flag&experimentalsys.O_TRUNC != 0 {
+		before = c.size(p)
+	}
+	f, errno := c.FS.OpenFile(p, flag, perm)
+	if errno != 0 {
+		return nil, errno
+	}
+	if before > 0 {
+		c.reserve(-before)
+	}
+	return &cappedFile{File: f, fs: c}, 0
+}
+
+func (c *cappedFS) Unlink(p string) experimentalsys.Errno {
+	n := c.size(p)
+	errno := c.FS.Unlink(p)
+	if errno == 0 {
+		c.reserve(-n)
+	}
+	return errno
+}
+
+func (c *cappedFS) Rename(from, to string) experimentalsys.Errno {
+	n := c.size(to)
+	errno := c.FS.Rename(from, to)
+	if errno == 0 {
+		c.reserve(-n)
+	}
+	return errno
+}
+
+func (c *cappedFS) Link(string, string) experimentalsys.Errno    { return experimentalsys.EPERM }
+func (c *cappedFS) Symlink(string, string) experimentalsys.Errno { return experimentalsys.EPERM }
+
+// cappedFile accounts the growth of one open file.
+type cappedFile struct {
+	experimentalsys.File
+	fs *cappedFS
+}
+
+// grow reserves what writing n bytes at off adds to the file.
+func (f *cappedFile) grow(off int64, n int) experimentalsys.Errno {
+	st, errno := f.File.Stat()
+	if errno != 0 {
+		return errno
+	}
+	if end := off + int64(n); end > st.Size && !f.fs.reserve(end-st.Size) {
+		f.fs.full(int64(n))
+		return experimentalsys.EIO
+	}
+	return 0
+}
+
+func (f *cappedFile) Write(buf []byte) (int, experimentalsys.Errno) {
+	var off int64
+	if f.File.IsAppend() {
+		st, errno := f.File.Stat()
+		if errno != 0 {
+			return 0, errno
+		}
+		off = st.Size
+	} else {
+		o, errno := f.File.Seek(0, io.SeekCurrent)
+		if errno != 0 {
+			return 0, errno
+		}
+		off = o
+	}
+	if errno := f.grow(off, len(buf)); errno != 0 {
+		return 0, errno
+	}
+	return f.File.Write(buf)
+}
+
+func (f *cappedFile) Pwrite(buf []byte, off int64) (int, experimentalsys.Errno) {
+	if errno := f.grow(off, len(buf)); errno != 0 {
+		return 0, errno
+	}
+	return f.File.Pwrite(buf, off)
+}
+
+func (f *cappedFile) Truncate(size int64) experimentalsys.Errno {
+	st, errno := f.File.Stat()
+	if errno != 0 {
+		return errno
+	}
+	if !f.fs.reserve(size - st.Size) {
+		f.fs.full(size - st.Size)
+		return experimentalsys.EIO
+	}
+	if errno := f.File.Truncate(size); errno != 0 {
+		f.fs.reserve(st.Size - size)
+		return errno
+	}
+	return 0
+}
