@@ -29,8 +29,11 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		timeout   = fs.String("timeout", "3s", "timeout: seconds (3) or a duration (500ms)")
 		envFile   = fs.String("env-file", "", "environment file: KEY=VALUE lines, or SAM's JSON (flat, or per function name / Parameters)")
 		logFormat = fs.String("log-format", "Text", "log format: Text or JSON")
+		files     = fs.String("files", "", "directory mounted read-only at /var/task (default: the handler directory, or the module's directory)")
 		envs      multiFlag
+		allow     multiFlag
 	)
+	fs.Var(&allow, "allow-host", "an allowedOutboundHosts entry, scheme://host[:port] with * wildcards (repeatable; default none)")
 	fs.StringVar(event, "event", "", "same as -e")
 	fs.Var(&envs, "env", "KEY=VALUE environment variable (repeatable)")
 	fs.Usage = func() {
@@ -73,6 +76,14 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, "invoke", err)
 	}
 
+	cfg.AllowedOutboundHosts = allow
+	cfg.Files = *files
+	if cfg.Files == "" {
+		cfg.Files = module
+		if st, err := os.Stat(module); err == nil && !st.IsDir() {
+			cfg.Files = filepath.Dir(module)
+		}
+	}
 	if st, err := os.Stat(module); err == nil && st.IsDir() {
 		fmt.Fprintf(stderr, "building %s\n", module)
 		if module, err = gobuild.Cached(ctx, module); err != nil {

@@ -205,6 +205,7 @@ func functionConfig(cfg *config.File, fc config.Function, format adapter.LogForm
 		Name: fc.Name, Memory: fc.Memory, Timeout: fc.Timeout, Environment: fc.Environment,
 		Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout, MinInstances: fc.MinInstances,
 		Region: cfg.Region, AccountID: cfg.AccountID, LogFormat: format, LogSink: logs,
+		AllowedOutboundHosts: fc.AllowedOutboundHosts, Files: fc.Files, EphemeralStorage: fc.EphemeralStorage,
 		Async: adapter.AsyncConfig{
 			RetryDelays: fc.AsyncConfig.RetryDelays, MaxEventAge: fc.AsyncConfig.MaxEventAge,
 			OnSuccess: adapter.Destination(fc.AsyncConfig.OnSuccess), OnFailure: adapter.Destination(fc.AsyncConfig.OnFailure),
