@@ -52,8 +52,9 @@ type Config struct {
 	// Files is a host directory mounted read-only at /var/task
 	// (LAMBDA_TASK_ROOT), the function's own files; "" mounts nothing.
 	Files string
-	// EphemeralStorage caps the instance's private /tmp, in MB (512 to
-	// 10,240, Lambda's range; default 512).
+	// EphemeralStorage caps the instance's private /tmp, in MB (default
+	// 512, Lambda's; at most 10,240). ferry.yaml holds it to Lambda's range
+	// of 512 to 10,240; the engine takes smaller caps too, for tests.
 	EphemeralStorage int
 }
 
@@ -191,8 +192,8 @@ func (c *Config) setDefaults() error {
 	if c.EphemeralStorage == 0 {
 		c.EphemeralStorage = 512
 	}
-	if c.EphemeralStorage < 512 || c.EphemeralStorage > 10240 {
-		return fmt.Errorf("ephemeral storage %d MB: want 512 to 10240", c.EphemeralStorage)
+	if c.EphemeralStorage < 1 || c.EphemeralStorage > 10240 {
+		return fmt.Errorf("ephemeral storage %d MB: want 1 to 10240", c.EphemeralStorage)
 	}
 	switch c.LogFormat {
 	case "":

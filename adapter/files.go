@@ -1,6 +1,7 @@
 package adapter
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -8,6 +9,7 @@ import (
 	"path"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/tetratelabs/wazero"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
@@ -37,7 +39,9 @@ type instanceFS struct {
 // is left out (and said in the log) rather than failing the instance.
 func (inst *instance) newInstanceFS() wazero.FSConfig {
 	cfg := &inst.f.cfg
-	fsc := wazero.NewFSConfig()
+	// An empty root: a path outside the mounts is "not found", not the
+	// "bad file descriptor" WASI gives when no preopen covers it.
+	fsc := wazero.NewFSConfig().WithFSMount(emptyDir{}, "/")
 	if cfg.Files != "" {
 		fsc = fsc.WithReadOnlyDirMount(cfg.Files, taskRoot)
 	}
@@ -220,3 +224,38 @@ func (f *cappedFile) Truncate(size int64) experimentalsys.Errno {
 	}
 	return 0
 }
+
+// emptyDir is a read-only file system with nothing in it.
+type emptyDir struct{}
+
+func (emptyDir) Open(name string) (fs.File, error) {
+	if name == "." {
+		return emptyDirFile{}, nil
+	}
+	return nil, &fs.PathError{Op: "open", Path: name, Err: fs.ErrNotExist}
+}
+
+type emptyDirFile struct{}
+
+func (emptyDirFile) Stat() (fs.FileInfo, error) { return emptyDirInfo{}, nil }
+func (emptyDirFile) Read([]byte) (int, error) {
+	return 0, &fs.PathError{Op: "read", Path: ".", Err: errIsDir}
+}
+func (emptyDirFile) Close() error { return nil }
+func (emptyDirFile) ReadDir(n int) ([]fs.DirEntry, error) {
+	if n > 0 {
+		return nil, io.EOF
+	}
+	return nil, nil
+}
+
+var errIsDir = errors.New("is a directory")
+
+type emptyDirInfo struct{}
+
+func (emptyDirInfo) Name() string       { return "." }
+func (emptyDirInfo) Size() int64        { return 0 }
+func (emptyDirInfo) Mode() fs.FileMode  { return fs.ModeDir | 0o555 }
+func (emptyDirInfo) ModTime() time.Time { return time.Time{} }
+func (emptyDirInfo) IsDir() bool        { return true }
+func (emptyDirInfo) Sys() any           { return nil }
