@@ -171,10 +171,7 @@ func (p HostPolicy) Allows(u *url.URL) (bool, string) {
 	}
 	origin := scheme + "://" + net.JoinHostPort(host, port)
 	if port == defaultPort(scheme) {
-		origin = scheme + "://" + u.Hostname()
-		if strings.Contains(host, ":") {
-			origin = scheme + "://[" + host + "]"
-		}
+		origin = scheme + "://" + strings.TrimSuffix(net.JoinHostPort(host, port), ":"+port)
 	}
 	if scheme != "http" && scheme != "https" {
 		return false, origin
