@@ -450,13 +450,16 @@ func TestSamplesConfig(t *testing.T) {
 			t.Errorf("%s: source %q, module %q", fn.Name, fn.Source, fn.Module)
 		}
 	}
-	for _, name := range []string{"hello", "apigw-rest", "http-api", "sqs-batch", "s3-object", "errors"} {
+	for _, name := range []string{"hello", "apigw-rest", "http-api", "sqs-batch", "s3-object", "errors", "fetch"} {
 		if _, ok := byName[name]; !ok {
 			t.Errorf("samples/ferry.yaml has no function %s", name)
 		}
 	}
-	if len(byName) != 6 {
-		t.Errorf("samples/ferry.yaml declares %d functions, want the 6 Go samples", len(byName))
+	if len(byName) != 7 {
+		t.Errorf("samples/ferry.yaml declares %d functions, want the 7 Go samples that need nothing outside ferry", len(byName))
+	}
+	if got, want := byName["fetch"].AllowedOutboundHosts, []string{"http://localhost:8080", "http://127.0.0.1:8080"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("fetch allowedOutboundHosts = %q, want %q", got, want)
 	}
 	routes := func(name string) []string {
 		var out []string
