@@ -78,7 +78,7 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 	}
 	f.code.Store(c)
 	allow, _ := hostabi.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
-	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name}
+	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound}
 	if e.metrics != nil {
 		e.metrics.track(f)
 		f.outbound.Observe = e.metrics.outboundObserver(cfg.Name)

@@ -198,6 +198,35 @@ func TestRefused(t *testing.T) {
 	}
 }
 
+// TestHTTPS calls an HTTPS (HTTP/2) server: TLS is the host's, with the
+// engine's transport trusting the test server's certificate as the
+// system's roots trust public ones.
+func TestHTTPS(t *testing.T) {
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "%s over TLS %v", r.Proto, r.TLS != nil)
+	}))
+	srv.EnableHTTP2 = true
+	srv.StartTLS()
+	defer srv.Close()
+	e, err := adapter.NewEngine(context.Background(), adapter.WithOutboundTransport(srv.Client().Transport))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	f := load(t, adapter.Config{Name: "fetch-https", AllowedOutboundHosts: []string{srv.URL}}, e)
+	res, _ := f.Invoke(context.Background(), &adapter.Request{Payload: event(t, Request{URL: srv.URL + "/"})})
+	if res.Failed() || !strings.Contains(string(res.Payload), `"body":"HTTP/2.0 over TLS true"`) {
+		t.Fatalf("%s\n%s", res.Payload, res.Logs)
+	}
+	// Without the test CA (the default transport, system roots) the
+	// certificate is refused, inside the guest.
+	g := load(t, adapter.Config{Name: "fetch-https-untrusted", AllowedOutboundHosts: []string{srv.URL}})
+	res, _ = g.Invoke(context.Background(), &adapter.Request{Payload: event(t, Request{URL: srv.URL + "/"})})
+	if !res.Failed() || !strings.Contains(string(res.Payload), "certificate") {
+		t.Fatalf("an untrusted certificate was accepted: %s", res.Payload)
+	}
+}
+
 // TestDeadline keeps a request running past the function's timeout: the
 // invocation times out cleanly, the service sees the request cancelled,
 // and the next invocation works.
