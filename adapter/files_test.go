@@ -1,13 +1,16 @@
 package adapter_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/hostabi"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -134,5 +137,46 @@ func TestWebIdentityToken(t *testing.T) {
 	}
 	if got := probe(t, f, map[string]any{"op": "write", "path": "/var/run/secrets/ferry/web-identity/token", "size": 1}); !strings.HasPrefix(got, "error: ") {
 		t.Fatalf("the token's directory is writable: %s", got)
+	}
+}
+
+// TestCommandModeFiles checks that a WASI command instance gets the same
+// mounts as a reactor, and that its /tmp goes with it.
+func TestCommandModeFiles(t *testing.T) {
+	out := filepath.Join(t.TempDir(), "capsprobe-command.wasm")
+	cmd := exec.Command("go", "build", "-o", out, ".")
+	cmd.Dir = "testdata/capsprobe"
+	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%v\n%s", err, b)
+	}
+	hostTmp := t.TempDir()
+	t.Setenv("TMPDIR", hostTmp)
+	task := t.TempDir()
+	os.WriteFile(filepath.Join(task, "data.txt"), []byte("task file"), 0o644)
+	f, err := sampletest.Engine(t).LoadFile(context.Background(), out, adapter.Config{Name: "capsprobe-command", Files: task, EphemeralStorage: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	if f.Mode() != hostabi.Command {
+		t.Fatalf("mode %v", f.Mode())
+	}
+	for _, c := range []struct {
+		op   map[string]any
+		want string
+	}{
+		{map[string]any{"op": "read", "path": "data.txt"}, "task file"},
+		{map[string]any{"op": "read", "path": "/etc/passwd"}, "error: open /etc/passwd: No such file or directory"},
+		{map[string]any{"op": "write", "path": "/tmp/x", "size": 1000}, "wrote 1000 bytes"},
+		{map[string]any{"op": "list", "path": "/tmp"}, "[]"}, // a new instance per invocation
+		{map[string]any{"op": "write", "path": "/tmp/x", "size": 2 << 20}, "error: write /tmp/x: I/O error"},
+	} {
+		if got := probe(t, f, c.op); got != c.want {
+			t.Errorf("%v:\n got %q\nwant %q", c.op, got, c.want)
+		}
+	}
+	if dirs, _ := filepath.Glob(filepath.Join(hostTmp, "ferry-tmp-*")); len(dirs) != 0 {
+		t.Fatalf("left behind: %v", dirs)
 	}
 }
