@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
+	"github.com/tetratelabs/wazero/sys"
 )
 
 // Where a function's files appear inside the guest, as on Lambda.
@@ -28,15 +29,15 @@ const (
 // instanceFS is what one instance sees of the file system: the function's
 // files read-only at /var/task, its own /tmp of at most EphemeralStorage
 // MB, the web identity token's directory when configured, and nothing else.
-// The /tmp directory is a fresh host directory, removed when the instance
-// is discarded.
+// The /tmp directory is a fresh host directory, made when the guest first
+// uses /tmp (making and removing a directory costs 0.3–0.9 ms on a
+// container's disk, too much for every cold start of a function that never
+// writes a file) and removed when the instance is discarded.
 type instanceFS struct {
-	tmpDir string
-	tmp    *cappedFS
+	tmp *cappedFS
 }
 
-// newInstanceFS builds the instance's mounts. A /tmp that cannot be made
-// is left out (and said in the log) rather than failing the instance.
+// newInstanceFS builds the instance's mounts.
 func (inst *instance) newInstanceFS() wazero.FSConfig {
 	cfg := &inst.f.cfg
 	// An empty root: a path outside the mounts is "not found", not the
@@ -48,23 +49,18 @@ func (inst *instance) newInstanceFS() wazero.FSConfig {
 	if tok := cfg.Environment[envWebIdentityTokenFile]; tok != "" && filepath.IsAbs(tok) {
 		fsc = fsc.WithReadOnlyDirMount(filepath.Dir(tok), webIdentityDir)
 	}
-	dir, err := os.MkdirTemp("", "ferry-tmp-")
-	if err != nil {
-		fmt.Fprintf(&inst.logs, "ferry: no /tmp for this instance: %v\n", err)
-		return fsc
-	}
 	limit := int64(cfg.EphemeralStorage) << 20
-	tmp := &cappedFS{FS: sysfs.DirFS(dir), dir: dir, limit: limit, full: func(n int64) {
+	tmp := &cappedFS{limit: limit, full: func(n int64) {
 		fmt.Fprintf(&inst.logs, "ferry: /tmp is full (ephemeralStorage %d MB): a write of %d bytes failed\n", cfg.EphemeralStorage, n)
 	}}
-	inst.fs = &instanceFS{tmpDir: dir, tmp: tmp}
+	inst.fs = &instanceFS{tmp: tmp}
 	return fsc.(sysfs.FSConfig).WithSysFSMount(tmp, tmpRoot)
 }
 
 // remove deletes the instance's /tmp.
 func (ifs *instanceFS) remove() {
-	if ifs != nil && ifs.tmpDir != "" {
-		_ = os.RemoveAll(ifs.tmpDir)
+	if ifs != nil {
+		ifs.tmp.remove()
 	}
 }
 
@@ -84,16 +80,43 @@ func guestWebIdentityTokenFile(host string) string {
 // the cap fails with EIO (WASI has ENOSPC, but wazero's file system
 // interface cannot return it) and a line in the function's log says why.
 //
-// Links are refused: a symbolic link could point out of the directory on
-// the host, and a hard link would make the accounting lie.
+// The directory is made under os.TempDir on first use. Links are refused:
+// a symbolic link could point out of the directory on the host, and a hard
+// link would make the accounting lie.
 type cappedFS struct {
-	experimentalsys.FS
-	dir   string
+	experimentalsys.UnimplementedFS
 	limit int64
 	full  func(n int64)
 
 	mu   sync.Mutex
+	fs   experimentalsys.FS // nil until first use
+	dir  string
 	used int64
+}
+
+// base returns the directory's file system, making the directory on first
+// use.
+func (c *cappedFS) base() (experimentalsys.FS, experimentalsys.Errno) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.fs == nil {
+		dir, err := os.MkdirTemp("", "ferry-tmp-")
+		if err != nil {
+			return nil, experimentalsys.EIO
+		}
+		c.dir, c.fs = dir, sysfs.DirFS(dir)
+	}
+	return c.fs, 0
+}
+
+func (c *cappedFS) remove() {
+	c.mu.Lock()
+	dir := c.dir
+	c.dir, c.fs, c.used = "", nil, 0
+	c.mu.Unlock()
+	if dir != "" {
+		_ = os.RemoveAll(dir)
+	}
 }
 
 // reserve accounts delta bytes (negative frees), refusing growth past the
@@ -118,8 +141,8 @@ func (c *cappedFS) Used() int64 {
 	return c.used
 }
 
-func (c *cappedFS) size(p string) int64 {
-	st, errno := c.FS.Lstat(p)
+func (c *cappedFS) size(fsys experimentalsys.FS, p string) int64 {
+	st, errno := fsys.Lstat(p)
 	if errno != 0 || st.Mode.IsDir() {
 		return 0
 	}
@@ -127,11 +150,15 @@ func (c *cappedFS) size(p string) int64 {
 }
 
 func (c *cappedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return nil, errno
+	}
 	var before int64
 	if flag&experimentalsys.O_TRUNC != 0 {
-		before = c.size(p)
+		before = c.size(fsys, p)
 	}
-	f, errno := c.FS.OpenFile(p, flag, perm)
+	f, errno := fsys.OpenFile(p, flag, perm)
 	if errno != 0 {
 		return nil, errno
 	}
@@ -142,21 +169,83 @@ func (c *cappedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMo
 }
 
 func (c *cappedFS) Unlink(p string) experimentalsys.Errno {
-	n := c.size(p)
-	errno := c.FS.Unlink(p)
-	if errno == 0 {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return errno
+	}
+	n := c.size(fsys, p)
+	if errno = fsys.Unlink(p); errno == 0 {
 		c.reserve(-n)
 	}
 	return errno
 }
 
 func (c *cappedFS) Rename(from, to string) experimentalsys.Errno {
-	n := c.size(to)
-	errno := c.FS.Rename(from, to)
-	if errno == 0 {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return errno
+	}
+	n := c.size(fsys, to)
+	if errno = fsys.Rename(from, to); errno == 0 {
 		c.reserve(-n)
 	}
 	return errno
+}
+
+func (c *cappedFS) Lstat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return sys.Stat_t{}, errno
+	}
+	return fsys.Lstat(p)
+}
+
+func (c *cappedFS) Stat(p string) (sys.Stat_t, experimentalsys.Errno) {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return sys.Stat_t{}, errno
+	}
+	return fsys.Stat(p)
+}
+
+func (c *cappedFS) Mkdir(p string, perm fs.FileMode) experimentalsys.Errno {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return errno
+	}
+	return fsys.Mkdir(p, perm)
+}
+
+func (c *cappedFS) Chmod(p string, perm fs.FileMode) experimentalsys.Errno {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return errno
+	}
+	return fsys.Chmod(p, perm)
+}
+
+func (c *cappedFS) Rmdir(p string) experimentalsys.Errno {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return errno
+	}
+	return fsys.Rmdir(p)
+}
+
+func (c *cappedFS) Readlink(p string) (string, experimentalsys.Errno) {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return "", errno
+	}
+	return fsys.Readlink(p)
+}
+
+func (c *cappedFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
+	fsys, errno := c.base()
+	if errno != 0 {
+		return errno
+	}
+	return fsys.Utimens(p, atim, mtim)
 }
 
 func (c *cappedFS) Link(string, string) experimentalsys.Errno    { return experimentalsys.EPERM }

@@ -180,3 +180,19 @@ func TestCommandModeFiles(t *testing.T) {
 		t.Fatalf("left behind: %v", dirs)
 	}
 }
+
+// TestTmpMadeOnFirstUse: an instance that never touches /tmp costs no
+// host directory.
+func TestTmpMadeOnFirstUse(t *testing.T) {
+	hostTmp := t.TempDir()
+	t.Setenv("TMPDIR", hostTmp)
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-lazy"})
+	probe(t, f, map[string]any{"op": "getenv", "path": "HOME"})
+	if dirs, _ := filepath.Glob(filepath.Join(hostTmp, "ferry-tmp-*")); len(dirs) != 0 {
+		t.Fatalf("made %v before the guest used /tmp", dirs)
+	}
+	probe(t, f, map[string]any{"op": "write", "path": "/tmp/x", "size": 1})
+	if dirs, _ := filepath.Glob(filepath.Join(hostTmp, "ferry-tmp-*")); len(dirs) != 1 {
+		t.Fatalf("after a write: %v", dirs)
+	}
+}
