@@ -150,6 +150,16 @@ func (c *cappedFS) size(fsys experimentalsys.FS, p string) int64 {
 }
 
 func (c *cappedFS) OpenFile(p string, flag experimentalsys.Oflag, perm fs.FileMode) (experimentalsys.File, experimentalsys.Errno) {
+	if p == "." && flag&(experimentalsys.O_CREAT|experimentalsys.O_TRUNC|experimentalsys.O_WRONLY|experimentalsys.O_RDWR) == 0 {
+		c.mu.Lock()
+		made := c.fs != nil
+		c.mu.Unlock()
+		if !made {
+			// wazero opens each mount's root when the guest lists its
+			// preopens, which every Go program does at start.
+			return &lazyRoot{c: c, flag: flag, perm: perm}, 0
+		}
+	}
 	fsys, errno := c.base()
 	if errno != 0 {
 		return nil, errno
@@ -250,6 +260,78 @@ func (c *cappedFS) Utimens(p string, atim, mtim int64) experimentalsys.Errno {
 
 func (c *cappedFS) Link(string, string) experimentalsys.Errno    { return experimentalsys.EPERM }
 func (c *cappedFS) Symlink(string, string) experimentalsys.Errno { return experimentalsys.EPERM }
+
+// lazyRoot stands for /tmp's root directory until the directory exists:
+// it answers what a directory's handle answers without making it, and
+// anything else opens the real one.
+type lazyRoot struct {
+	experimentalsys.UnimplementedFile
+	c    *cappedFS
+	flag experimentalsys.Oflag
+	perm fs.FileMode
+	real experimentalsys.File
+}
+
+func (l *lazyRoot) file() (experimentalsys.File, experimentalsys.Errno) {
+	if l.real == nil {
+		fsys, errno := l.c.base()
+		if errno != 0 {
+			return nil, errno
+		}
+		if l.real, errno = fsys.OpenFile(".", l.flag, l.perm); errno != 0 {
+			return nil, errno
+		}
+	}
+	return l.real, 0
+}
+
+func (l *lazyRoot) IsDir() (bool, experimentalsys.Errno) { return true, 0 }
+
+func (l *lazyRoot) Stat() (sys.Stat_t, experimentalsys.Errno) {
+	if l.real != nil {
+		return l.real.Stat()
+	}
+	return sys.Stat_t{Mode: fs.ModeDir | 0o777, Nlink: 2}, 0
+}
+
+func (l *lazyRoot) Dev() (uint64, experimentalsys.Errno) {
+	f, errno := l.file()
+	if errno != 0 {
+		return 0, errno
+	}
+	return f.Dev()
+}
+
+func (l *lazyRoot) Ino() (sys.Inode, experimentalsys.Errno) {
+	f, errno := l.file()
+	if errno != 0 {
+		return 0, errno
+	}
+	return f.Ino()
+}
+
+func (l *lazyRoot) Readdir(n int) ([]experimentalsys.Dirent, experimentalsys.Errno) {
+	f, errno := l.file()
+	if errno != 0 {
+		return nil, errno
+	}
+	return f.Readdir(n)
+}
+
+func (l *lazyRoot) Utimens(atim, mtim int64) experimentalsys.Errno {
+	f, errno := l.file()
+	if errno != 0 {
+		return errno
+	}
+	return f.Utimens(atim, mtim)
+}
+
+func (l *lazyRoot) Close() experimentalsys.Errno {
+	if l.real != nil {
+		return l.real.Close()
+	}
+	return 0
+}
 
 // cappedFile accounts the growth of one open file.
 type cappedFile struct {
