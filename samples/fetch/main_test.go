@@ -41,6 +41,9 @@ func server(t testing.TB) (*httptest.Server, chan struct{}) {
 	mux.HandleFunc("/redirect", func(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, r.URL.Query().Get("to"), http.StatusFound)
 	})
+	mux.HandleFunc("/early", func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "too large", http.StatusRequestEntityTooLarge) // without reading the body
+	})
 	mux.HandleFunc("/hang", func(w http.ResponseWriter, r *http.Request) {
 		<-r.Context().Done()
 		cancelled <- struct{}{}
@@ -133,6 +136,7 @@ func TestDifferential(t *testing.T) {
 		"trailer":  {URL: srv.URL + "/trailer"},
 		"redirect": {URL: srv.URL + "/redirect?to=/echo%3Fredirected"},
 		"notfound": {URL: srv.URL + "/nothing"},
+		"early":    {URL: srv.URL + "/early", Method: "PUT", Body: strings.Repeat(big, 4)}, // answered before the body is read
 	} {
 		t.Run(name, func(t *testing.T) {
 			want, err := handler(context.Background(), r)

@@ -109,19 +109,27 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		closeBody()
 		return nil, lastError(ctx, h)
 	}
+	var uploadErr error
 	if hasBody {
 		bp := bufs.Get().(*[]byte)
-		err := upload(h, req.Body, *bp)
+		var readErr error
+		readErr, uploadErr = upload(h, req.Body, *bp)
 		bufs.Put(bp)
 		req.Body.Close()
-		if err != nil {
-			httpClose(h)
-			return nil, err
+		if readErr != nil {
+			httpClose(h) // cancels the request: no truncated body goes out
+			return nil, readErr
 		}
 	}
+	// After a failed upload the response may still have come (a server
+	// may answer, say 413, before reading the whole body): net/http
+	// returns that response, and so does this.
 	status := httpSend(h)
 	if status < 0 {
 		err := lastError(ctx, status)
+		if uploadErr != nil {
+			err = uploadErr
+		}
 		httpClose(h)
 		return nil, err
 	}
@@ -161,21 +169,23 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	return resp, nil
 }
 
-func upload(h int32, r io.Reader, buf []byte) error {
+// upload streams the request body to the host. It tells a failure to read
+// the body (readErr) from the host's refusal of it (sendErr).
+func upload(h int32, r io.Reader, buf []byte) (readErr, sendErr error) {
 	for {
 		n, err := r.Read(buf)
 		for p := buf[:n]; len(p) > 0; {
 			w := httpBodyWrite(h, unsafe.Pointer(unsafe.SliceData(p)), int32(len(p)))
 			if w < 0 {
-				return lastError(context.Background(), w)
+				return nil, lastError(context.Background(), w)
 			}
 			p = p[w:]
 		}
 		if err == io.EOF {
-			return nil
+			return nil, nil
 		}
 		if err != nil {
-			return err
+			return err, nil
 		}
 	}
 }
