@@ -11,6 +11,7 @@ import (
 	"io"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/ferrywasm/ferry/hostabi/guest/lambda"
 )
@@ -23,6 +24,8 @@ type Request struct {
 	Body    string            `json:"body,omitempty"`
 	Headers map[string]string `json:"headers,omitempty"`
 	Repeat  int               `json:"repeat,omitempty"`
+	// TimeoutMs > 0 uses a client with that Timeout.
+	TimeoutMs int `json:"timeoutMs,omitempty"`
 }
 
 // Response is what came back.
@@ -48,9 +51,13 @@ func handler(ctx context.Context, req Request) (*Response, error) {
 func fetch(ctx context.Context, req Request) (*Response, error) {
 	var resp *http.Response
 	var err error
-	if req.Method == "" && req.Body == "" && len(req.Headers) == 0 {
+	switch {
+	case req.TimeoutMs > 0:
+		c := &http.Client{Timeout: time.Duration(req.TimeoutMs) * time.Millisecond}
+		resp, err = c.Get(req.URL)
+	case req.Method == "" && req.Body == "" && len(req.Headers) == 0:
 		resp, err = http.Get(req.URL)
-	} else {
+	default:
 		var hreq *http.Request
 		hreq, err = http.NewRequestWithContext(ctx, req.Method, req.URL, strings.NewReader(req.Body))
 		if err != nil {

@@ -257,6 +257,31 @@ func TestDeadline(t *testing.T) {
 	}
 }
 
+// TestClientTimeout: a client's own Timeout, shorter than the function's,
+// ends the request with net/http's timeout error inside the guest (the
+// host is told the request's deadline), and the service sees it cancelled.
+func TestClientTimeout(t *testing.T) {
+	srv, cancelled := server(t)
+	f := load(t, adapter.Config{Name: "fetch-client-timeout", Timeout: 10 * time.Second, AllowedOutboundHosts: []string{srv.URL}})
+	r := Request{URL: srv.URL + "/hang", TimeoutMs: 300}
+	_, nerr := handler(context.Background(), r)
+	<-cancelled
+	start := time.Now()
+	res, err := f.Invoke(context.Background(), &adapter.Request{Payload: event(t, r)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const want = "Client.Timeout exceeded"
+	if nerr == nil || !strings.Contains(nerr.Error(), want) || res.ErrorType == "Sandbox.Timedout" || !strings.Contains(string(res.Payload), want) {
+		t.Fatalf("native: %v\nferry (%v): %s", nerr, time.Since(start), res.Payload)
+	}
+	select {
+	case <-cancelled:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the service never saw the request cancelled")
+	}
+}
+
 // BenchmarkOutbound compares one GET to a loopback server made from inside
 // ferry (through the host import) with the same GET made natively. Each
 // invocation makes 50 requests, so the invocation's own cost is spread

@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"os"
 	"sync"
+	"time"
 	"unsafe"
 
 	"github.com/ferrywasm/ferry/hostabi/internal/httpwire"
@@ -101,7 +102,9 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		head.ContentLength = -1
 	}
 	if d, ok := ctx.Deadline(); ok {
-		head.DeadlineMs = d.UnixMilli()
+		// Rounded up: the host must not give up before the guest's own
+		// timers say the deadline has passed.
+		head.DeadlineMs = d.Add(time.Millisecond - 1).UnixMilli()
 	}
 	b := head.Append(nil)
 	h := httpRequest(unsafe.Pointer(unsafe.SliceData(b)), int32(len(b)))
@@ -131,6 +134,9 @@ func (transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			err = uploadErr
 		}
 		httpClose(h)
+		if status == -2 {
+			settle(req)
+		}
 		return nil, err
 	}
 	hb, err := readHeader(h, 0)
@@ -212,6 +218,23 @@ func trim(s string) string {
 		s = s[:len(s)-1]
 	}
 	return s
+}
+
+// settle lets the guest's own timers catch up after the host reported a
+// timeout. The host call blocked the whole guest, so timers due meanwhile
+// (the request context's, an http.Client's Timeout) have not run yet, and
+// http.Client only reports "Client.Timeout exceeded" once its timer has.
+func settle(req *http.Request) {
+	ctx := req.Context()
+	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
+		<-ctx.Done()
+	}
+	if req.Cancel != nil { //lint:ignore SA1019 http.Client's timeout closes it
+		select {
+		case <-req.Cancel:
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
 }
 
 // readHeader reads the response head (which 0) or trailers (which 1).
