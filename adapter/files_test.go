@@ -196,3 +196,17 @@ func TestTmpMadeOnFirstUse(t *testing.T) {
 		t.Fatalf("after a write: %v", dirs)
 	}
 }
+
+// TestClonedTransport: a Clone of http.DefaultTransport cannot dial in
+// WebAssembly; the request fails inside the guest with an error that says
+// which transport to use, and the instance carries on.
+func TestClonedTransport(t *testing.T) {
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-clone", AllowedOutboundHosts: []string{"*://*:*"}})
+	got := probe(t, f, map[string]any{"op": "clone-get", "path": "http://127.0.0.1:9/"})
+	if !strings.Contains(got, "give the client lambda.Transport()") {
+		t.Fatalf("got %q", got)
+	}
+	if got := probe(t, f, map[string]any{"op": "cwd"}); got != "/tmp" {
+		t.Fatalf("after: %q", got)
+	}
+}

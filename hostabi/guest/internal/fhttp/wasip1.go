@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"sync"
@@ -46,10 +47,12 @@ var installed sync.Once
 // Install routes net/http's default transport through the host, so
 // http.Get, http.DefaultClient and every client without a Transport of its
 // own use it. http.DefaultTransport stays the *http.Transport it was
-// (libraries type-assert and Clone it): Transport is registered on it for
-// the http and https schemes, which net/http consults before dialling, so
-// its clones and the clients that captured it before Install go through
-// the host too. HTTP/2 is left to the host's transport.
+// (libraries type-assert it): Transport is registered on it for the http
+// and https schemes, which net/http consults before dialling, so clients
+// that captured it before Install go through the host too. A Clone of it
+// does not carry registered protocols; it would dial, which wasip1 cannot,
+// so its dialer is replaced by one whose error says what to use instead.
+// HTTP/2 is left to the host's transport.
 func Install() {
 	installed.Do(func() {
 		t, ok := http.DefaultTransport.(*http.Transport)
@@ -60,9 +63,16 @@ func Install() {
 		var p http.Protocols
 		p.SetHTTP1(true)
 		t.Protocols = &p
+		t.DialContext = refuseDial
+		t.DialTLSContext = refuseDial
 		t.RegisterProtocol("http", Transport)
 		t.RegisterProtocol("https", Transport)
 	})
+}
+
+func refuseDial(ctx context.Context, network, addr string) (net.Conn, error) {
+	return nil, errors.New("ferry: this http.Transport would open a socket, and WebAssembly has none; " +
+		"give the client lambda.Transport() (or use lambda.HTTPClient()) so that the host sends its requests")
 }
 
 type transport struct{}
