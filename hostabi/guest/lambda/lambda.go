@@ -20,6 +20,12 @@
 // build), Start serves one invocation from stdin to stdout. Built for any
 // other platform, Start is aws-lambda-go's Start, so the same source still
 // deploys to AWS Lambda.
+//
+// Under ferry, outbound HTTP goes through the host: before main runs, the
+// package routes http.DefaultTransport (so http.Get and http.DefaultClient)
+// through it, and HTTPClient and Transport serve libraries that build their
+// own client, such as the AWS SDK. Only the hosts in the function's
+// allowedOutboundHosts are reachable (hostabi/ABI.md, "Outbound HTTP").
 package lambda
 
 import (
