@@ -36,11 +36,13 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 		WithStdin(bytes.NewReader(inv.rec.Payload)).
 		WithStdout(stdout).
 		WithArgs(f.cfg.Name)
+	defer inst.fs.remove()
 	ctx, cancel := context.WithDeadline(experimental.WithMemoryAllocator(context.Background(), alloc), inv.deadline)
 	defer cancel()
 	inst.interrupt = ctx.Done()
 
 	start := time.Now()
+	ctx = hostabi.WithCall(ctx, &hostabi.Call{Outbound: f.outbound})
 	mod, err := f.engine.runtime.InstantiateModule(ctx, f.code.Load().compiled, mc)
 	duration := time.Since(start)
 	inst.mem = alloc.last

@@ -4,8 +4,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"time"
+
+	"github.com/ferrywasm/ferry/hostabi"
 )
 
 // Config is a function's configuration, with Lambda's meanings and
@@ -41,6 +44,18 @@ type Config struct {
 	LogSink io.Writer
 	// Async configures Event (asynchronous) invocations run by a Queue.
 	Async AsyncConfig
+
+	// AllowedOutboundHosts are the origins the function may send HTTP
+	// requests to: scheme://host[:port] with * wildcards (see
+	// hostabi.HostPattern). Empty, the default, refuses every request.
+	AllowedOutboundHosts []string
+	// Files is a host directory mounted read-only at /var/task
+	// (LAMBDA_TASK_ROOT), the function's own files; "" mounts nothing.
+	Files string
+	// EphemeralStorage caps the instance's private /tmp, in MB (default
+	// 512, Lambda's; at most 10,240). ferry.yaml holds it to Lambda's range
+	// of 512 to 10,240; the engine takes smaller caps too, for tests.
+	EphemeralStorage int
 }
 
 // AsyncConfig is a function's configuration for asynchronous invocations,
@@ -161,6 +176,25 @@ func (c *Config) setDefaults() error {
 	if c.AccountID == "" {
 		c.AccountID = "123456789012"
 	}
+	if _, err := hostabi.ParseHostPolicy(c.AllowedOutboundHosts); err != nil {
+		return fmt.Errorf("allowedOutboundHosts: %w", err)
+	}
+	if c.Files != "" {
+		abs, err := filepath.Abs(c.Files)
+		if err != nil {
+			return fmt.Errorf("files: %w", err)
+		}
+		if st, err := os.Stat(abs); err != nil || !st.IsDir() {
+			return fmt.Errorf("files: %s is not a directory", c.Files)
+		}
+		c.Files = abs
+	}
+	if c.EphemeralStorage == 0 {
+		c.EphemeralStorage = 512
+	}
+	if c.EphemeralStorage < 1 || c.EphemeralStorage > 10240 {
+		return fmt.Errorf("ephemeral storage %d MB: want 1 to 10240", c.EphemeralStorage)
+	}
 	switch c.LogFormat {
 	case "":
 		c.LogFormat = LogText
@@ -199,6 +233,18 @@ func (c *Config) lambdaEnvironment(logStream string) map[string]string {
 	}
 	for k, v := range c.Environment {
 		env[k] = v
+	}
+	if c.Files == "" {
+		// Lambda's working directory is /var/task; without files, /tmp is
+		// the only directory there is.
+		env["PWD"] = tmpRoot
+	} else {
+		env["PWD"] = taskRoot
+	}
+	// IRSA: the token file's directory is mounted in the guest (see
+	// instanceFS), so the SDK reads it at its guest path.
+	if tok := env[envWebIdentityTokenFile]; tok != "" && filepath.IsAbs(tok) {
+		env[envWebIdentityTokenFile] = guestWebIdentityTokenFile(tok)
 	}
 	return env
 }

@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"os"
 	"path/filepath"
 
@@ -24,12 +25,15 @@ type Engine struct {
 	runtime wazero.Runtime
 	cache   wazero.CompilationCache
 	metrics *Metrics
+	// outbound sends functions' HTTP requests; nil is hostabi.DefaultTransport.
+	outbound http.RoundTripper
 }
 
 type engineConfig struct {
 	cacheDir string
 	noCache  bool
 	metrics  *Metrics
+	outbound http.RoundTripper
 }
 
 // EngineOption configures NewEngine.
@@ -50,6 +54,14 @@ func WithoutCache() EngineOption {
 // WithMetrics counts every invocation of the engine's functions in m.
 func WithMetrics(m *Metrics) EngineOption {
 	return func(c *engineConfig) { c.metrics = m }
+}
+
+// WithOutboundTransport sends the functions' outbound HTTP requests (those
+// their allowedOutboundHosts let out) with rt instead of
+// hostabi.DefaultTransport: for a private CA, a proxy of its own, or tests.
+// rt must not follow redirects (an http.RoundTripper does not).
+func WithOutboundTransport(rt http.RoundTripper) EngineOption {
+	return func(c *engineConfig) { c.outbound = rt }
 }
 
 // DefaultCacheDir is where compiled code is kept unless WithCacheDir says
@@ -74,7 +86,7 @@ func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
 	rc := wazero.NewRuntimeConfig().
 		// Timeouts interrupt a guest even in an endless loop.
 		WithCloseOnContextDone(true)
-	e := &Engine{metrics: cfg.metrics}
+	e := &Engine{metrics: cfg.metrics, outbound: cfg.outbound}
 	if !cfg.noCache {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {

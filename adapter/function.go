@@ -22,6 +22,8 @@ type Function struct {
 	engine *Engine
 	code   atomic.Pointer[code] // replaced by Reload
 	cfg    Config
+	// outbound is what its guests may reach over HTTP.
+	outbound *hostabi.Outbound
 
 	// slots holds one token per invocation allowed to run at once: an
 	// instance is only ever created by an invocation that holds a slot
@@ -76,8 +78,11 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 		stop:   make(chan struct{}),
 	}
 	f.code.Store(c)
+	allow, _ := hostabi.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
+	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound}
 	if e.metrics != nil {
 		e.metrics.track(f)
+		f.outbound.Observe = e.metrics.outboundObserver(cfg.Name)
 	}
 	return f
 }

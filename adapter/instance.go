@@ -34,6 +34,7 @@ type instance struct {
 	// a guest asleep in poll_oneoff wakes on it (see sleep).
 	interrupt <-chan struct{}
 
+	fs           *instanceFS   // its /tmp, removed by close
 	initDuration time.Duration // reported on the first invocation, then zero
 	initLogs     []byte
 	lastUsed     time.Time
@@ -75,9 +76,11 @@ func newInstance(f *Function) (*instance, *Result) {
 
 // moduleConfig is what every guest instance gets: the host's real clocks
 // and randomness (wazero's defaults are deterministic fakes), a sleep the
-// deadline interrupts, stderr as log, and env.
+// deadline interrupts, stderr as log, env, and its files (/var/task, a
+// private /tmp; see newInstanceFS).
 func (inst *instance) moduleConfig(env map[string]string) wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
+		WithFSConfig(inst.newInstanceFS()).
 		WithName("").
 		WithSysWalltime().
 		WithSysNanotime().
@@ -116,7 +119,7 @@ func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *m
 			fmt.Sprintf("the module was built for ferry ABI version %d; this host supports %v", int32(v[0]), hostabi.Versions)))
 	}
 	if fn := mod.ExportedFunction(hostabi.ExportFerryStart); fn != nil {
-		call := &hostabi.Call{}
+		call := &hostabi.Call{Outbound: inst.f.outbound}
 		r, err := fn.Call(hostabi.WithCall(ctx, call))
 		if err != nil {
 			return err
@@ -145,7 +148,7 @@ func supported(v int32) bool {
 func (inst *instance) invoke(inv *invocation) (*Result, bool) {
 	inv.start()
 	inst.buf = inv.rec.Append(inst.buf[:0])
-	call := &hostabi.Call{Record: inst.buf}
+	call := &hostabi.Call{Record: inst.buf, Outbound: inst.f.outbound}
 	// The invocation is bounded by its deadline only: like Lambda, a
 	// caller that goes away does not stop a running function.
 	ctx, cancel := context.WithDeadline(context.Background(), inv.deadline)
@@ -267,6 +270,7 @@ func (inst *instance) close() {
 	} else if inst.mem != nil {
 		inst.mem.Free()
 	}
+	inst.fs.remove()
 }
 
 // newLogStream returns a CloudWatch log stream name the way Lambda makes

@@ -20,6 +20,7 @@ type Metrics struct {
 	throttles   *prometheus.CounterVec
 	schedules   *prometheus.CounterVec
 	lastFire    *prometheus.GaugeVec
+	outbound    *prometheus.CounterVec
 
 	mu        sync.Mutex
 	functions map[*Function]struct{}
@@ -75,10 +76,14 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_schedule_last_fire_timestamp_seconds",
 			Help: "When each schedule last fired, Unix time.",
 		}, []string{"function", "rule"}),
+		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_outbound_requests_total",
+			Help: "Outbound HTTP requests from functions by outcome (success: a response arrived; refused: the host is not in allowedOutboundHosts; error: no response).",
+		}, []string{"function", "outcome"}),
 		functions: map[*Function]struct{}{},
 	}
 	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles, m.schedules, m.lastFire,
-		instancesCollector{m})
+		m.outbound, instancesCollector{m})
 	return m
 }
 
@@ -149,6 +154,11 @@ func (m *Metrics) observe(f *Function, trigger string, res *Result, err error) {
 		m.coldStarts.WithLabelValues(name).Inc()
 		m.initTime.WithLabelValues(name).Observe(res.InitDuration.Seconds())
 	}
+}
+
+// outboundObserver counts one function's outbound requests.
+func (m *Metrics) outboundObserver(function string) func(outcome string) {
+	return func(outcome string) { m.outbound.WithLabelValues(function, outcome).Inc() }
 }
 
 // scheduleFired records a schedule's firing.

@@ -392,5 +392,6 @@ func (a *App) FunctionConfig(env map[string]string) adapter.Config {
 	for k, v := range env {
 		e[k] = v
 	}
-	return adapter.Config{Name: name, Timeout: timeout, Environment: e}
+	// The app folder is the function's files, read-only at /var/task.
+	return adapter.Config{Name: name, Timeout: timeout, Environment: e, Files: a.Dir}
 }

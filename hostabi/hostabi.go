@@ -12,6 +12,7 @@ package hostabi
 import (
 	"context"
 	"errors"
+	"sync"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
@@ -59,6 +60,13 @@ type Call struct {
 	// TooLarge is set when the guest tried to respond with more than
 	// MaxResponseSize bytes.
 	TooLarge bool
+
+	// Outbound is what the guest may reach with the http_* imports; nil
+	// refuses every request.
+	Outbound *Outbound
+
+	outMu    sync.Mutex
+	outbound *outbound // the requests the guest opened, created on first use
 }
 
 type callKey struct{}
@@ -90,6 +98,34 @@ func Instantiate(ctx context.Context, r wazero.Runtime) (api.Closer, error) {
 		WithGoModuleFunction(api.GoModuleFunc(errorWrite), []api.ValueType{i32, i32}, []api.ValueType{i32}).
 		WithParameterNames("buf", "len").
 		Export("error_write").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpRequest), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("head", "head_len").
+		Export("http_request").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpBodyWrite), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("handle", "buf", "len").
+		Export("http_body_write").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpSend), []api.ValueType{i32}, []api.ValueType{i32}).
+		WithParameterNames("handle").
+		Export("http_send").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpHeaderRead), []api.ValueType{i32, i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("handle", "which", "buf", "buf_len").
+		Export("http_header_read").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpBodyRead), []api.ValueType{i32, i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("handle", "buf", "buf_len").
+		Export("http_body_read").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpClose), []api.ValueType{i32}, []api.ValueType{i32}).
+		WithParameterNames("handle").
+		Export("http_close").
+		NewFunctionBuilder().
+		WithGoModuleFunction(api.GoModuleFunc(httpError), []api.ValueType{i32, i32}, []api.ValueType{i32}).
+		WithParameterNames("buf", "buf_len").
+		Export("http_error").
 		Instantiate(ctx)
 }
 

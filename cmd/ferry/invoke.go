@@ -30,8 +30,11 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		envFile   = fs.String("env-file", "", "environment file: KEY=VALUE lines, or SAM's JSON (flat, or per function name / Parameters)")
 		logFormat = fs.String("log-format", "Text", "log format: Text or JSON")
 		azureApp  = fs.String("azure-app", "", "an Azure Functions app folder: invoke its function FUNCTION with the invocation document -e")
+		files     = fs.String("files", "", "directory mounted read-only at /var/task (default: the handler directory, or the module's directory)")
 		envs      multiFlag
+		allow     multiFlag
 	)
+	fs.Var(&allow, "allow-host", "an allowedOutboundHosts entry, scheme://host[:port] with * wildcards (repeatable; default none)")
 	fs.StringVar(event, "event", "", "same as -e")
 	fs.Var(&envs, "env", "KEY=VALUE environment variable (repeatable)")
 	fs.Usage = func() {
@@ -77,6 +80,8 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return fail(stderr, "invoke", err)
 	}
 
+	cfg.AllowedOutboundHosts = allow
+	cfg.Files = *files
 	if *azureApp != "" {
 		timeoutSet := false
 		fs.Visit(func(f *flag.Flag) { timeoutSet = timeoutSet || f.Name == "timeout" })
@@ -84,6 +89,12 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			cfg.Timeout = 0 // the app's functionTimeout
 		}
 		return invokeAzure(ctx, *azureApp, pos[0], payload, cfg, stdout, stderr)
+	}
+	if cfg.Files == "" {
+		cfg.Files = module
+		if st, err := os.Stat(module); err == nil && !st.IsDir() {
+			cfg.Files = filepath.Dir(module)
+		}
 	}
 	if st, err := os.Stat(module); err == nil && st.IsDir() {
 		fmt.Fprintf(stderr, "building %s\n", module)

@@ -36,6 +36,10 @@ func invokeAzure(ctx context.Context, dir, function string, doc []byte, cfg adap
 	}
 	fc := app.FunctionConfig(cfg.Environment)
 	fc.Memory, fc.LogFormat, fc.Concurrency, fc.LogSink = cfg.Memory, cfg.LogFormat, 1, stderr
+	fc.AllowedOutboundHosts = cfg.AllowedOutboundHosts
+	if cfg.Files != "" {
+		fc.Files = cfg.Files
+	}
 	if cfg.Timeout > 0 {
 		fc.Timeout = cfg.Timeout
 	}

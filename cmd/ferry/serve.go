@@ -254,7 +254,7 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	if _, taken := d.Functions[fc.Name]; taken {
 		return fmt.Errorf("%s: the app's name %s is already a function's name", where, fc.Name)
 	}
-	fc.Memory, fc.Concurrency = ac.Memory, ac.Concurrency
+	fc.Memory, fc.Concurrency, fc.AllowedOutboundHosts = ac.Memory, ac.Concurrency, ac.AllowedOutboundHosts
 	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, logs
 	fmt.Fprintf(stderr, "ferry: building Azure app %s from %s\n", app.Name, app.Dir)
 	module, err := gobuild.Cached(ctx, app.Dir)
@@ -305,6 +305,7 @@ func functionConfig(cfg *config.File, fc config.Function, format adapter.LogForm
 		Name: fc.Name, Memory: fc.Memory, Timeout: fc.Timeout, Environment: fc.Environment,
 		Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout, MinInstances: fc.MinInstances,
 		Region: cfg.Region, AccountID: cfg.AccountID, LogFormat: format, LogSink: logs,
+		AllowedOutboundHosts: fc.AllowedOutboundHosts, Files: fc.Files, EphemeralStorage: fc.EphemeralStorage,
 		Async: adapter.AsyncConfig{
 			RetryDelays: fc.AsyncConfig.RetryDelays, MaxEventAge: fc.AsyncConfig.MaxEventAge,
 			OnSuccess: adapter.Destination(fc.AsyncConfig.OnSuccess), OnFailure: adapter.Destination(fc.AsyncConfig.OnFailure),

@@ -34,6 +34,23 @@ FERRY_IMPORT("response_write") int32_t ferry_response_write(const void *buf, int
  * {"errorMessage":"…","errorType":"…","stackTrace":[…]} */
 FERRY_IMPORT("error_write") int32_t ferry_error_write(const void *buf, int32_t len);
 
+/* Outbound HTTP (ABI.md, "Outbound HTTP"): optional imports; a guest that
+ * declares none of them loads on any version-1 host. Heads are encoded as
+ * ABI.md says. Negative results: -1 failed (ferry_http_error says why, e.g.
+ * the origin is not in allowedOutboundHosts), -2 the deadline passed. */
+FERRY_IMPORT("http_request") int32_t ferry_http_request(const void *head, int32_t head_len);
+FERRY_IMPORT("http_body_write") int32_t ferry_http_body_write(int32_t handle, const void *buf, int32_t len);
+/* Ends the request body, waits for the response head; returns the status. */
+FERRY_IMPORT("http_send") int32_t ferry_http_send(int32_t handle);
+/* which: 0 the response head, 1 the trailers (after the body's end).
+ * Returns the encoded length; copies only if it fits in buf_len. */
+FERRY_IMPORT("http_header_read") int32_t ferry_http_header_read(int32_t handle, int32_t which, void *buf, int32_t buf_len);
+/* Returns the bytes read into buf, 0 at the end of the body. */
+FERRY_IMPORT("http_body_read") int32_t ferry_http_body_read(int32_t handle, void *buf, int32_t buf_len);
+FERRY_IMPORT("http_close") int32_t ferry_http_close(int32_t handle);
+/* The last failure's message; returns its length, copies only if it fits. */
+FERRY_IMPORT("http_error") int32_t ferry_http_error(void *buf, int32_t buf_len);
+
 /* A view of bytes inside the record buffer; not NUL-terminated. */
 typedef struct {
     const char *data;

@@ -79,6 +79,9 @@ type AzureApp struct {
 	// StateDir keeps the app's queue messages and timer status; ""
 	// lets the caller choose.
 	StateDir string
+	// AllowedOutboundHosts are the hosts the handler may call, as for a
+	// function; nil allows none.
+	AllowedOutboundHosts []string
 	// Line is the line of the entry in the file.
 	Line int
 }
@@ -108,8 +111,21 @@ type Function struct {
 	// IdleTimeout is how long an idle instance is kept; 0 when not set.
 	IdleTimeout time.Duration
 	// Environment holds the function's variables; values that were YAML
-	// numbers or booleans are their text as written.
+	// numbers or booleans are their text as written, and ${NAME} in a
+	// value is replaced with ferry's own variable NAME when the file is
+	// parsed ($$ for a literal $; NAME unset is an error).
 	Environment map[string]string
+	// AllowedOutboundHosts are the origins the function may call over
+	// HTTP, each scheme://host[:port] with * wildcards (see
+	// hostabi.HostPattern); nil or empty allows none.
+	AllowedOutboundHosts []string
+	// Files is the absolute directory mounted read-only at /var/task. Parse
+	// fills in the default: the source directory, or the module's
+	// directory.
+	Files string
+	// EphemeralStorage is the size of /tmp in MB, 512 to 10240; 0 when
+	// not set (512).
+	EphemeralStorage int
 	// Concurrency is the most instances at once (at least 1), and
 	// MinInstances the instances kept warm (at most Concurrency); 0 when
 	// not set.

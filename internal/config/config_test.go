@@ -100,10 +100,17 @@ functions:
     async:
       retryDelays: [0s, 3m]
       onFailure: {function: third}
+    allowedOutboundHosts: ["https://*.amazonaws.com", "http://127.0.0.1:*"]
+    files: src
+    ephemeralStorage: 1024
+    environment:
+      SECRET: ${FERRY_TEST_SECRET}
+      PRICE: $$5 and $HOME
 `
 
 func TestParseFullFile(t *testing.T) {
 	dir := workspace(t)
+	t.Setenv("FERRY_TEST_SECRET", "s3cr3t")
 	f, err := Load("ferry.yaml")
 	if err == nil {
 		t.Fatal("Load of a missing file succeeded")
@@ -143,6 +150,7 @@ func TestParseFullFile(t *testing.T) {
 				Timeout:      30 * time.Second,
 				IdleTimeout:  5 * time.Minute,
 				Environment:  map[string]string{"GREETING": "hi", "RETRIES": "3", "DEBUG": "true", "RATIO": "0.5", "EMPTY": ""},
+				Files:        filepath.Join(dir, "build"),
 				Concurrency:  10,
 				MinInstances: 2,
 				AsyncConfig: FunctionAsync{
@@ -178,6 +186,7 @@ func TestParseFullFile(t *testing.T) {
 				Timeout:     1500 * time.Millisecond,
 				IdleTimeout: 90 * time.Second,
 				AsyncConfig: FunctionAsync{RetryDelays: []time.Duration{}, MaxEventAge: time.Minute},
+				Files:       filepath.Join(dir, "src"),
 				Line:        54,
 			},
 			{
@@ -187,7 +196,11 @@ func TestParseFullFile(t *testing.T) {
 					RetryDelays: []time.Duration{0, 3 * time.Minute},
 					OnFailure:   Destination{Function: "third"},
 				},
-				Line: 61,
+				AllowedOutboundHosts: []string{"https://*.amazonaws.com", "http://127.0.0.1:*"},
+				Files:                filepath.Join(dir, "src"),
+				EphemeralStorage:     1024,
+				Environment:          map[string]string{"SECRET": "s3cr3t", "PRICE": "$5 and $HOME"},
+				Line:                 61,
 			},
 		},
 	}
@@ -276,7 +289,30 @@ func TestParseErrors(t *testing.T) {
 				`ferry.yaml:1: functions: missing; the file needs at least one function or Azure app`,
 			}},
 		{"SAM key", head + "    MemorySize: 256\n",
-			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, idleTimeout, async, http, schedule)`}},
+			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage)`}},
+		{"host without scheme", head + "    allowedOutboundHosts: [example.com, 'https://*']\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): allowedOutboundHosts[0]: "example.com" has no scheme: write scheme://host[:port], e.g. https://example.com`}},
+		{"host with path", head + "    allowedOutboundHosts:\n      - https://example.com/api\n      - ftp://example.com\n      - https://a.*.com\n      - http://x:99999\n",
+			[]string{
+				`ferry.yaml:5: functions[0] (hello): allowedOutboundHosts[0]: "https://example.com/api": only scheme://host[:port]; no path, query or user`,
+				`ferry.yaml:6: functions[0] (hello): allowedOutboundHosts[1]: "ftp://example.com": scheme "ftp" is not http, https or *`,
+				`ferry.yaml:7: functions[0] (hello): allowedOutboundHosts[2]: "https://a.*.com": * may only be the whole host or its first label (*.example.com)`,
+				`ferry.yaml:8: functions[0] (hello): allowedOutboundHosts[3]: "http://x:99999": port "99999" is not a number from 1 to 65535 or *`,
+			}},
+		{"allowedOutboundHosts not a list", head + "    allowedOutboundHosts: https://example.com\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): allowedOutboundHosts: want a list, got the string "https://example.com"`}},
+		{"missing files", head + "    files: ./assets\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): files: directory ./assets does not exist (looked for $DIR/assets)`}},
+		{"files is a file", head + "    files: notes.txt\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): files: notes.txt is not a directory`}},
+		{"ephemeral storage", head + "    ephemeralStorage: 256\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): ephemeralStorage: 256 is below Lambda's minimum of 512 MB`}},
+		{"unset variable", head + "    environment:\n      TOKEN: Bearer ${FERRY_TEST_UNSET_VARIABLE}\n      BAD: ${not-a-name}\n      OPEN: ${HOME\n",
+			[]string{
+				`ferry.yaml:5: functions[0] (hello): environment: TOKEN: ${FERRY_TEST_UNSET_VARIABLE} is not set in ferry's environment`,
+				`ferry.yaml:6: functions[0] (hello): environment: BAD: "${not-a-name}": ${not-a-name} is not a variable name`,
+				`ferry.yaml:7: functions[0] (hello): environment: OPEN: "${HOME": unclosed ${`,
+			}},
 		{"wrong type", head + "    memory: big\n",
 			[]string{`ferry.yaml:4: functions[0] (hello): memory: want an integer, got the string "big"`}},
 		{"wrong type: list for mapping", head + "    async: [1]\n",
@@ -414,13 +450,16 @@ func TestSamplesConfig(t *testing.T) {
 			t.Errorf("%s: source %q, module %q", fn.Name, fn.Source, fn.Module)
 		}
 	}
-	for _, name := range []string{"hello", "apigw-rest", "http-api", "sqs-batch", "s3-object", "errors"} {
+	for _, name := range []string{"hello", "apigw-rest", "http-api", "sqs-batch", "s3-object", "errors", "fetch"} {
 		if _, ok := byName[name]; !ok {
 			t.Errorf("samples/ferry.yaml has no function %s", name)
 		}
 	}
-	if len(byName) != 6 {
-		t.Errorf("samples/ferry.yaml declares %d functions, want the 6 Go samples", len(byName))
+	if len(byName) != 7 {
+		t.Errorf("samples/ferry.yaml declares %d functions, want the 7 Go samples that need nothing outside ferry", len(byName))
+	}
+	if got, want := byName["fetch"].AllowedOutboundHosts, []string{"http://localhost:8080", "http://127.0.0.1:8080"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("fetch allowedOutboundHosts = %q, want %q", got, want)
 	}
 	routes := func(name string) []string {
 		var out []string

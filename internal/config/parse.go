@@ -18,6 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/hostabi"
 )
 
 // Load reads and parses the file at path.
@@ -40,7 +41,7 @@ func Parse(path string, data []byte) (*File, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: path, dir: dir}
+	p := &parser{file: path, dir: dir, getenv: os.LookupEnv}
 	f := p.parse(data)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -53,6 +54,8 @@ type parser struct {
 	file string // as given, for messages
 	dir  string // absolute, for relative paths
 	errs []lineError
+	// getenv looks up ${NAME} references in environment values.
+	getenv func(string) (string, bool)
 }
 
 type lineError struct {
@@ -198,6 +201,27 @@ func (p *parser) file1(root *yaml.Node) *File {
 	return f
 }
 
+// allowedHosts parses an allowedOutboundHosts list; nil when it is not a
+// list.
+func (p *parser) allowedHosts(v *yaml.Node, where string) []string {
+	items, ok := p.seq(v, where)
+	if !ok {
+		return nil
+	}
+	hosts := []string{}
+	for j, item := range items {
+		w := fmt.Sprintf("%s[%d]", where, j)
+		if s, ok := p.nonEmpty(item, w); ok {
+			if _, err := hostabi.ParseHostPattern(s); err != nil {
+				p.fail(item, w, "%v", err)
+				continue
+			}
+			hosts = append(hosts, s)
+		}
+	}
+	return hosts
+}
+
 // azureApps parses the Azure Functions app folders to serve.
 func (p *parser) azureApps(f *File, n *yaml.Node) {
 	items, ok := p.seq(n, "azureApps")
@@ -206,7 +230,7 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 	}
 	for i, item := range items {
 		where := fmt.Sprintf("azureApps[%d]", i)
-		m, ok := p.fields(item, where, "path", "environment", "memory", "concurrency", "stateDir")
+		m, ok := p.fields(item, where, "path", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts")
 		if !ok {
 			continue
 		}
@@ -242,6 +266,9 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 			if s, ok := p.nonEmpty(v, where+": stateDir"); ok {
 				a.StateDir = p.resolve(s)
 			}
+		}
+		if v := m["allowedOutboundHosts"]; v != nil {
+			a.AllowedOutboundHosts = p.allowedHosts(v, where+": allowedOutboundHosts")
 		}
 		f.AzureApps = append(f.AzureApps, a)
 	}
@@ -308,7 +335,8 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 		}
 	}
 	m, ok := p.fields(n, where, "name", "module", "source", "memory", "timeout", "environment",
-		"concurrency", "minInstances", "idleTimeout", "async", "http", "schedule")
+		"concurrency", "minInstances", "idleTimeout", "async", "http", "schedule",
+		"allowedOutboundHosts", "files", "ephemeralStorage")
 	if !ok {
 		return fn, false
 	}
@@ -381,6 +409,35 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	}
 	if v := m["environment"]; v != nil {
 		fn.Environment = p.environment(v, at("environment"))
+	}
+	if v := m["allowedOutboundHosts"]; v != nil {
+		fn.AllowedOutboundHosts = p.allowedHosts(v, at("allowedOutboundHosts"))
+	}
+	if v := m["files"]; v != nil {
+		if s, ok := p.nonEmpty(v, at("files")); ok {
+			fn.Files = p.resolve(s)
+			switch st, err := os.Stat(fn.Files); {
+			case err != nil:
+				p.fail(v, at("files"), "directory %s does not exist%s", s, p.lookedFor(s, fn.Files))
+			case !st.IsDir():
+				p.fail(v, at("files"), "%s is not a directory", s)
+			}
+		}
+	} else if fn.Source != "" {
+		fn.Files = fn.Source
+	} else if fn.Module != "" {
+		fn.Files = filepath.Dir(fn.Module)
+	}
+	if v := m["ephemeralStorage"]; v != nil {
+		if mb, ok := p.integer(v, at("ephemeralStorage")); ok {
+			switch {
+			case mb < 512:
+				p.fail(v, at("ephemeralStorage"), "%d is below Lambda's minimum of 512 MB", mb)
+			case mb > 10240:
+				p.fail(v, at("ephemeralStorage"), "%d is above Lambda's maximum of 10240 MB", mb)
+			}
+			fn.EphemeralStorage = mb
+		}
 	}
 	concurrency := m["concurrency"]
 	if concurrency != nil {
@@ -466,10 +523,55 @@ func (p *parser) environment(n *yaml.Node, where string) map[string]string {
 		case v.ShortTag() == "!!null":
 			p.fail(v, where+": "+k.Value, `want a string, got null; write "" for an empty value`)
 		default:
-			env[k.Value] = v.Value
+			val, err := expand(v.Value, p.getenv)
+			if err != nil {
+				p.fail(v, where+": "+k.Value, "%v", err)
+				continue
+			}
+			env[k.Value] = val
 		}
 	}
 	return env
+}
+
+// expand replaces each ${NAME} in s with the variable NAME of ferry's own
+// environment, so that secrets (a Kubernetes Secret's env, AWS
+// credentials) reach a function without being written in the file. $$ is
+// a literal $; any other $ is kept as written. A variable that is not set
+// is an error: a function silently missing its secret fails later and
+// further from the cause.
+func expand(s string, getenv func(string) (string, bool)) (string, error) {
+	if !strings.Contains(s, "$") {
+		return s, nil
+	}
+	var b strings.Builder
+	for i := 0; i < len(s); i++ {
+		switch {
+		case s[i] != '$' || i+1 == len(s):
+			b.WriteByte(s[i])
+		case s[i+1] == '$':
+			b.WriteByte('$')
+			i++
+		case s[i+1] == '{':
+			end := strings.IndexByte(s[i:], '}')
+			if end < 0 {
+				return "", fmt.Errorf("%q: unclosed ${", s)
+			}
+			name := s[i+2 : i+end]
+			if !envKeyPattern.MatchString(name) {
+				return "", fmt.Errorf("%q: ${%s} is not a variable name", s, name)
+			}
+			v, ok := getenv(name)
+			if !ok {
+				return "", fmt.Errorf("${%s} is not set in ferry's environment", name)
+			}
+			b.WriteString(v)
+			i += end
+		default:
+			b.WriteByte('$')
+		}
+	}
+	return b.String(), nil
 }
 
 func (p *parser) async(n *yaml.Node, where string, x *crossRefs) FunctionAsync {

@@ -28,6 +28,8 @@ package azfunc
 import (
 	"net/http"
 	"os"
+
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 )
 
 // Port is the port a custom handler listens on outside ferry:
@@ -57,3 +59,9 @@ func ListenAndServe(addr string, handler http.Handler) error {
 	}
 	return serve(addr, handler)
 }
+
+// HTTPClient returns a client whose requests ferry makes on the guest's
+// behalf (http.DefaultClient already does), for libraries that take a
+// client, such as the Azure SDK's transport option. Natively it is
+// http.DefaultClient.
+func HTTPClient() *http.Client { return fhttp.Client() }

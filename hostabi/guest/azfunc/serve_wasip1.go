@@ -16,10 +16,14 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
 	"github.com/ferrywasm/ferry/hostabi/httpmsg"
 	"github.com/ferrywasm/ferry/hostabi/internal/record"
 )
+
+// Outbound requests (http.Get, http.DefaultClient) go through the host.
+func init() { fhttp.Install() }
 
 var handler http.Handler
 

@@ -20,13 +20,34 @@
 // build), Start serves one invocation from stdin to stdout. Built for any
 // other platform, Start is aws-lambda-go's Start, so the same source still
 // deploys to AWS Lambda.
+//
+// Under ferry, outbound HTTP goes through the host: before main runs, the
+// package routes http.DefaultTransport (so http.Get and http.DefaultClient)
+// through it, and HTTPClient and Transport serve libraries that build their
+// own client, such as the AWS SDK. Only the hosts in the function's
+// allowedOutboundHosts are reachable (hostabi/ABI.md, "Outbound HTTP").
 package lambda
 
 import (
 	"context"
+	"net/http"
 
 	awslambda "github.com/aws/aws-lambda-go/lambda"
+
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 )
+
+// HTTPClient returns an HTTP client for libraries that build their own
+// instead of using http.DefaultClient. Under ferry its requests go out
+// through the host, within the function's allowedOutboundHosts; on any
+// other platform it is http.DefaultClient. For the AWS SDK for Go v2:
+//
+//	cfg, err := config.LoadDefaultConfig(ctx, config.WithHTTPClient(lambda.HTTPClient()))
+func HTTPClient() *http.Client { return fhttp.Client() }
+
+// Transport returns the http.RoundTripper behind HTTPClient, for libraries
+// that take a transport (http.DefaultTransport outside ferry).
+func Transport() http.RoundTripper { return fhttp.Transport }
 
 // Handler is aws-lambda-go's Handler.
 type Handler = awslambda.Handler

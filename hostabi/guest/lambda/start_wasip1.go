@@ -13,9 +13,15 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
 	"github.com/ferrywasm/ferry/hostabi/internal/record"
 )
+
+// Outbound HTTP goes through the host (hostabi/ABI.md): installed before
+// main runs, so a handler's http.Get, http.DefaultClient and clients built
+// on http.DefaultTransport work unchanged.
+func init() { fhttp.Install() }
 
 // function is the registered handler. It is aws-lambda-go's
 // lambda.Function, the invoker of its go1.x RPC runtime: it sets the
