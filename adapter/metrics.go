@@ -20,6 +20,9 @@ type Metrics struct {
 	throttles   *prometheus.CounterVec
 	schedules   *prometheus.CounterVec
 	lastFire    *prometheus.GaugeVec
+	// compilations counts modules loaded, by where their machine code came
+	// from: a precompiled image shows only source="cache".
+	compilations *prometheus.CounterVec
 
 	mu        sync.Mutex
 	functions map[*Function]struct{}
@@ -75,10 +78,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_schedule_last_fire_timestamp_seconds",
 			Help: "When each schedule last fired, Unix time.",
 		}, []string{"function", "rule"}),
+		compilations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_module_compilations_total",
+			Help: "Modules loaded, by where their machine code came from: compiled in this process, or the compilation cache.",
+		}, []string{"source"}),
 		functions: map[*Function]struct{}{},
 	}
+	// Both series exist from the start, so that "0 compiled" is a sample.
+	m.compilations.WithLabelValues(CompiledNow)
+	m.compilations.WithLabelValues(CompiledFromCache)
 	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles, m.schedules, m.lastFire,
-		instancesCollector{m})
+		m.compilations, instancesCollector{m})
 	return m
 }
 
