@@ -36,6 +36,7 @@ Usage:
                                              ConfigMap, HPA or KEDA ScaledObject, a CronJob per schedule
   ferry fire-schedule -f ferry.yaml RULE     fire a schedule once through a ferry's Invoke API (the CronJobs' command)
   ferry compile --cache-dir DIR MODULE...    precompile modules into a compilation cache (what ferry image runs)
+  ferry probe URL                            exit 0 if URL answers 200 (an exec probe for images without curl)
   ferry version                              print ferry's version
 
 Run 'ferry COMMAND -h' for a command's flags.
@@ -69,6 +70,12 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runServe(ctx, args[1:], stdout, stderr)
 	case "image":
 		return runImage(context.Background(), args[1:], stdout, stderr)
+	case "k8s":
+		return runK8s(args[1:], stdout, stderr)
+	case "fire-schedule":
+		return runFireSchedule(args[1:], stdout, stderr)
+	case "probe":
+		return runProbe(args[1:], stderr)
 	case "compile":
 		return runCompile(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version":
