@@ -25,6 +25,7 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		out      = fs.String("o", "", "the image tarball to write (required)")
 		tag      = fs.String("tag", "", "the image's name and tag (default: the config's kubernetes.image, else ferry-app:latest)")
 		platform = fs.String("platform", "", "linux/ARCH; only this machine's architecture (wazero precompiles for the host)")
+		rootfs   = fs.String("rootfs", "", "also write the image's filesystem into this folder (for a Dockerfile to COPY)")
 		src      = fs.String("ferry-src", "", "ferry's module directory to build the static binary from (default: go list -m "+image.ModulePath+")")
 	)
 	fs.Usage = func() {
@@ -36,8 +37,8 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	} else if len(pos) > 0 {
 		return fail(stderr, "image", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}
-	if *out == "" {
-		return fail(stderr, "image", fmt.Errorf("-o IMAGE.tar is required"))
+	if *out == "" && *rootfs == "" {
+		return fail(stderr, "image", fmt.Errorf("-o IMAGE.tar (or --rootfs DIR) is required"))
 	}
 	cfg, err := config.Load(*file)
 	if err != nil {
@@ -56,6 +57,16 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	for _, n := range res.Notes {
 		fmt.Fprintf(stderr, "ferry image: note: %s\n", n)
 	}
+	fmt.Fprintf(stderr, "ferry image: %d module(s) precompiled\n", res.Compiled)
+	if *rootfs != "" {
+		if err := image.Unpack(res.Image, *rootfs); err != nil {
+			return fail(stderr, "image", err)
+		}
+		fmt.Fprintf(stderr, "ferry image: filesystem written to %s\n", *rootfs)
+	}
+	if *out == "" {
+		return 0
+	}
 	if err := tarball.WriteToFile(*out, tagged, res.Image); err != nil {
 		return fail(stderr, "image", err)
 	}
@@ -64,7 +75,6 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "image", err)
 	}
 	abs, _ := filepath.Abs(*out)
-	fmt.Fprintf(stderr, "ferry image: %d module(s) precompiled\n", res.Compiled)
 	fmt.Fprintf(stdout, "%s %s %s\n", abs, tagged.Name(), digest)
 	return 0
 }

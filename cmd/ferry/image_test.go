@@ -1,9 +1,7 @@
 package main
 
 import (
-	"archive/tar"
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -20,7 +18,6 @@ import (
 	"time"
 
 	v1 "github.com/google/go-containerregistry/pkg/v1"
-	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ferrywasm/ferry/internal/image"
@@ -202,58 +199,11 @@ exec chroot --userspec=65532:65532 "$root" "$@"`
 	return cmd, "with chroot and uid 65532 (no mount namespace here: the root is read-only by ownership only)"
 }
 
-// unpack extracts the image's flattened filesystem into root and returns
-// its paths.
+// unpack extracts the image's filesystem into root and returns its paths.
 func unpack(t *testing.T, img v1.Image, root string) map[string]bool {
 	t.Helper()
-	rc := mutate.Extract(img)
-	defer rc.Close()
-	tr := tar.NewReader(rc)
-	for {
-		h, err := tr.Next()
-		if errors.Is(err, io.EOF) {
-			break
-		}
-		if err != nil {
-			t.Fatal(err)
-		}
-		name := filepath.Clean(h.Name)
-		if strings.HasPrefix(name, "..") || filepath.IsAbs(name) {
-			t.Fatalf("unsafe path %q in the image", h.Name)
-		}
-		p := filepath.Join(root, name)
-		mode := h.FileInfo().Mode()
-		switch h.Typeflag {
-		case tar.TypeDir:
-			if err := os.MkdirAll(p, 0o755); err != nil {
-				t.Fatal(err)
-			}
-		case tar.TypeReg:
-			if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
-				t.Fatal(err)
-			}
-			f, err := os.OpenFile(p, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, 0o600)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if _, err := io.Copy(f, tr); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		case tar.TypeSymlink:
-			if err := os.Symlink(h.Linkname, p); err != nil {
-				t.Fatal(err)
-			}
-			continue
-		default:
-			t.Fatalf("unexpected entry type %c for %s", h.Typeflag, h.Name)
-		}
-		if err := os.Chown(p, h.Uid, h.Gid); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.Chmod(p, mode.Perm()|mode&(fs.ModeSticky|fs.ModeSetuid|fs.ModeSetgid)); err != nil {
-			t.Fatal(err)
-		}
+	if err := image.Unpack(img, root); err != nil {
+		t.Fatal(err)
 	}
 	return walk(t, root)
 }
