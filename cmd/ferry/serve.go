@@ -83,7 +83,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 	engineOpts := []adapter.EngineOption{adapter.WithMetrics(metrics)}
 	if *cacheSeed != "" {
-		engineOpts = append(engineOpts, adapter.WithCacheSeed(*cacheSeed))
+		// A missing seed costs start-up time, not correctness: compile.
+		if _, err := os.Stat(*cacheSeed); err != nil {
+			fmt.Fprintf(stderr, "ferry: no precompiled cache (%v); modules will be compiled\n", err)
+		} else {
+			engineOpts = append(engineOpts, adapter.WithCacheSeed(*cacheSeed))
+		}
 	}
 	engine, err := adapter.NewEngine(ctx, engineOpts...)
 	if err != nil {
