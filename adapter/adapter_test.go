@@ -412,3 +412,52 @@ func TestCompilationCache(t *testing.T) {
 		}
 	}
 }
+
+// TestCompileStatsAndSeed checks the compilation counter that tells a
+// precompiled image apart: a fresh cache compiles, a second engine on the
+// same cache does not, and neither does an engine whose empty cache is
+// seeded with a copy of the first cache (a container image's precompiled
+// cache), which still stores what it compiles itself.
+func TestCompileStatsAndSeed(t *testing.T) {
+	ctx := context.Background()
+	wasm, err := os.ReadFile(sampletest.Module(t, "../samples/hello"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	load := func(opts ...adapter.EngineOption) adapter.CompileStats {
+		t.Helper()
+		e, err := adapter.NewEngine(ctx, opts...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer e.Close(ctx)
+		f, err := e.Load(ctx, wasm, adapter.Config{Name: "hello"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if res := invoke(t, f, `"seed"`); string(res.Payload) != `"Hello seed!"` {
+			t.Fatalf("%s", res.Payload)
+		}
+		return e.CompileStats()
+	}
+	seed := t.TempDir()
+	if s := load(adapter.WithCacheDir(seed)); s != (adapter.CompileStats{Compiled: 1}) {
+		t.Fatalf("fresh cache: %+v, want 1 compiled", s)
+	}
+	if s := load(adapter.WithCacheDir(seed)); s != (adapter.CompileStats{FromCache: 1}) {
+		t.Fatalf("same cache: %+v, want 1 from the cache", s)
+	}
+	if s := load(adapter.WithCacheDir(t.TempDir())); s != (adapter.CompileStats{Compiled: 1}) {
+		t.Fatalf("other cache: %+v, want 1 compiled", s)
+	}
+	scratch := t.TempDir()
+	if s := load(adapter.WithCacheDir(scratch), adapter.WithCacheSeed(seed)); s != (adapter.CompileStats{FromCache: 1}) {
+		t.Fatalf("seeded cache: %+v, want 1 from the cache", s)
+	}
+	if s := load(adapter.WithoutCache()); s != (adapter.CompileStats{Compiled: 1}) {
+		t.Fatalf("no cache: %+v, want 1 compiled", s)
+	}
+	if _, err := adapter.NewEngine(ctx, adapter.WithCacheDir(t.TempDir()), adapter.WithCacheSeed(filepath.Join(seed, "missing"))); err == nil {
+		t.Fatal("a missing seed directory was accepted")
+	}
+}

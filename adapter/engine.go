@@ -11,6 +11,9 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
@@ -22,18 +25,25 @@ import (
 // a process: they share one wazero runtime (so the host module and WASI are
 // instantiated once) and one on-disk compilation cache.
 type Engine struct {
-	runtime wazero.Runtime
-	cache   wazero.CompilationCache
-	metrics *Metrics
+	runtime  wazero.Runtime
+	cache    wazero.CompilationCache
+	cacheDir string // "" without an on-disk cache
+	metrics  *Metrics
 	// outbound sends functions' HTTP requests; nil is hostabi.DefaultTransport.
 	outbound http.RoundTripper
+
+	// compileMu serialises compilations so that each new cache entry can
+	// be attributed to the module that wrote it.
+	compileMu           sync.Mutex
+	compiled, fromCache atomic.Int64
 }
 
 type engineConfig struct {
-	cacheDir string
-	noCache  bool
-	metrics  *Metrics
-	outbound http.RoundTripper
+	cacheDir  string
+	cacheSeed string
+	noCache   bool
+	metrics   *Metrics
+	outbound  http.RoundTripper
 }
 
 // EngineOption configures NewEngine.
@@ -44,6 +54,16 @@ type EngineOption func(*engineConfig)
 // DefaultCacheDir().
 func WithCacheDir(dir string) EngineOption {
 	return func(c *engineConfig) { c.cacheDir = dir }
+}
+
+// WithCacheSeed adds the compiled code found in dir, a read-only copy of
+// a cache directory made on another machine (a container image's
+// precompiled cache), to the engine's cache: its entries are linked into
+// the cache directory, which stays writable for modules the seed lacks.
+// wazero keys entries by module, wazero version, architecture and CPU
+// features, so entries made for another CPU are simply not used.
+func WithCacheSeed(dir string) EngineOption {
+	return func(c *engineConfig) { c.cacheSeed = dir }
 }
 
 // WithoutCache compiles in memory only.
@@ -88,6 +108,12 @@ func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
 		WithCloseOnContextDone(true)
 	e := &Engine{metrics: cfg.metrics, outbound: cfg.outbound}
 	if !cfg.noCache {
+		if cfg.cacheSeed != "" {
+			if err := seedCache(cfg.cacheSeed, cfg.cacheDir); err != nil {
+				return nil, fmt.Errorf("compilation cache seed %s: %w", cfg.cacheSeed, err)
+			}
+		}
+		e.cacheDir = cfg.cacheDir
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
 			return nil, fmt.Errorf("compilation cache %s: %w", cfg.cacheDir, err)
@@ -114,6 +140,83 @@ func (e *Engine) Close(ctx context.Context) error {
 		err = errors.Join(err, e.cache.Close(ctx))
 	}
 	return err
+}
+
+// The values of the "source" label of ferry_module_compilations_total.
+const (
+	CompiledNow       = "compiled" // machine code generated in this process
+	CompiledFromCache = "cache"    // machine code read from the compilation cache (or already in memory)
+)
+
+// CompileStats counts the modules an engine loaded by where their machine
+// code came from.
+type CompileStats struct {
+	// Compiled modules were compiled by this process; FromCache ones were
+	// read from the on-disk cache (or were already loaded).
+	Compiled, FromCache int64
+}
+
+// CompileStats says how many modules were compiled and how many came from
+// the cache, so that a precompiled cache can be checked to have served.
+func (e *Engine) CompileStats() CompileStats {
+	return CompileStats{Compiled: e.compiled.Load(), FromCache: e.fromCache.Load()}
+}
+
+// cacheEntries counts the files in dir's subdirectories (wazero keeps one
+// per wazero version, architecture and OS), ignoring temporary files.
+func cacheEntries(dir string) int {
+	if dir == "" {
+		return 0
+	}
+	subs, _ := os.ReadDir(dir)
+	n := 0
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		files, _ := os.ReadDir(filepath.Join(dir, sub.Name()))
+		for _, f := range files {
+			if !strings.HasSuffix(f.Name(), ".tmp") {
+				n++
+			}
+		}
+	}
+	return n
+}
+
+// seedCache links every entry of seed (a cache directory) into dir, keeping
+// dir's own entries.
+func seedCache(seed, dir string) error {
+	subs, err := os.ReadDir(seed)
+	if err != nil {
+		return err
+	}
+	for _, sub := range subs {
+		if !sub.IsDir() {
+			continue
+		}
+		files, err := os.ReadDir(filepath.Join(seed, sub.Name()))
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(dir, sub.Name()), 0o700); err != nil {
+			return err
+		}
+		for _, f := range files {
+			if f.IsDir() || strings.HasSuffix(f.Name(), ".tmp") {
+				continue
+			}
+			src, err := filepath.Abs(filepath.Join(seed, sub.Name(), f.Name()))
+			if err != nil {
+				return err
+			}
+			err = os.Symlink(src, filepath.Join(dir, sub.Name(), f.Name()))
+			if err != nil && !errors.Is(err, os.ErrExist) {
+				return err
+			}
+		}
+	}
+	return nil
 }
 
 // LoadFile reads a module from path and loads it as a function.
@@ -147,9 +250,25 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
 	}
+	e.compileMu.Lock()
+	before := cacheEntries(e.cacheDir)
 	compiled, err := e.runtime.CompileModule(ctx, wasm)
+	after := cacheEntries(e.cacheDir)
+	e.compileMu.Unlock()
 	if err != nil {
 		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+	}
+	// wazero writes an entry when it compiled the module and reads one when
+	// it did not: a new entry means machine code was generated here.
+	source := CompiledFromCache
+	if e.cacheDir == "" || after > before {
+		source = CompiledNow
+		e.compiled.Add(1)
+	} else {
+		e.fromCache.Add(1)
+	}
+	if e.metrics != nil {
+		e.metrics.compilations.WithLabelValues(source).Inc()
 	}
 	mode, err := hostabi.ModeOf(compiled)
 	if err != nil {

@@ -21,6 +21,9 @@ type Metrics struct {
 	schedules   *prometheus.CounterVec
 	lastFire    *prometheus.GaugeVec
 	outbound    *prometheus.CounterVec
+	// compilations counts modules loaded, by where their machine code came
+	// from: a precompiled image shows only source="cache".
+	compilations *prometheus.CounterVec
 
 	mu        sync.Mutex
 	functions map[*Function]struct{}
@@ -80,10 +83,17 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_outbound_requests_total",
 			Help: "Outbound HTTP requests from functions by outcome (success: a response arrived; refused: the host is not in allowedOutboundHosts; error: no response).",
 		}, []string{"function", "outcome"}),
+		compilations: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "ferry_module_compilations_total",
+			Help: "Modules loaded, by where their machine code came from: compiled in this process, or the compilation cache.",
+		}, []string{"source"}),
 		functions: map[*Function]struct{}{},
 	}
+	// Both series exist from the start, so that "0 compiled" is a sample.
+	m.compilations.WithLabelValues(CompiledNow)
+	m.compilations.WithLabelValues(CompiledFromCache)
 	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles, m.schedules, m.lastFire,
-		m.outbound, instancesCollector{m})
+		m.outbound, m.compilations, instancesCollector{m})
 	return m
 }
 

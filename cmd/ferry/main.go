@@ -5,6 +5,8 @@
 //	ferry invoke [flags] MODULE|DIR -e EVENT  run one invocation, like sam local invoke
 //	ferry generate-event SERVICE EVENT        print a sample event, like sam local generate-event
 //	ferry serve [-f ferry.yaml]               serve functions over HTTP, like sam local start-api/start-lambda
+//	ferry image -f ferry.yaml -o IMAGE.tar    build a container image without Docker
+//	ferry k8s -f ferry.yaml [-o DIR]          print Kubernetes manifests for the app
 //
 // Exit status: 0 success; 1 the function failed (its error document is
 // printed on stdout); 2 bad usage or input, or ferry could not run it.
@@ -30,6 +32,12 @@ Usage:
   ferry generate-event SERVICE EVENT [flags] print a sample event
   ferry serve [-f ferry.yaml] [flags]        serve the config's functions: HTTP routes, Lambda Invoke API,
                                              schedules, health and metrics
+  ferry image -f ferry.yaml -o IMAGE.tar     build a container image (no Docker needed), with precompiled modules
+  ferry k8s -f ferry.yaml [-o DIR]           print (or write) Kubernetes manifests: Deployment, Service,
+                                             ConfigMap, HPA or KEDA ScaledObject, a CronJob per schedule
+  ferry fire-schedule -f ferry.yaml RULE     fire a schedule once through a ferry's Invoke API (the CronJobs' command)
+  ferry compile --cache-dir DIR MODULE...    precompile modules into a compilation cache (what ferry image runs)
+  ferry probe URL                            exit 0 if URL answers 200 (an exec probe for images without curl)
   ferry version                              print ferry's version
 
 Run 'ferry COMMAND -h' for a command's flags.
@@ -61,6 +69,16 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		defer stop()
 		go func() { <-ctx.Done(); stop() }()
 		return runServe(ctx, args[1:], stdout, stderr)
+	case "image":
+		return runImage(context.Background(), args[1:], stdout, stderr)
+	case "k8s":
+		return runK8s(args[1:], stdout, stderr)
+	case "fire-schedule":
+		return runFireSchedule(args[1:], stdout, stderr)
+	case "probe":
+		return runProbe(args[1:], stderr)
+	case "compile":
+		return runCompile(context.Background(), args[1:], stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "ferry", version)
 		return 0

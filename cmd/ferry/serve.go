@@ -33,13 +33,15 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs := flag.NewFlagSet("ferry serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		file      = fs.String("f", "ferry.yaml", "config file")
-		addr      = fs.String("addr", envOr("FERRY_ADDR", ":8080"), "listen address ($FERRY_ADDR)")
-		logFormat = fs.String("log-format", "", "Text or JSON, for function and access logs (default: the config's logFormat, else Text)")
-		drain     = fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
-		watch     = fs.Bool("watch", false, "rebuild and reload a source function when its files change")
-		noAccess  = fs.Bool("no-access-log", false, "do not log each HTTP request")
-		azureApps multiFlag
+		file          = fs.String("f", "ferry.yaml", "config file")
+		addr          = fs.String("addr", envOr("FERRY_ADDR", ":8080"), "listen address ($FERRY_ADDR)")
+		logFormat     = fs.String("log-format", "", "Text or JSON, for function and access logs (default: the config's logFormat, else Text)")
+		drain         = fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
+		watch         = fs.Bool("watch", false, "rebuild and reload a source function when its files change")
+		noAccess      = fs.Bool("no-access-log", false, "do not log each HTTP request")
+		fireSchedules = fs.Bool("schedules", envOr("FERRY_SCHEDULES", "on") != "off", "fire the config's schedules in this process; --schedules=false (or $FERRY_SCHEDULES=off) when a Kubernetes CronJob fires them once for all replicas")
+		cacheSeed     = fs.String("cache-seed", os.Getenv("FERRY_CACHE_SEED"), "a read-only precompiled cache (as `ferry image` ships) to use before compiling ($FERRY_CACHE_SEED)")
+		azureApps     multiFlag
 	)
 	fs.Var(&azureApps, "azure-app", "an Azure Functions app folder to serve (host.json, */function.json, the Go custom handler); repeatable")
 	fs.Usage = func() {
@@ -95,7 +97,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	go func() { served <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(stderr, "ferry: listening on http://%s\n", ln.Addr())
 
-	engine, err := adapter.NewEngine(ctx, adapter.WithMetrics(metrics))
+	engineOpts := []adapter.EngineOption{adapter.WithMetrics(metrics)}
+	if *cacheSeed != "" {
+		// A missing seed costs start-up time, not correctness: compile.
+		if _, err := os.Stat(*cacheSeed); err != nil {
+			fmt.Fprintf(stderr, "ferry: no precompiled cache (%v); modules will be compiled\n", err)
+		} else {
+			engineOpts = append(engineOpts, adapter.WithCacheSeed(*cacheSeed))
+		}
+	}
+	engine, err := adapter.NewEngine(ctx, engineOpts...)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
@@ -126,8 +137,17 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(d.azure) > 0 {
 		reg.MustRegister(azureQueueDepth(d.azure))
 	}
+	if !*fireSchedules && len(d.schedules) > 0 {
+		// Another process fires them (ferry k8s's CronJobs, through the
+		// Invoke API): firing here too would run each tick once per replica.
+		fmt.Fprintf(stderr, "ferry: %d schedule(s) not fired here (--schedules=false)\n", len(d.schedules))
+		d.schedules = nil
+	}
 	schedules := adapter.StartSchedules(d.schedules, d.Queue, metrics, logs)
 	printRoutes(stderr, ln.Addr(), d)
+	if st := engine.CompileStats(); st.FromCache > 0 {
+		fmt.Fprintf(stderr, "ferry: %d module(s) compiled, %d from the compilation cache\n", st.Compiled, st.FromCache)
+	}
 	fmt.Fprintln(stderr, "ferry: ready")
 
 	if *watch {

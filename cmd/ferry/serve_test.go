@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -537,15 +538,33 @@ func TestServeSIGTERM(t *testing.T) {
 	waitFor(t, "both invocations in flight", func() bool {
 		return strings.Contains(get(t, url+"/metrics"), `ferry_instances{function="errors",state="busy"} 2`)
 	})
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
 	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
+	}
+	// New connections are refused while the accepted requests drain: the
+	// process is still running (its exit is the drain's end) when a dial
+	// to its port fails.
+	host := strings.TrimPrefix(url, "http://")
+	waitFor(t, "new connections to be refused", func() bool {
+		c, err := net.Dial("tcp", host)
+		if err == nil {
+			c.Close()
+		}
+		return err != nil
+	})
+	select {
+	case err := <-exited:
+		t.Fatalf("ferry exited (%v) before new connections were seen refused during the drain\n%s", err, log)
+	default:
 	}
 	for range inflight {
 		if err := <-results; err != nil {
 			t.Errorf("in-flight request failed during drain: %v", err)
 		}
 	}
-	if err := cmd.Wait(); err != nil {
+	if err := <-exited; err != nil {
 		t.Fatalf("exit: %v\n%s", err, log)
 	}
 	if !strings.Contains(log.String(), "ferry: stopped") {

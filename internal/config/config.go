@@ -18,6 +18,10 @@
 // Lambda, API Gateway or EventBridge would reject are errors, each reported
 // as "file:line: where: what", all of them at once, one a line.
 //
+// An optional top-level kubernetes: block (name, namespace, image,
+// replicas, autoscaling, keda) configures `ferry k8s`; `ferry serve`
+// ignores it.
+//
 // Top-level keys starting with "x-" are ignored, so that they can hold
 // YAML anchors for merge keys (<<: *defaults) and aliases, as in Compose
 // files.
@@ -62,6 +66,8 @@ type File struct {
 	Functions []Function
 	// AzureApps are Azure Functions app folders to serve, in file order.
 	AzureApps []AzureApp
+	// Kubernetes is the kubernetes: block, for ferry k8s and ferry image.
+	Kubernetes Kubernetes
 }
 
 // AzureApp is an Azure Functions app folder to serve (azureApps: in the
@@ -218,4 +224,51 @@ type ScheduleTrigger struct {
 	Enabled bool
 	// Line is the line of the schedule's entry in the file.
 	Line int
+}
+
+// Kubernetes holds what `ferry k8s` and `ferry image` need beyond the
+// functions: the file's optional top-level kubernetes: block. `ferry serve`
+// ignores it.
+type Kubernetes struct {
+	// Name names the app's objects and is its app.kubernetes.io/name; ""
+	// when not set.
+	Name string
+	// Namespace is the objects' namespace; "" leaves it to kubectl.
+	Namespace string
+	// Image is the container image reference; "" when not set.
+	Image string
+	// Replicas is the Deployment's replica count; 0 when not set.
+	Replicas int
+	// Autoscaling configures the HorizontalPodAutoscaler.
+	Autoscaling Autoscaling
+	// KEDA, when not nil, replaces the HorizontalPodAutoscaler with a KEDA
+	// ScaledObject.
+	KEDA *KEDA
+	// Line is the line of the block; 0 when the file has none.
+	Line int
+}
+
+// Autoscaling configures the HorizontalPodAutoscaler on CPU use. Zero
+// values are not set.
+type Autoscaling struct {
+	MinReplicas, MaxReplicas int
+	// TargetCPU is the average CPU utilisation to keep, in percent of the
+	// request.
+	TargetCPU int
+}
+
+// KEDA configures a KEDA ScaledObject with a Prometheus trigger on
+// ferry's in-flight invocations.
+type KEDA struct {
+	// ServerAddress is Prometheus's URL; "" when not set.
+	ServerAddress string
+	// Query is the PromQL query; "" when not set.
+	Query string
+	// Threshold is the in-flight invocations one replica should take; 0
+	// when not set.
+	Threshold int
+	// MinReplicas may be 0 (scale to zero); nil when not set.
+	MinReplicas *int
+	// MaxReplicas is 0 when not set.
+	MaxReplicas int
 }

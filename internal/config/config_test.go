@@ -1,6 +1,7 @@
 package config
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -285,7 +286,7 @@ func TestParseErrors(t *testing.T) {
 			[]string{`ferry.yaml:7: functions[0] (hello): http[0]: cors: unknown key "allowOrigin"; did you mean "allowOrigins"? (want one of allowOrigins, allowMethods, allowHeaders, exposeHeaders, maxAge, allowCredentials)`}},
 		{"unknown top-level key", "Functions: []\n",
 			[]string{
-				`ferry.yaml:1: unknown key "Functions"; did you mean "functions"? (want one of region, accountId, logFormat, async, functions, azureApps)`,
+				`ferry.yaml:1: unknown key "Functions"; did you mean "functions"? (want one of region, accountId, logFormat, async, functions, azureApps, kubernetes)`,
 				`ferry.yaml:1: functions: missing; the file needs at least one function or Azure app`,
 			}},
 		{"SAM key", head + "    MemorySize: 256\n",
@@ -568,6 +569,97 @@ azureApps:
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("error %q\nwant it to say %q", got, w)
+		}
+	}
+}
+
+// TestMarshalRoundTrip writes the full file back with Marshal and parses
+// the result: the same functions, triggers and settings come back, so the
+// config `ferry image` and `ferry k8s` write serves what the user wrote.
+func TestMarshalRoundTrip(t *testing.T) {
+	workspace(t)
+	want, err := Parse("ferry.yaml", []byte(fullFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := Marshal(want)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := Parse("ferry.yaml", data)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, data)
+	}
+	// Lines differ, the Schedule values are compared by expression, and
+	// an empty list is the same as none.
+	clear := func(f *File) {
+		for i := range f.Functions {
+			fn := &f.Functions[i]
+			fn.Line = 0
+			for j := range fn.HTTP {
+				fn.HTTP[j].Line = 0
+				if c := fn.HTTP[j].CORS; c != nil && len(c.ExposeHeaders) == 0 {
+					c.ExposeHeaders = nil // an empty list is not written
+				}
+			}
+			for j := range fn.Schedules {
+				fn.Schedules[j].Line = 0
+				fn.Schedules[j].Schedule = nil
+			}
+		}
+	}
+	clear(want)
+	clear(got)
+	if !reflect.DeepEqual(got, want) {
+		g, _ := json.Marshal(got)
+		w, _ := json.Marshal(want)
+		t.Fatalf("round trip differs:\n got %s\nwant %s\n%s", g, w, data)
+	}
+}
+
+func TestParseKubernetes(t *testing.T) {
+	workspace(t)
+	f, err := Parse("ferry.yaml", []byte(`kubernetes:
+  name: shop
+  namespace: prod
+  image: registry.example.com/shop:1.2
+  replicas: 3
+  autoscaling: {minReplicas: 2, maxReplicas: 8, targetCPU: 60}
+  keda: {serverAddress: "http://prometheus.monitoring:9090", threshold: 4, minReplicas: 0, maxReplicas: 20}
+functions:
+  - name: hello
+    module: build/hello.wasm
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0
+	want := Kubernetes{Name: "shop", Namespace: "prod", Image: "registry.example.com/shop:1.2", Replicas: 3,
+		Autoscaling: Autoscaling{MinReplicas: 2, MaxReplicas: 8, TargetCPU: 60},
+		KEDA:        &KEDA{ServerAddress: "http://prometheus.monitoring:9090", Threshold: 4, MinReplicas: &zero, MaxReplicas: 20}, Line: 2}
+	if !reflect.DeepEqual(f.Kubernetes, want) {
+		t.Fatalf("got %+v, want %+v", f.Kubernetes, want)
+	}
+	_, err = Parse("ferry.yaml", []byte(`kubernetes:
+  name: Shop_1
+  replicas: 0
+  autoscaling: {minReplicas: 5, maxReplicas: 2, targetCPU: 120}
+  keda: {serverAddress: prometheus:9090, minReplicas: -1, replica: 1}
+functions:
+  - name: hello
+    module: build/hello.wasm
+`))
+	for _, want := range []string{
+		`ferry.yaml:2: kubernetes: name: "Shop_1" is not a Kubernetes name`,
+		"ferry.yaml:3: kubernetes: replicas: 0 is below the minimum of 1",
+		"ferry.yaml:4: kubernetes: autoscaling: minReplicas 5 is above maxReplicas 2",
+		"ferry.yaml:4: kubernetes: autoscaling: targetCPU: 120 is above 100",
+		`ferry.yaml:5: kubernetes: keda: serverAddress: "prometheus:9090" is not an http:// or https:// URL`,
+		"ferry.yaml:5: kubernetes: keda: minReplicas: -1 is negative",
+		`ferry.yaml:5: kubernetes: keda: unknown key "replica"`,
+	} {
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("missing error %q in:\n%v", want, err)
 		}
 	}
 }

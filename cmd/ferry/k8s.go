@@ -1,0 +1,183 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"flag"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/k8s"
+)
+
+// runK8s runs `ferry k8s`: the app's Kubernetes manifests, on stdout or
+// one file per object in a folder.
+func runK8s(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ferry k8s", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		file      = fs.String("f", "ferry.yaml", "config file")
+		out       = fs.String("o", "", "write one file per object into this folder instead of printing them")
+		name      = fs.String("name", "", "app name (default: kubernetes.name, else the config's folder name)")
+		namespace = fs.String("namespace", "", "namespace (default: kubernetes.namespace, else kubectl's)")
+		img       = fs.String("image", "", "container image (default: kubernetes.image, else NAME:latest)")
+		keda      = fs.Bool("keda", false, "a KEDA ScaledObject (Prometheus trigger on in-flight invocations) instead of the HorizontalPodAutoscaler")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ferry k8s -f ferry.yaml [-o DIR] [flags] | kubectl apply -f -\n\nWrites the app's ConfigMap, Deployment, Service, HorizontalPodAutoscaler (or KEDA\nScaledObject) and a CronJob per schedule, for the image ferry image builds.")
+		fs.PrintDefaults()
+	}
+	if pos, err := parseArgs(fs, args); err != nil {
+		return 2
+	} else if len(pos) > 0 {
+		return fail(stderr, "k8s", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	objs, err := k8s.Generate(k8s.Options{Config: cfg, Name: *name, Namespace: *namespace, Image: *img, KEDA: *keda, Version: version})
+	if err != nil {
+		return fail(stderr, "k8s", err)
+	}
+	if *out == "" {
+		b, err := k8s.YAML(objs)
+		if err != nil {
+			return fail(stderr, "k8s", err)
+		}
+		stdout.Write(b)
+		return 0
+	}
+	if err := os.MkdirAll(*out, 0o755); err != nil {
+		return fail(stderr, "k8s", err)
+	}
+	for i, o := range objs {
+		b, err := k8s.Marshal(o)
+		if err != nil {
+			return fail(stderr, "k8s", err)
+		}
+		p := filepath.Join(*out, fmt.Sprintf("%02d-%s-%s.yaml", i+1, strings.ToLower(o.Kind), o.Name))
+		if err := os.WriteFile(p, b, 0o644); err != nil {
+			return fail(stderr, "k8s", err)
+		}
+		fmt.Fprintln(stdout, p)
+	}
+	return 0
+}
+
+// runFireSchedule runs `ferry fire-schedule RULE`: it sends the schedule's
+// event (its input, else EventBridge's Scheduled Event) to a ferry's
+// Invoke API as an Event invocation. A schedule's CronJob runs it, so
+// that one replica, not each, runs every tick.
+func runFireSchedule(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("ferry fire-schedule", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var (
+		file    = fs.String("f", "ferry.yaml", "config file")
+		base    = fs.String("url", "http://localhost:8080", "the ferry serve to invoke")
+		timeout = fs.Duration("timeout", 30*time.Second, "how long to wait for ferry's answer")
+	)
+	fs.Usage = func() {
+		fmt.Fprintln(stderr, "Usage: ferry fire-schedule [-f ferry.yaml] [--url URL] RULE\n\nQueues one firing of the schedule named RULE on the ferry at URL (an Event invocation).\nExit status 0 when ferry accepted it (202), 1 when it refused, 2 on bad input.")
+		fs.PrintDefaults()
+	}
+	pos, err := parseArgs(fs, args)
+	if err != nil {
+		return 2
+	}
+	if len(pos) != 1 {
+		fs.Usage()
+		return 2
+	}
+	cfg, err := config.Load(*file)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 2
+	}
+	fn, payload, err := schedulePayload(cfg, pos[0], time.Now())
+	if err != nil {
+		return fail(stderr, "fire-schedule", err)
+	}
+	u, err := url.Parse(*base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fail(stderr, "fire-schedule", fmt.Errorf("--url %q is not an http:// URL", *base))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
+	defer cancel()
+	target := strings.TrimSuffix(*base, "/") + "/2015-03-31/functions/" + url.PathEscape(fn) + "/invocations"
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
+	if err != nil {
+		return fail(stderr, "fire-schedule", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("X-Amz-Invocation-Type", "Event")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry fire-schedule: %s: %v\n", pos[0], err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusAccepted {
+		fmt.Fprintf(stderr, "ferry fire-schedule: %s: %s answered %s: %s\n", pos[0], target, resp.Status, bytes.TrimSpace(body))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s: queued %s (request %s)\n", pos[0], fn, resp.Header.Get("X-Amzn-Requestid"))
+	return 0
+}
+
+// schedulePayload finds the schedule named rule and returns its function
+// and the event a firing at now sends: its input, else the Scheduled
+// Event, timed at the minute of the firing as EventBridge times it.
+func schedulePayload(cfg *config.File, rule string, now time.Time) (string, []byte, error) {
+	var names []string
+	for _, fn := range cfg.Functions {
+		for _, s := range fn.Schedules {
+			if s.Name != rule {
+				names = append(names, s.Name)
+				continue
+			}
+			if s.Input != nil {
+				return fn.Name, s.Input, nil
+			}
+			account := firstOf(cfg.AccountID, "123456789012") // the adapter's default
+			payload, err := events.ScheduledEvent(s.Name, cfg.Region, account, now.UTC().Truncate(time.Minute))
+			return fn.Name, payload, err
+		}
+	}
+	if len(names) == 0 {
+		return "", nil, fmt.Errorf("%s declares no schedules", cfg.Path)
+	}
+	return "", nil, fmt.Errorf("%s has no schedule named %q (it has %s)", cfg.Path, rule, strings.Join(names, ", "))
+}
+
+// runProbe runs `ferry probe URL`: exit 0 when URL answers 200. It is an
+// exec probe for images without curl, where ferry listens on the pod's
+// loopback only (the sidecar example) and kubelet's httpGet cannot reach it.
+func runProbe(args []string, stderr io.Writer) int {
+	if len(args) != 1 {
+		fmt.Fprintln(stderr, "Usage: ferry probe URL")
+		return 2
+	}
+	client := &http.Client{Timeout: 2 * time.Second}
+	resp, err := client.Get(args[0])
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry probe: %v\n", err)
+		return 1
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "ferry probe: %s: %s\n", args[0], resp.Status)
+		return 1
+	}
+	return 0
+}

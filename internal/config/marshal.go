@@ -1,0 +1,151 @@
+package config
+
+import (
+	"bytes"
+	"fmt"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Marshal writes f back as ferry.yaml, with every path absolute, so that
+// Parse of the result (where the modules and sources exist) gives f back.
+// `ferry image` and `ferry k8s` use it to write the config a pod runs,
+// after pointing its functions at the modules in the image.
+func Marshal(f *File) ([]byte, error) {
+	out := fileYAML{Region: f.Region, AccountID: f.AccountID, LogFormat: f.LogFormat}
+	if f.Async != (Async{}) {
+		out.Async = &asyncYAML{QueueSize: f.Async.QueueSize, SpoolDir: f.Async.SpoolDir}
+	}
+	for _, fn := range f.Functions {
+		fy := functionYAML{
+			Name: fn.Name, Module: fn.Module, Source: fn.Source, Memory: fn.Memory,
+			Timeout: durationText(fn.Timeout), IdleTimeout: durationText(fn.IdleTimeout),
+			Environment: fn.Environment, Concurrency: fn.Concurrency, MinInstances: fn.MinInstances,
+		}
+		if a := fn.AsyncConfig; a.RetryDelays != nil || a.MaxEventAge != 0 || !a.OnSuccess.IsZero() || !a.OnFailure.IsZero() {
+			ay := &functionAsyncYAML{MaxEventAge: durationText(a.MaxEventAge), OnSuccess: destinationYAML(a.OnSuccess), OnFailure: destinationYAML(a.OnFailure)}
+			if a.RetryDelays != nil {
+				n := len(a.RetryDelays)
+				ay.MaxRetries = &n
+				for _, d := range a.RetryDelays {
+					ay.RetryDelays = append(ay.RetryDelays, fmtDuration(d))
+				}
+			}
+			fy.Async = ay
+		}
+		for _, r := range fn.HTTP {
+			ry := routeYAML{Path: r.Path, Methods: r.Methods, Format: r.Format, Stage: r.Stage,
+				BinaryMediaTypes: r.BinaryMediaTypes, MultiValueHeaders: r.MultiValueHeaders}
+			if c := r.CORS; c != nil {
+				ry.CORS = &corsYAML{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
+					ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials}
+			}
+			fy.HTTP = append(fy.HTTP, ry)
+		}
+		for _, s := range fn.Schedules {
+			sy := scheduleYAML{Name: s.Name, Expression: s.Expression}
+			if !s.Enabled {
+				sy.Enabled = new(bool)
+			}
+			if s.Input != nil {
+				// JSON is YAML: the input's node keeps its keys' order.
+				var n yaml.Node
+				if err := yaml.Unmarshal(s.Input, &n); err != nil || len(n.Content) != 1 {
+					return nil, fmt.Errorf("function %s: schedule %s: input is not JSON: %v", fn.Name, s.Name, err)
+				}
+				sy.Input = n.Content[0]
+			}
+			fy.Schedule = append(fy.Schedule, sy)
+		}
+		out.Functions = append(out.Functions, fy)
+	}
+	var buf bytes.Buffer
+	enc := yaml.NewEncoder(&buf)
+	enc.SetIndent(2)
+	if err := enc.Encode(out); err != nil {
+		return nil, err
+	}
+	return buf.Bytes(), enc.Close()
+}
+
+func durationText(d time.Duration) string {
+	if d == 0 {
+		return ""
+	}
+	return fmtDuration(d)
+}
+
+func destinationYAML(d Destination) *destYAML {
+	if d.IsZero() {
+		return nil
+	}
+	return &destYAML{Function: d.Function, File: d.File}
+}
+
+type fileYAML struct {
+	Region    string         `yaml:"region,omitempty"`
+	AccountID string         `yaml:"accountId,omitempty"`
+	LogFormat string         `yaml:"logFormat,omitempty"`
+	Async     *asyncYAML     `yaml:"async,omitempty"`
+	Functions []functionYAML `yaml:"functions"`
+}
+
+type asyncYAML struct {
+	QueueSize int    `yaml:"queueSize,omitempty"`
+	SpoolDir  string `yaml:"spoolDir,omitempty"`
+}
+
+type functionYAML struct {
+	Name         string             `yaml:"name"`
+	Module       string             `yaml:"module,omitempty"`
+	Source       string             `yaml:"source,omitempty"`
+	Memory       int                `yaml:"memory,omitempty"`
+	Timeout      string             `yaml:"timeout,omitempty"`
+	IdleTimeout  string             `yaml:"idleTimeout,omitempty"`
+	Environment  map[string]string  `yaml:"environment,omitempty"`
+	Concurrency  int                `yaml:"concurrency,omitempty"`
+	MinInstances int                `yaml:"minInstances,omitempty"`
+	Async        *functionAsyncYAML `yaml:"async,omitempty"`
+	HTTP         []routeYAML        `yaml:"http,omitempty"`
+	Schedule     []scheduleYAML     `yaml:"schedule,omitempty"`
+}
+
+type functionAsyncYAML struct {
+	MaxRetries  *int      `yaml:"maxRetries,omitempty"`
+	RetryDelays []string  `yaml:"retryDelays,omitempty,flow"`
+	MaxEventAge string    `yaml:"maxEventAge,omitempty"`
+	OnSuccess   *destYAML `yaml:"onSuccess,omitempty"`
+	OnFailure   *destYAML `yaml:"onFailure,omitempty"`
+}
+
+type destYAML struct {
+	Function string `yaml:"function,omitempty"`
+	File     string `yaml:"file,omitempty"`
+}
+
+type routeYAML struct {
+	Path              string    `yaml:"path"`
+	Methods           []string  `yaml:"methods,omitempty,flow"`
+	Format            string    `yaml:"format,omitempty"`
+	Stage             string    `yaml:"stage,omitempty"`
+	BinaryMediaTypes  []string  `yaml:"binaryMediaTypes,omitempty,flow"`
+	MultiValueHeaders bool      `yaml:"multiValueHeaders,omitempty"`
+	CORS              *corsYAML `yaml:"cors,omitempty"`
+}
+
+type corsYAML struct {
+	AllowOrigins     []string `yaml:"allowOrigins,omitempty,flow"`
+	AllowMethods     []string `yaml:"allowMethods,omitempty,flow"`
+	AllowHeaders     []string `yaml:"allowHeaders,omitempty,flow"`
+	ExposeHeaders    []string `yaml:"exposeHeaders,omitempty,flow"`
+	MaxAge           int      `yaml:"maxAge,omitempty"`
+	AllowCredentials bool     `yaml:"allowCredentials,omitempty"`
+}
+
+type scheduleYAML struct {
+	Name       string     `yaml:"name"`
+	Expression string     `yaml:"expression"`
+	Input      *yaml.Node `yaml:"input,omitempty"`
+	Enabled    *bool      `yaml:"enabled,omitempty"`
+}

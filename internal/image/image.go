@@ -1,0 +1,467 @@
+// Package image builds a container image of a ferry app without a Docker
+// daemon: ferry's static binary, the functions' modules, the config and
+// the wazero machine code precompiled for the target, so that a pod starts
+// serving without compiling. `ferry image` runs it; the tarball it writes
+// loads with `docker load` and `kind load image-archive` and pushes with
+// `crane push`.
+//
+// The image is FROM scratch with only what ferry needs: a passwd entry for
+// the distroless "nonroot" user (65532) it runs as, and /tmp. It runs
+// with a read-only root filesystem: everything ferry writes at run time
+// goes under ScratchDir, which Kubernetes mounts as an emptyDir.
+package image
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"debug/elf"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	v1 "github.com/google/go-containerregistry/pkg/v1"
+	"github.com/google/go-containerregistry/pkg/v1/empty"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/tarball"
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
+	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/gobuild"
+)
+
+// Where things are in the image.
+const (
+	BinaryPath = "/usr/local/bin/ferry"
+	ConfigPath = "/ferry/ferry.yaml"
+	ModulesDir = "/ferry/modules"
+	// CacheSeedDir holds the precompiled wazero cache, read-only; ferry
+	// links its entries into the writable cache under ScratchDir.
+	CacheSeedDir = "/ferry/cache"
+	// ScratchDir is $FERRY_CACHE_DIR: the writable compilation cache, the
+	// async spool and destination files whose paths were relative.
+	ScratchDir = "/tmp/ferry"
+	// Port is the port ferry listens on ($FERRY_ADDR).
+	Port = 8080
+	// UID and GID are distroless's "nonroot" user.
+	UID = 65532
+	GID = 65532
+	// ModulePath is ferry's Go module.
+	ModulePath = "github.com/ferrywasm/ferry"
+)
+
+// Env is the environment the image sets.
+var Env = []string{
+	"FERRY_CACHE_DIR=" + ScratchDir,
+	"FERRY_CACHE_SEED=" + CacheSeedDir,
+	"FERRY_ADDR=:" + strconv.Itoa(Port),
+}
+
+// Entrypoint and Cmd start `ferry serve` on the image's config. A pod that
+// mounts its own ferry.yaml (ferry k8s's ConfigMap) passes its own args.
+var (
+	Entrypoint = []string{BinaryPath}
+	Cmd        = []string{"serve", "-f", ConfigPath}
+)
+
+// RuntimeConfig returns cfg as the image runs it: each function's module
+// at ModulesDir/<name>.wasm (a source function is shipped built), and the
+// paths ferry writes to that lay under the config's directory moved under
+// ScratchDir, because the image's root is read-only. notes says what moved.
+func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
+	c := *cfg
+	c.Functions = append([]config.Function(nil), cfg.Functions...)
+	dir, _ := filepath.Abs(filepath.Dir(cfg.Path))
+	scratch := func(what, p string) string {
+		if p == "" {
+			return ""
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+			notes = append(notes, fmt.Sprintf("%s %s is kept: make sure it is on a writable volume", what, p))
+			return p
+		}
+		moved := path.Join(ScratchDir, filepath.ToSlash(rel))
+		notes = append(notes, fmt.Sprintf("%s %s is written to %s (the root filesystem is read-only)", what, rel, moved))
+		return moved
+	}
+	if c.Async.SpoolDir != "" {
+		c.Async.SpoolDir = scratch("async spoolDir", c.Async.SpoolDir)
+	}
+	for i := range c.Functions {
+		fn := &c.Functions[i]
+		fn.Module, fn.Source = path.Join(ModulesDir, fn.Name+".wasm"), ""
+		if f := fn.AsyncConfig.OnSuccess.File; f != "" {
+			fn.AsyncConfig.OnSuccess.File = scratch("function "+fn.Name+" onSuccess file", f)
+		}
+		if f := fn.AsyncConfig.OnFailure.File; f != "" {
+			fn.AsyncConfig.OnFailure.File = scratch("function "+fn.Name+" onFailure file", f)
+		}
+	}
+	return &c, notes
+}
+
+// Options configure Build.
+type Options struct {
+	// Config is the parsed ferry.yaml.
+	Config *config.File
+	// Platform is os/arch; "" is linux and this machine's architecture,
+	// the only one possible: wazero compiles for the machine it runs on.
+	Platform string
+	// FerrySource is the directory of ferry's module, from which the
+	// static binary is built; "" asks `go list -m` from the config's
+	// directory, then from the working directory (see FindFerrySource).
+	FerrySource string
+	// Version labels the image (org.opencontainers.image.version).
+	Version string
+	// Created is the image's creation time, also every file's time; zero
+	// is $SOURCE_DATE_EPOCH, else the Unix epoch, so that the same inputs
+	// give the same image.
+	Created time.Time
+	// Log receives progress lines; nil discards them.
+	Log io.Writer
+}
+
+// Result is a built image.
+type Result struct {
+	Image v1.Image
+	// Compiled is how many modules were precompiled into the image.
+	Compiled int
+	// Notes are what RuntimeConfig moved.
+	Notes []string
+}
+
+// Build builds the image.
+func Build(ctx context.Context, o Options) (*Result, error) {
+	if o.Log == nil {
+		o.Log = io.Discard
+	}
+	arch, err := checkPlatform(o.Platform)
+	if err != nil {
+		return nil, err
+	}
+	created := o.Created
+	if created.IsZero() {
+		created = time.Unix(0, 0).UTC()
+		if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+				created = time.Unix(n, 0).UTC()
+			}
+		}
+	}
+	src := o.FerrySource
+	if src == "" {
+		if src, err = FindFerrySource(ctx, filepath.Dir(o.Config.Path)); err != nil {
+			return nil, err
+		}
+	}
+	work, err := os.MkdirTemp("", "ferry-image-")
+	if err != nil {
+		return nil, err
+	}
+	defer os.RemoveAll(work)
+
+	fmt.Fprintf(o.Log, "ferry image: building a static ferry (linux/%s) from %s\n", arch, src)
+	bin := filepath.Join(work, "ferry")
+	if err := BuildStatic(ctx, src, bin, arch, o.Version); err != nil {
+		return nil, err
+	}
+
+	modules := map[string][]byte{}
+	modDir := filepath.Join(work, "modules")
+	if err := os.Mkdir(modDir, 0o755); err != nil {
+		return nil, err
+	}
+	var paths []string
+	for _, fn := range o.Config.Functions {
+		module := fn.Module
+		if fn.Source != "" {
+			fmt.Fprintf(o.Log, "ferry image: building %s from %s\n", fn.Name, fn.Source)
+			if module, err = gobuild.Cached(ctx, fn.Source); err != nil {
+				return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
+			}
+		}
+		wasm, err := os.ReadFile(module)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
+		}
+		modules[fn.Name+".wasm"] = wasm
+		p := filepath.Join(modDir, fn.Name+".wasm")
+		if err := os.WriteFile(p, wasm, 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+
+	// The binary that will run in the image compiles the modules, so that
+	// the cache is keyed by its own wazero version, not this process's.
+	cacheDir := filepath.Join(work, "cache")
+	fmt.Fprintf(o.Log, "ferry image: precompiling %d module(s) for linux/%s\n", len(paths), arch)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"compile", "--cache-dir", cacheDir}, paths...)...)
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return nil, fmt.Errorf("precompiling the modules: %v\n%s", err, bytes.TrimSpace(out))
+	}
+
+	rc, notes := RuntimeConfig(o.Config)
+	yml, err := config.Marshal(rc)
+	if err != nil {
+		return nil, err
+	}
+	header := fmt.Sprintf("# Written by ferry image from %s: modules are in %s, built from source when the\n# original said source:. Paths ferry writes are under %s (the root is read-only).\n",
+		filepath.Base(o.Config.Path), ModulesDir, ScratchDir)
+	yml = append([]byte(header), yml...)
+
+	base := newTarball(created)
+	base.dir("etc", 0o755)
+	base.file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"))
+	base.file("etc/group", 0o644, []byte("root:x:0:\nnonroot:x:65532:\n"))
+	base.dir("home", 0o755)
+	base.dirOwned("home/nonroot", 0o700, UID, GID)
+	base.dir("tmp", 0o1777)
+
+	binLayer := newTarball(created)
+	binData, err := os.ReadFile(bin)
+	if err != nil {
+		return nil, err
+	}
+	binLayer.dir("usr", 0o755)
+	binLayer.dir("usr/local", 0o755)
+	binLayer.dir("usr/local/bin", 0o755)
+	binLayer.file(strings.TrimPrefix(BinaryPath, "/"), 0o755, binData)
+
+	app := newTarball(created)
+	app.dir("ferry", 0o755)
+	app.file(strings.TrimPrefix(ConfigPath, "/"), 0o644, yml)
+	app.dir(strings.TrimPrefix(ModulesDir, "/"), 0o755)
+	names := make([]string, 0, len(modules))
+	for n := range modules {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		app.file(path.Join(strings.TrimPrefix(ModulesDir, "/"), n), 0o644, modules[n])
+	}
+	compiled, err := app.tree(cacheDir, strings.TrimPrefix(CacheSeedDir, "/"))
+	if err != nil {
+		return nil, err
+	}
+
+	var layers []v1.Layer
+	for _, t := range []*tarball_{base, binLayer, app} {
+		data, err := t.bytes()
+		if err != nil {
+			return nil, err
+		}
+		l, err := tarball.LayerFromOpener(func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(data)), nil },
+			tarball.WithMediaType(types.OCILayer))
+		if err != nil {
+			return nil, err
+		}
+		layers = append(layers, l)
+	}
+	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
+	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
+	if img, err = mutate.AppendLayers(img, layers...); err != nil {
+		return nil, err
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		return nil, err
+	}
+	cf = cf.DeepCopy()
+	cf.OS, cf.Architecture = "linux", arch
+	cf.Created = v1.Time{Time: created}
+	cf.Author = "ferry image"
+	cf.Config = v1.Config{
+		Entrypoint:   Entrypoint,
+		Cmd:          Cmd,
+		Env:          Env,
+		User:         fmt.Sprintf("%d:%d", UID, GID),
+		WorkingDir:   "/ferry",
+		ExposedPorts: map[string]struct{}{fmt.Sprintf("%d/tcp", Port): {}},
+		Labels: map[string]string{
+			"org.opencontainers.image.title":       "ferry: " + strings.TrimSuffix(filepath.Base(o.Config.Path), filepath.Ext(o.Config.Path)),
+			"org.opencontainers.image.description": fmt.Sprintf("ferry serving %s", strings.Join(functionNames(o.Config), ", ")),
+			"org.opencontainers.image.version":     firstNonEmpty(o.Version, "dev"),
+			"org.opencontainers.image.created":     created.Format(time.RFC3339),
+			"org.opencontainers.image.source":      "https://" + ModulePath,
+			"org.opencontainers.image.licenses":    "Apache-2.0",
+			"org.opencontainers.image.vendor":      "ferry",
+		},
+	}
+	if img, err = mutate.ConfigFile(img, cf); err != nil {
+		return nil, err
+	}
+	return &Result{Image: img, Compiled: compiled, Notes: notes}, nil
+}
+
+func functionNames(cfg *config.File) []string {
+	var names []string
+	for _, fn := range cfg.Functions {
+		names = append(names, fn.Name)
+	}
+	return names
+}
+
+func firstNonEmpty(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+// checkPlatform returns the architecture of platform ("linux/amd64"),
+// which must be this machine's.
+func checkPlatform(platform string) (string, error) {
+	if platform == "" {
+		return runtime.GOARCH, nil
+	}
+	osName, arch, _ := strings.Cut(platform, "/")
+	arch, _, _ = strings.Cut(arch, "/") // a variant (arm64/v8) is the machine's
+	if osName != "linux" || arch == "" {
+		return "", fmt.Errorf("--platform %q: want linux/%s", platform, runtime.GOARCH)
+	}
+	if arch != runtime.GOARCH {
+		return "", fmt.Errorf("--platform %s: this machine is %s, and wazero compiles modules for the machine it runs on, so the precompiled cache can only be made for linux/%s; build the image on a linux/%s machine (or a CI runner of that architecture)",
+			platform, runtime.GOARCH, runtime.GOARCH, arch)
+	}
+	return arch, nil
+}
+
+// FindFerrySource returns the directory of ferry's Go module to build the
+// static binary from: `go list -m` run in dir (ferry's own tree, or a
+// project that requires ferry), else in the working directory.
+func FindFerrySource(ctx context.Context, dir string) (string, error) {
+	var errs []string
+	for _, d := range []string{dir, "."} {
+		cmd := exec.CommandContext(ctx, "go", "list", "-m", "-f", "{{.Dir}}", ModulePath)
+		cmd.Dir = d
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if src := strings.TrimSpace(string(out)); err == nil && src != "" {
+			return src, nil
+		}
+		errs = append(errs, strings.TrimSpace(stderr.String()))
+	}
+	return "", fmt.Errorf("cannot find the source of %s to build a static ferry from (go list -m: %s); run ferry image inside a module that requires ferry, or give --ferry-src DIR",
+		ModulePath, strings.Join(errs, "; "))
+}
+
+// BuildStatic builds cmd/ferry from the module in src as a static
+// linux/arch executable at out, and checks that it is static.
+func BuildStatic(ctx context.Context, src, out, arch, version string) error {
+	ldflags := "-s -w"
+	if version != "" {
+		ldflags += " -X main.version=" + version
+	}
+	cmd := exec.CommandContext(ctx, "go", "build", "-trimpath", "-ldflags", ldflags, "-o", out, "./cmd/ferry")
+	cmd.Dir = src
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH="+arch)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build ./cmd/ferry in %s: %v\n%s", src, err, bytes.TrimSpace(b))
+	}
+	return checkStatic(out)
+}
+
+// checkStatic refuses an executable that needs a dynamic loader, which the
+// image does not have.
+func checkStatic(p string) error {
+	f, err := elf.Open(p)
+	if err != nil {
+		return fmt.Errorf("%s: %w", p, err)
+	}
+	defer f.Close()
+	for _, prog := range f.Progs {
+		if prog.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s is dynamically linked (it has an ELF interpreter); build it with CGO_ENABLED=0", p)
+		}
+	}
+	return nil
+}
+
+// tarball_ writes one layer.
+type tarball_ struct {
+	buf     bytes.Buffer
+	tw      *tar.Writer
+	modTime time.Time
+	err     error
+}
+
+func newTarball(t time.Time) *tarball_ {
+	tb := &tarball_{modTime: t}
+	tb.tw = tar.NewWriter(&tb.buf)
+	return tb
+}
+
+func (t *tarball_) header(h *tar.Header) {
+	if t.err == nil {
+		h.ModTime, h.Format = t.modTime, tar.FormatPAX
+		t.err = t.tw.WriteHeader(h)
+	}
+}
+
+func (t *tarball_) dir(name string, mode int64) { t.dirOwned(name, mode, 0, 0) }
+
+func (t *tarball_) dirOwned(name string, mode int64, uid, gid int) {
+	t.header(&tar.Header{Typeflag: tar.TypeDir, Name: name + "/", Mode: mode, Uid: uid, Gid: gid})
+}
+
+func (t *tarball_) file(name string, mode int64, data []byte) {
+	t.header(&tar.Header{Typeflag: tar.TypeReg, Name: name, Mode: mode, Size: int64(len(data))})
+	if t.err == nil {
+		_, t.err = t.tw.Write(data)
+	}
+}
+
+// tree adds the regular files under dir as prefix, and returns how many.
+func (t *tarball_) tree(dir, prefix string) (int, error) {
+	n := 0
+	t.dir(prefix, 0o755)
+	err := filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err != nil || p == dir {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		name := path.Join(prefix, filepath.ToSlash(rel))
+		switch {
+		case d.IsDir():
+			t.dir(name, 0o755)
+		case d.Type().IsRegular() && !strings.HasSuffix(p, ".tmp"):
+			data, err := os.ReadFile(p)
+			if err != nil {
+				return err
+			}
+			t.file(name, 0o644, data)
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, t.err
+}
+
+func (t *tarball_) bytes() ([]byte, error) {
+	if t.err == nil {
+		t.err = t.tw.Close()
+	}
+	if t.err != nil {
+		return nil, t.err
+	}
+	return t.buf.Bytes(), nil
+}

@@ -1,0 +1,63 @@
+package image
+
+import (
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/ferrywasm/ferry/internal/config"
+)
+
+func TestCheckPlatform(t *testing.T) {
+	for _, p := range []string{"", "linux/" + runtime.GOARCH} {
+		if arch, err := checkPlatform(p); err != nil || arch != runtime.GOARCH {
+			t.Errorf("%q: %s, %v", p, arch, err)
+		}
+	}
+	other := "arm64"
+	if runtime.GOARCH == "arm64" {
+		other = "amd64"
+	}
+	if _, err := checkPlatform("linux/" + other); err == nil || !strings.Contains(err.Error(), "wazero compiles modules for the machine it runs on") {
+		t.Errorf("another architecture: %v", err)
+	}
+	if _, err := checkPlatform("windows/" + runtime.GOARCH); err == nil {
+		t.Error("windows accepted")
+	}
+}
+
+// TestRuntimeConfig: modules move into the image, and what ferry writes
+// under the config's folder moves to the scratch directory.
+func TestRuntimeConfig(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "m.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	os.Mkdir(filepath.Join(dir, "src"), 0o755)
+	cfg, err := config.Parse(filepath.Join(dir, "ferry.yaml"), []byte(`
+async: {spoolDir: .ferry/spool}
+functions:
+  - name: a
+    module: m.wasm
+    async: {onFailure: {file: out/failed.jsonl}, onSuccess: {file: /var/log/ok.jsonl}}
+  - name: b
+    source: src
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, notes := RuntimeConfig(cfg)
+	a, b := rc.Functions[0], rc.Functions[1]
+	if a.Module != "/ferry/modules/a.wasm" || b.Module != "/ferry/modules/b.wasm" || b.Source != "" {
+		t.Errorf("modules %q %q source %q", a.Module, b.Module, b.Source)
+	}
+	if rc.Async.SpoolDir != "/tmp/ferry/.ferry/spool" || a.AsyncConfig.OnFailure.File != "/tmp/ferry/out/failed.jsonl" || a.AsyncConfig.OnSuccess.File != "/var/log/ok.jsonl" {
+		t.Errorf("paths %q %q %q", rc.Async.SpoolDir, a.AsyncConfig.OnFailure.File, a.AsyncConfig.OnSuccess.File)
+	}
+	if len(notes) != 3 || !strings.Contains(strings.Join(notes, "\n"), "/var/log/ok.jsonl is kept: make sure it is on a writable volume") {
+		t.Errorf("notes %q", notes)
+	}
+	if cfg.Functions[1].Source == "" {
+		t.Error("RuntimeConfig changed its argument")
+	}
+}

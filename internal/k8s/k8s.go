@@ -1,0 +1,525 @@
+// Package k8s writes the Kubernetes objects that run a ferry app, built
+// from ferry.yaml: a Deployment of `ferry serve` with probes on its health
+// endpoints, the restricted Pod Security settings, resources derived from
+// the functions' memory and concurrency, and a termination sequence that
+// drains; a Service; a ConfigMap with the config the pods run; a
+// HorizontalPodAutoscaler, or a KEDA ScaledObject scaling on in-flight
+// invocations; and a CronJob per schedule.
+//
+// Schedules run once per tick whatever the replica count because no
+// replica fires them: the pods run `ferry serve --schedules=false`, and
+// each schedule's CronJob runs `ferry fire-schedule`, which sends the
+// schedule's event to the Service as an asynchronous (Event) invocation,
+// so one replica runs it, with the async queue's retries and destinations.
+package k8s
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/util/intstr"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/image"
+)
+
+// Defaults for what ferry.yaml's kubernetes: block leaves out.
+const (
+	DefaultReplicas    = 2
+	DefaultMaxReplicas = 10
+	DefaultTargetCPU   = 70
+	// DefaultKEDAThreshold is the in-flight invocations per replica KEDA
+	// aims at.
+	DefaultKEDAThreshold = 10
+	DefaultPrometheus    = "http://prometheus-operated.monitoring.svc:9090"
+
+	// BaseMemoryMB is ferry's own memory: the Go runtime, the HTTP server,
+	// the modules and their compiled code.
+	BaseMemoryMB = 128
+	// PreStopSeconds is how long a terminating pod keeps serving before
+	// ferry gets SIGTERM, so that Service endpoints stop sending it new
+	// requests first (endpoint removal is asynchronous to the kill).
+	PreStopSeconds = 5
+	// DefaultDrain is ferry serve's --drain-timeout default.
+	DefaultDrain = 25 * time.Second
+
+	configDir  = "/etc/ferry"
+	configFile = "ferry.yaml"
+)
+
+// Options configure Generate.
+type Options struct {
+	// Config is the parsed ferry.yaml; its kubernetes: block supplies
+	// what the fields below leave empty.
+	Config *config.File
+	// Name, Namespace and Image override the kubernetes: block.
+	Name, Namespace, Image string
+	// KEDA writes a ScaledObject instead of the HorizontalPodAutoscaler,
+	// also when the kubernetes: block has no keda: settings.
+	KEDA bool
+	// Version is ferry's version, for the app.kubernetes.io/version label.
+	Version string
+}
+
+// Object is one manifest.
+type Object struct {
+	Kind, Name string
+	// Value is a k8s.io/api type, or ScaledObject.
+	Value any
+}
+
+// Generate returns the app's objects in the order to apply them.
+func Generate(o Options) ([]Object, error) {
+	cfg, kc := o.Config, o.Config.Kubernetes
+	name := firstOf(o.Name, kc.Name, defaultName(cfg.Path))
+	if !dnsLabel.MatchString(name) || len(name) > 52 {
+		return nil, fmt.Errorf("app name %q is not a Kubernetes name (lower-case letters, digits and -, at most 52); set kubernetes.name or --name", name)
+	}
+	ns := firstOf(o.Namespace, kc.Namespace)
+	img := firstOf(o.Image, kc.Image, name+":latest")
+	version := firstOf(o.Version, "dev")
+
+	rc, _ := image.RuntimeConfig(cfg)
+	yml, err := config.Marshal(rc)
+	if err != nil {
+		return nil, err
+	}
+	yml = append([]byte(fmt.Sprintf("# Written by ferry k8s from %s: the modules are the image's (ferry image puts\n# them in %s); paths ferry writes are under %s, an emptyDir.\n",
+		filepath.Base(cfg.Path), image.ModulesDir, image.ScratchDir)), yml...)
+	sum := sha256.Sum256(yml)
+
+	labels := map[string]string{
+		"app.kubernetes.io/name":       name,
+		"app.kubernetes.io/instance":   name,
+		"app.kubernetes.io/version":    version,
+		"app.kubernetes.io/component":  "functions",
+		"app.kubernetes.io/managed-by": "ferry",
+	}
+	selector := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
+	meta := func(n string, extra map[string]string) metav1.ObjectMeta {
+		l := map[string]string{}
+		for k, v := range labels {
+			l[k] = v
+		}
+		for k, v := range extra {
+			l[k] = v
+		}
+		return metav1.ObjectMeta{Name: n, Namespace: ns, Labels: l}
+	}
+	serviceURL := fmt.Sprintf("http://%s:%d", name, image.Port)
+
+	// Drain: a request accepted just before SIGTERM may run for the longest
+	// timeout; the grace period covers the preStop pause, that drain and a
+	// margin to exit, so ferry never gets SIGKILL while it drains.
+	var longest time.Duration
+	var requestMB, limitMB int64 = BaseMemoryMB, BaseMemoryMB
+	for _, fn := range cfg.Functions {
+		timeout, memory, concurrency := fn.Timeout, int64(fn.Memory), int64(fn.Concurrency)
+		if timeout == 0 {
+			timeout = 3 * time.Second
+		}
+		if memory == 0 {
+			memory = 128
+		}
+		if concurrency == 0 {
+			concurrency = 10
+		}
+		longest = max(longest, timeout)
+		// The limit lets every instance reach its memory size: a function
+		// then fails as Lambda does (Runtime.OutOfMemory) rather than the
+		// pod being OOM-killed. The request covers the warm instances.
+		limitMB += memory * concurrency
+		requestMB += memory * int64(max(fn.MinInstances, 1))
+	}
+	drain := max(DefaultDrain, longest+5*time.Second)
+	grace := int64(PreStopSeconds) + int64(drain/time.Second) + 5
+
+	restricted := &corev1.SecurityContext{
+		AllowPrivilegeEscalation: ptr(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		ReadOnlyRootFilesystem:   ptr(true),
+		RunAsNonRoot:             ptr(true),
+		RunAsUser:                ptr(int64(image.UID)),
+		RunAsGroup:               ptr(int64(image.GID)),
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	podSecurity := &corev1.PodSecurityContext{
+		RunAsNonRoot:   ptr(true),
+		RunAsUser:      ptr(int64(image.UID)),
+		RunAsGroup:     ptr(int64(image.GID)),
+		FSGroup:        ptr(int64(image.GID)),
+		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	env := []corev1.EnvVar{
+		{Name: "FERRY_CACHE_DIR", Value: image.ScratchDir},
+		{Name: "FERRY_CACHE_SEED", Value: image.CacheSeedDir},
+	}
+	volumes := []corev1.Volume{
+		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+	}
+	mounts := []corev1.VolumeMount{
+		{Name: "config", MountPath: configDir, ReadOnly: true},
+		{Name: "scratch", MountPath: "/tmp"},
+	}
+	probe := func(path string, period, failures int32) *corev1.Probe {
+		return &corev1.Probe{
+			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+			PeriodSeconds:    period,
+			FailureThreshold: failures,
+			TimeoutSeconds:   2,
+		}
+	}
+
+	var objs []Object
+	cm := &corev1.ConfigMap{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
+		ObjectMeta: meta(name, nil),
+		Data:       map[string]string{configFile: string(yml)},
+	}
+	objs = append(objs, Object{"ConfigMap", name, cm})
+
+	deploy := &appsv1.Deployment{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
+		ObjectMeta: meta(name, nil),
+		Spec: appsv1.DeploymentSpec{
+			// No replicas: the autoscaler owns the count, and kubectl apply
+			// would reset it to a fixed one at every apply.
+			Selector: &metav1.LabelSelector{MatchLabels: selector},
+			Strategy: appsv1.DeploymentStrategy{
+				Type:          appsv1.RollingUpdateDeploymentStrategyType,
+				RollingUpdate: &appsv1.RollingUpdateDeployment{MaxUnavailable: ptr(intstr.FromInt32(0)), MaxSurge: ptr(intstr.FromString("25%"))},
+			},
+			Template: corev1.PodTemplateSpec{
+				ObjectMeta: metav1.ObjectMeta{
+					Labels: labels,
+					Annotations: map[string]string{
+						// A new config rolls the pods; a ConfigMap change alone does not.
+						"ferry.dev/config-sha256": hex.EncodeToString(sum[:]),
+						"prometheus.io/scrape":    "true",
+						"prometheus.io/port":      strconv.Itoa(image.Port),
+						"prometheus.io/path":      "/metrics",
+					},
+				},
+				Spec: corev1.PodSpec{
+					AutomountServiceAccountToken:  ptr(false),
+					SecurityContext:               podSecurity,
+					TerminationGracePeriodSeconds: ptr(grace),
+					Containers: []corev1.Container{{
+						Name:            "ferry",
+						Image:           img,
+						ImagePullPolicy: corev1.PullIfNotPresent,
+						Args:            []string{"serve", "-f", configDir + "/" + configFile, "--schedules=false", "--drain-timeout", drain.String()},
+						Env:             env,
+						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: image.Port, Protocol: corev1.ProtocolTCP}},
+						Resources: corev1.ResourceRequirements{
+							Requests: corev1.ResourceList{
+								corev1.ResourceCPU:    resource.MustParse("250m"),
+								corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", requestMB)),
+							},
+							Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", limitMB))},
+						},
+						// The listener is up before the modules compile, so the
+						// startup probe passes at once; /readyz keeps the pod out
+						// of the Service until every module is loaded and warm.
+						StartupProbe:   probe("/healthz", 1, 60),
+						ReadinessProbe: probe("/readyz", 2, 1),
+						LivenessProbe:  probe("/healthz", 10, 3),
+						Lifecycle: &corev1.Lifecycle{
+							PreStop: &corev1.LifecycleHandler{Sleep: &corev1.SleepAction{Seconds: PreStopSeconds}},
+						},
+						VolumeMounts:    mounts,
+						SecurityContext: restricted,
+					}},
+					Volumes: volumes,
+				},
+			},
+		},
+	}
+	objs = append(objs, Object{"Deployment", name, deploy})
+
+	svc := &corev1.Service{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
+		ObjectMeta: meta(name, nil),
+		Spec: corev1.ServiceSpec{
+			Type:     corev1.ServiceTypeClusterIP,
+			Selector: selector,
+			Ports:    []corev1.ServicePort{{Name: "http", Port: image.Port, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
+		},
+	}
+	objs = append(objs, Object{"Service", name, svc})
+
+	minReplicas := int32(firstInt(kc.Autoscaling.MinReplicas, kc.Replicas, DefaultReplicas))
+	maxReplicas := int32(firstInt(kc.Autoscaling.MaxReplicas, DefaultMaxReplicas))
+	maxReplicas = max(maxReplicas, minReplicas)
+	if kd := kc.KEDA; kd != nil || o.KEDA {
+		if kd == nil {
+			kd = &config.KEDA{}
+		}
+		kmin := int32(0)
+		if kd.MinReplicas != nil {
+			kmin = int32(*kd.MinReplicas)
+		}
+		kmax := int32(firstInt(kd.MaxReplicas, int(maxReplicas)))
+		query := firstOf(kd.Query, fmt.Sprintf(`sum(ferry_instances{state="busy",namespace="%s",pod=~"%s-.*"})`, firstOf(ns, "default"), name))
+		so := &ScaledObject{
+			APIVersion: "keda.sh/v1alpha1", Kind: "ScaledObject",
+			Metadata: meta(name, nil),
+			Spec: ScaledObjectSpec{
+				ScaleTargetRef:  ScaleTarget{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+				PollingInterval: 30, CooldownPeriod: 300,
+				MinReplicaCount: &kmin, MaxReplicaCount: &kmax,
+				Triggers: []ScaleTrigger{{Type: "prometheus", Metadata: map[string]string{
+					"serverAddress": firstOf(kd.ServerAddress, DefaultPrometheus),
+					"query":         query,
+					"threshold":     strconv.Itoa(firstInt(kd.Threshold, DefaultKEDAThreshold)),
+				}}},
+			},
+		}
+		objs = append(objs, Object{"ScaledObject", name, so})
+	} else {
+		hpa := &autoscalingv2.HorizontalPodAutoscaler{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+			ObjectMeta: meta(name, nil),
+			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+				MinReplicas:    &minReplicas,
+				MaxReplicas:    maxReplicas,
+				Metrics: []autoscalingv2.MetricSpec{{
+					Type: autoscalingv2.ResourceMetricSourceType,
+					Resource: &autoscalingv2.ResourceMetricSource{
+						Name:   corev1.ResourceCPU,
+						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(int32(firstInt(kc.Autoscaling.TargetCPU, DefaultTargetCPU)))},
+					},
+				}},
+			},
+		}
+		objs = append(objs, Object{"HorizontalPodAutoscaler", name, hpa})
+	}
+
+	used := map[string]string{}
+	for _, fn := range cfg.Functions {
+		for _, s := range fn.Schedules {
+			cron, err := s.Schedule.StandardCron()
+			if err != nil {
+				return nil, fmt.Errorf("%s:%d: function %s: schedule %s: %v", cfg.Path, s.Line, fn.Name, s.Name, err)
+			}
+			cjName := cronJobName(name, s.Name)
+			if other, dup := used[cjName]; dup {
+				return nil, fmt.Errorf("%s:%d: schedules %s and %s both make CronJob %s; rename one", cfg.Path, s.Line, other, s.Name, cjName)
+			}
+			used[cjName] = s.Name
+			cj := &batchv1.CronJob{
+				TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+				ObjectMeta: meta(cjName, map[string]string{"app.kubernetes.io/component": "schedule"}),
+				Spec: batchv1.CronJobSpec{
+					Schedule: cron,
+					// EventBridge evaluates schedules in UTC.
+					TimeZone: ptr("Etc/UTC"),
+					// A tick missed by more than a minute is skipped, as ferry
+					// serve does not catch up on missed firings either.
+					StartingDeadlineSeconds:    ptr(int64(60)),
+					ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+					Suspend:                    ptr(!s.Enabled),
+					SuccessfulJobsHistoryLimit: ptr(int32(1)),
+					FailedJobsHistoryLimit:     ptr(int32(3)),
+					JobTemplate: batchv1.JobTemplateSpec{
+						Spec: batchv1.JobSpec{
+							// A failed POST (no ready replica, queue full) is retried;
+							// once ferry answered 202 the event is its to run.
+							BackoffLimit:            ptr(int32(3)),
+							ActiveDeadlineSeconds:   ptr(int64(120)),
+							TTLSecondsAfterFinished: ptr(int32(3600)),
+							Template: corev1.PodTemplateSpec{
+								ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+									"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name,
+									"app.kubernetes.io/component": "schedule", "app.kubernetes.io/managed-by": "ferry",
+								}},
+								Spec: corev1.PodSpec{
+									AutomountServiceAccountToken: ptr(false),
+									RestartPolicy:                corev1.RestartPolicyNever,
+									SecurityContext:              podSecurity,
+									Containers: []corev1.Container{{
+										Name:            "fire",
+										Image:           img,
+										ImagePullPolicy: corev1.PullIfNotPresent,
+										Args:            FireArgs(configDir+"/"+configFile, serviceURL, s.Name),
+										Resources: corev1.ResourceRequirements{
+											Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+											Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+										},
+										VolumeMounts:    mounts[:1],
+										SecurityContext: restricted,
+									}},
+									Volumes: volumes[:1],
+								},
+							},
+						},
+					},
+				},
+			}
+			objs = append(objs, Object{"CronJob", cjName, cj})
+		}
+	}
+	return objs, nil
+}
+
+// FireArgs are the arguments of a schedule's CronJob: `ferry
+// fire-schedule`, which posts the schedule's event to url as an Event
+// invocation.
+func FireArgs(configPath, url, rule string) []string {
+	return []string{"fire-schedule", "-f", configPath, "--url", url, rule}
+}
+
+// ScaledObject is KEDA's keda.sh/v1alpha1 ScaledObject, with the fields
+// ferry writes (KEDA's own Go module is far larger than this).
+type ScaledObject struct {
+	APIVersion string            `json:"apiVersion"`
+	Kind       string            `json:"kind"`
+	Metadata   metav1.ObjectMeta `json:"metadata"`
+	Spec       ScaledObjectSpec  `json:"spec"`
+}
+
+// ScaledObjectSpec is a ScaledObject's spec.
+type ScaledObjectSpec struct {
+	ScaleTargetRef  ScaleTarget    `json:"scaleTargetRef"`
+	PollingInterval int32          `json:"pollingInterval"`
+	CooldownPeriod  int32          `json:"cooldownPeriod"`
+	MinReplicaCount *int32         `json:"minReplicaCount,omitempty"`
+	MaxReplicaCount *int32         `json:"maxReplicaCount,omitempty"`
+	Triggers        []ScaleTrigger `json:"triggers"`
+}
+
+// ScaleTarget is the workload a ScaledObject scales.
+type ScaleTarget struct {
+	APIVersion string `json:"apiVersion,omitempty"`
+	Kind       string `json:"kind,omitempty"`
+	Name       string `json:"name"`
+}
+
+// ScaleTrigger is one KEDA trigger.
+type ScaleTrigger struct {
+	Type     string            `json:"type"`
+	Metadata map[string]string `json:"metadata"`
+}
+
+// YAML writes objs as one multi-document YAML stream.
+func YAML(objs []Object) ([]byte, error) {
+	var buf bytes.Buffer
+	for i, o := range objs {
+		if i > 0 {
+			buf.WriteString("---\n")
+		}
+		b, err := Marshal(o)
+		if err != nil {
+			return nil, err
+		}
+		buf.Write(b)
+	}
+	return buf.Bytes(), nil
+}
+
+// Marshal writes one object as YAML, without the empty status and
+// creationTimestamp fields the API types carry.
+func Marshal(o Object) ([]byte, error) {
+	b, err := yaml.Marshal(o.Value)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", o.Kind, o.Name, err)
+	}
+	var m map[string]any
+	if err := yaml.Unmarshal(b, &m); err != nil {
+		return nil, err
+	}
+	prune(m)
+	return yaml.Marshal(m)
+}
+
+// prune drops null values (creationTimestamp: null) and empty status
+// maps, recursively; other empty maps (emptyDir: {}) mean something.
+func prune(v any) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			prune(e)
+			if m, ok := e.(map[string]any); e == nil || k == "status" && ok && len(m) == 0 {
+				delete(x, k)
+			}
+		}
+	case []any:
+		for _, e := range x {
+			prune(e)
+		}
+	}
+}
+
+var (
+	dnsLabel = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
+	notDNS   = regexp.MustCompile(`[^a-z0-9-]+`)
+)
+
+// defaultName is the config's directory name as a Kubernetes name, else
+// "ferry".
+func defaultName(path string) string {
+	abs, err := filepath.Abs(path)
+	if err != nil {
+		return "ferry"
+	}
+	n := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(filepath.Base(filepath.Dir(abs))), "-"), "-")
+	if n == "" || len(n) > 52 {
+		return "ferry"
+	}
+	return n
+}
+
+// cronJobName is <app>-<rule> as a Kubernetes name of at most 52
+// characters (a CronJob's limit, leaving room for its Jobs' suffixes).
+func cronJobName(app, rule string) string {
+	n := strings.Trim(notDNS.ReplaceAllString(strings.ToLower(rule), "-"), "-")
+	if n != "" && len(app)+1+len(n) <= 52 {
+		return app + "-" + n
+	}
+	h := sha256.Sum256([]byte(rule))
+	suffix := hex.EncodeToString(h[:])[:8]
+	room := 52 - len(app) - 2 - len(suffix) // app-n-suffix
+	if room < 0 {
+		return strings.TrimRight(app[:52-len(suffix)-1], "-") + "-" + suffix
+	}
+	if n = strings.Trim(n[:min(room, len(n))], "-"); n == "" {
+		return app + "-" + suffix
+	}
+	return app + "-" + n + "-" + suffix
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func firstOf(s ...string) string {
+	for _, v := range s {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
+}
+
+func firstInt(v ...int) int {
+	for _, n := range v {
+		if n != 0 {
+			return n
+		}
+	}
+	return 0
+}

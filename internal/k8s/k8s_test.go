@@ -1,0 +1,388 @@
+package k8s
+
+import (
+	"bytes"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	appsv1 "k8s.io/api/apps/v1"
+	autoscalingv2 "k8s.io/api/autoscaling/v2"
+	batchv1 "k8s.io/api/batch/v1"
+	corev1 "k8s.io/api/core/v1"
+	"sigs.k8s.io/yaml"
+
+	"github.com/ferrywasm/ferry/internal/config"
+)
+
+var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+
+// decoded is a manifest stream decoded strictly into the k8s.io/api types.
+type decoded struct {
+	configMaps   []corev1.ConfigMap
+	deployments  []appsv1.Deployment
+	services     []corev1.Service
+	hpas         []autoscalingv2.HorizontalPodAutoscaler
+	scaledObject []ScaledObject
+	cronJobs     []batchv1.CronJob
+}
+
+// decodeStrict decodes every document of data into its kind's type;
+// an unknown field, a wrong type or an unknown kind is an error.
+func decodeStrict(t *testing.T, data []byte) *decoded {
+	t.Helper()
+	d := &decoded{}
+	for i, doc := range bytes.Split(data, []byte("\n---\n")) {
+		var head struct{ APIVersion, Kind string }
+		if err := yaml.Unmarshal(doc, &head); err != nil {
+			t.Fatalf("document %d: %v", i, err)
+		}
+		var err error
+		switch head.APIVersion + " " + head.Kind {
+		case "v1 ConfigMap":
+			var o corev1.ConfigMap
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.configMaps = append(d.configMaps, o)
+		case "apps/v1 Deployment":
+			var o appsv1.Deployment
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.deployments = append(d.deployments, o)
+		case "v1 Service":
+			var o corev1.Service
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.services = append(d.services, o)
+		case "autoscaling/v2 HorizontalPodAutoscaler":
+			var o autoscalingv2.HorizontalPodAutoscaler
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.hpas = append(d.hpas, o)
+		case "keda.sh/v1alpha1 ScaledObject":
+			var o ScaledObject
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.scaledObject = append(d.scaledObject, o)
+		case "batch/v1 CronJob":
+			var o batchv1.CronJob
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.cronJobs = append(d.cronJobs, o)
+		default:
+			t.Fatalf("document %d: unexpected %s %s", i, head.APIVersion, head.Kind)
+		}
+		if err != nil {
+			t.Fatalf("document %d (%s): %v\n%s", i, head.Kind, err, doc)
+		}
+	}
+	return d
+}
+
+func generate(t *testing.T, cfg *config.File, o Options) []byte {
+	t.Helper()
+	o.Config = cfg
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	objs, err := Generate(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := YAML(objs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// TestSamplesGolden compares the manifests for samples/ferry.yaml with
+// testdata/samples.golden (go test -run Golden -update rewrites it).
+func TestSamplesGolden(t *testing.T) {
+	cfg, err := config.Load("../../samples/ferry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := generate(t, cfg, Options{})
+	golden := filepath.Join("testdata", "samples.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("manifests differ from %s (run go test ./internal/k8s -run Golden -update and review the diff):\n%s", golden, got)
+	}
+	checkManifests(t, cfg, decodeStrict(t, got))
+}
+
+// checkManifests checks the fields the deployment relies on.
+func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
+	t.Helper()
+	if len(d.configMaps) != 1 || len(d.deployments) != 1 || len(d.services) != 1 {
+		t.Fatalf("%d ConfigMaps, %d Deployments, %d Services; want one each", len(d.configMaps), len(d.deployments), len(d.services))
+	}
+	name := d.deployments[0].Name
+	for _, l := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/component"} {
+		if d.deployments[0].Labels[l] == "" || d.services[0].Labels[l] == "" || d.configMaps[0].Labels[l] == "" {
+			t.Errorf("label %s missing", l)
+		}
+	}
+	// The ConfigMap holds the config with the image's module paths.
+	yml := d.configMaps[0].Data["ferry.yaml"]
+	for _, fn := range cfg.Functions {
+		if !strings.Contains(yml, "module: /ferry/modules/"+fn.Name+".wasm") {
+			t.Errorf("ConfigMap: function %s is not at /ferry/modules/%s.wasm:\n%s", fn.Name, fn.Name, yml)
+		}
+	}
+	if strings.Contains(yml, "source:") {
+		t.Errorf("ConfigMap: a source function is left to build in the pod:\n%s", yml)
+	}
+
+	pod := d.deployments[0].Spec.Template.Spec
+	if len(pod.Containers) != 1 {
+		t.Fatalf("%d containers", len(pod.Containers))
+	}
+	c := pod.Containers[0]
+	// Restricted Pod Security.
+	sc := c.SecurityContext
+	if sc == nil || !*sc.RunAsNonRoot || *sc.AllowPrivilegeEscalation || !*sc.ReadOnlyRootFilesystem ||
+		!slices.Equal(sc.Capabilities.Drop, []corev1.Capability{"ALL"}) || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault || *sc.RunAsUser != 65532 {
+		t.Errorf("container security context %+v", sc)
+	}
+	if p := pod.SecurityContext; p == nil || !*p.RunAsNonRoot || p.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod security context %+v", p)
+	}
+	// Scratch on an emptyDir at /tmp, where FERRY_CACHE_DIR points.
+	var scratch bool
+	for _, m := range c.VolumeMounts {
+		for _, v := range pod.Volumes {
+			scratch = scratch || v.Name == m.Name && v.EmptyDir != nil && m.MountPath == "/tmp"
+		}
+	}
+	if !scratch {
+		t.Errorf("no emptyDir on /tmp: %+v %+v", c.VolumeMounts, pod.Volumes)
+	}
+	// Probes on ferry's endpoints.
+	for what, p := range map[string]*corev1.Probe{"/healthz startup": c.StartupProbe, "/readyz readiness": c.ReadinessProbe, "/healthz liveness": c.LivenessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != strings.Fields(what)[0] {
+			t.Errorf("%s probe: %+v", what, p)
+		}
+	}
+	// Drain: preStop, then SIGTERM; ferry's drain covers the longest
+	// timeout, and the grace period covers both.
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 1 {
+		t.Errorf("preStop %+v", c.Lifecycle)
+	}
+	if !slices.Contains(c.Args, "--schedules=false") {
+		t.Errorf("args %v: the replicas would fire the schedules too", c.Args)
+	}
+	i := slices.Index(c.Args, "--drain-timeout")
+	if i < 0 {
+		t.Fatalf("args %v: no --drain-timeout", c.Args)
+	}
+	drain, err := time.ParseDuration(c.Args[i+1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	var longest time.Duration = 3 * time.Second
+	var limit, request int64 = BaseMemoryMB, BaseMemoryMB
+	for _, fn := range cfg.Functions {
+		longest = max(longest, fn.Timeout)
+		mem, conc := int64(max(fn.Memory, 128)), int64(fn.Concurrency)
+		if conc == 0 {
+			conc = 10
+		}
+		limit += mem * conc
+		request += mem * int64(max(fn.MinInstances, 1))
+	}
+	if drain <= longest {
+		t.Errorf("drain %s does not cover the longest timeout %s", drain, longest)
+	}
+	grace := time.Duration(*pod.TerminationGracePeriodSeconds) * time.Second
+	if pre := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second; grace <= pre+drain {
+		t.Errorf("terminationGracePeriodSeconds %s <= preStop %s + drain %s", grace, pre, drain)
+	}
+	// Resources from memory × concurrency.
+	if got := c.Resources.Limits.Memory().Value(); got != limit<<20 {
+		t.Errorf("memory limit %d MiB, want %d", got>>20, limit)
+	}
+	if got := c.Resources.Requests.Memory().Value(); got != request<<20 {
+		t.Errorf("memory request %d MiB, want %d", got>>20, request)
+	}
+	if c.Resources.Requests.Cpu().IsZero() {
+		t.Error("no CPU request: the HPA's utilisation target needs one")
+	}
+	// The Service reaches the container's port.
+	if s := d.services[0]; s.Spec.Ports[0].TargetPort.String() != c.Ports[0].Name || !mapsSubset(s.Spec.Selector, d.deployments[0].Spec.Template.Labels) {
+		t.Errorf("service %+v does not select the pods", s.Spec)
+	}
+	// One CronJob per schedule, each firing its rule through the Service.
+	var rules []string
+	for _, fn := range cfg.Functions {
+		for _, s := range fn.Schedules {
+			rules = append(rules, s.Name)
+		}
+	}
+	if len(d.cronJobs) != len(rules) {
+		t.Fatalf("%d CronJobs for %d schedules", len(d.cronJobs), len(rules))
+	}
+	for i, cj := range d.cronJobs {
+		fire := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		want := FireArgs("/etc/ferry/ferry.yaml", fmt.Sprintf("http://%s:8080", name), rules[i])
+		if !slices.Equal(fire.Args, want) {
+			t.Errorf("CronJob %s args %v, want %v", cj.Name, fire.Args, want)
+		}
+		if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent || cj.Spec.TimeZone == nil || *cj.Spec.TimeZone != "Etc/UTC" {
+			t.Errorf("CronJob %s: %+v", cj.Name, cj.Spec)
+		}
+		if fire.SecurityContext == nil || !*fire.SecurityContext.ReadOnlyRootFilesystem {
+			t.Errorf("CronJob %s is not restricted", cj.Name)
+		}
+	}
+}
+
+func mapsSubset(sub, super map[string]string) bool {
+	for k, v := range sub {
+		if super[k] != v {
+			return false
+		}
+	}
+	return len(sub) > 0
+}
+
+const scheduledConfig = `
+kubernetes:
+  name: shop
+  namespace: prod
+  image: registry.example.com/shop:1.0
+%s
+functions:
+  - name: report
+    module: m.wasm
+    memory: 512
+    timeout: 2m
+    concurrency: 4
+    minInstances: 2
+    schedule:
+      - expression: cron(0/15 8-17 ? * MON-FRI *)
+        name: Report.Business_Hours
+      - expression: rate(1 hour)
+        enabled: false
+`
+
+func parse(t *testing.T, yml string) *config.File {
+	t.Helper()
+	dir := t.TempDir()
+	if err := os.WriteFile(filepath.Join(dir, "m.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cfg, err := config.Parse(filepath.Join(dir, "ferry.yaml"), []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return cfg
+}
+
+// TestSchedulesAndKEDA covers CronJobs (converted expressions, suspended
+// disabled schedules, names made valid), a long timeout's drain, and the
+// KEDA ScaledObject that replaces the HPA, with min replicas 0.
+func TestSchedulesAndKEDA(t *testing.T) {
+	cfg := parse(t, fmt.Sprintf(scheduledConfig, "  keda: {minReplicas: 0, maxReplicas: 5, threshold: 3}"))
+	out := generate(t, cfg, Options{})
+	d := decodeStrict(t, out)
+	checkManifests(t, cfg, d)
+	if len(d.hpas) != 0 || len(d.scaledObject) != 1 {
+		t.Fatalf("%d HPAs, %d ScaledObjects; want KEDA's only", len(d.hpas), len(d.scaledObject))
+	}
+	so := d.scaledObject[0].Spec
+	tr := so.Triggers[0]
+	if *so.MinReplicaCount != 0 || *so.MaxReplicaCount != 5 || tr.Type != "prometheus" || tr.Metadata["threshold"] != "3" ||
+		!strings.Contains(tr.Metadata["query"], `ferry_instances{state="busy"`) || so.ScaleTargetRef.Name != "shop" {
+		t.Errorf("ScaledObject %+v", so)
+	}
+	if d.deployments[0].Namespace != "prod" || d.deployments[0].Spec.Template.Spec.Containers[0].Image != "registry.example.com/shop:1.0" {
+		t.Errorf("namespace or image not from the kubernetes block")
+	}
+	cj := d.cronJobs
+	if cj[0].Name != "shop-report-business-hours" || cj[0].Spec.Schedule != "0,15,30,45 8-17 * * 1-5" || *cj[0].Spec.Suspend {
+		t.Errorf("CronJob 0: %s %q suspend %v", cj[0].Name, cj[0].Spec.Schedule, *cj[0].Spec.Suspend)
+	}
+	if cj[1].Name != "shop-report-schedule-2" || cj[1].Spec.Schedule != "0 * * * *" || !*cj[1].Spec.Suspend {
+		t.Errorf("CronJob 1: %s %q suspend %v", cj[1].Name, cj[1].Spec.Schedule, *cj[1].Spec.Suspend)
+	}
+	// --keda without a keda block: defaults, scale to zero.
+	cfg = parse(t, fmt.Sprintf(scheduledConfig, ""))
+	d = decodeStrict(t, generate(t, cfg, Options{KEDA: true}))
+	if len(d.scaledObject) != 1 || *d.scaledObject[0].Spec.MinReplicaCount != 0 || len(d.hpas) != 0 {
+		t.Errorf("--keda: %+v", d.scaledObject)
+	}
+	d = decodeStrict(t, generate(t, cfg, Options{Name: "other", Image: "other:2"}))
+	if len(d.hpas) != 1 || d.hpas[0].Spec.ScaleTargetRef.Name != "other" || *d.hpas[0].Spec.MinReplicas != DefaultReplicas {
+		t.Errorf("HPA %+v", d.hpas)
+	}
+}
+
+// TestUnconvertibleSchedule: a schedule five cron fields cannot express
+// is refused with its file and line, not approximated.
+func TestUnconvertibleSchedule(t *testing.T) {
+	cfg := parse(t, "functions:\n  - name: f\n    module: m.wasm\n    schedule:\n      - expression: cron(0 0 L * ? *)\n")
+	_, err := Generate(Options{Config: cfg})
+	if err == nil || !strings.Contains(err.Error(), "ferry.yaml:5: function f: schedule f-schedule-1: cron(0 0 L * ? *): L (the last day") {
+		t.Fatalf("got %v", err)
+	}
+}
+
+func TestCronJobName(t *testing.T) {
+	long := strings.Repeat("x", 60)
+	for _, c := range []struct{ app, rule string }{{"a", "b"}, {"app", long}, {strings.Repeat("a", 52), "r"}, {"app", "..."}} {
+		n := cronJobName(c.app, c.rule)
+		if len(n) > 52 || !dnsLabel.MatchString(n) {
+			t.Errorf("cronJobName(%q, %q) = %q", c.app, c.rule, n)
+		}
+	}
+}
+
+// TestExamples decodes deploy/examples strictly, the sidecar example
+// included: ferry as a second container, bound to the pod's loopback.
+func TestExamples(t *testing.T) {
+	files, err := filepath.Glob("../../deploy/examples/*.yaml")
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no examples: %v", err)
+	}
+	for _, f := range files {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		d := decodeStrict(t, data)
+		if strings.Contains(f, "sidecar") {
+			if len(d.deployments) != 1 {
+				t.Fatalf("%s: %d Deployments", f, len(d.deployments))
+			}
+			// A native sidecar: an init container that keeps running.
+			var ferry *corev1.Container
+			pod := d.deployments[0].Spec.Template.Spec
+			for i := range pod.InitContainers {
+				if c := &pod.InitContainers[i]; c.Name == "ferry" && c.RestartPolicy != nil && *c.RestartPolicy == corev1.ContainerRestartPolicyAlways {
+					ferry = c
+				}
+			}
+			if len(pod.Containers) != 1 || ferry == nil {
+				t.Fatalf("%s: want an app container and ferry as a native sidecar", f)
+			}
+			var addr string
+			for _, e := range ferry.Env {
+				if e.Name == "FERRY_ADDR" {
+					addr = e.Value
+				}
+			}
+			if addr != "127.0.0.1:8080" || !*ferry.SecurityContext.ReadOnlyRootFilesystem {
+				t.Errorf("%s: ferry listens on %q, read-only %v", f, addr, *ferry.SecurityContext.ReadOnlyRootFilesystem)
+			}
+		}
+	}
+}
