@@ -22,6 +22,7 @@ func Marshal(f *File) ([]byte, error) {
 			Name: fn.Name, Module: fn.Module, Source: fn.Source, Memory: fn.Memory,
 			Timeout: durationText(fn.Timeout), IdleTimeout: durationText(fn.IdleTimeout),
 			Environment: fn.Environment, Concurrency: fn.Concurrency, MinInstances: fn.MinInstances,
+			AllowedOutboundHosts: fn.AllowedOutboundHosts, Files: fn.Files, EphemeralStorage: fn.EphemeralStorage,
 		}
 		if a := fn.AsyncConfig; a.RetryDelays != nil || a.MaxEventAge != 0 || !a.OnSuccess.IsZero() || !a.OnFailure.IsZero() {
 			ay := &functionAsyncYAML{MaxEventAge: durationText(a.MaxEventAge), OnSuccess: destinationYAML(a.OnSuccess), OnFailure: destinationYAML(a.OnFailure)}
@@ -97,18 +98,21 @@ type asyncYAML struct {
 }
 
 type functionYAML struct {
-	Name         string             `yaml:"name"`
-	Module       string             `yaml:"module,omitempty"`
-	Source       string             `yaml:"source,omitempty"`
-	Memory       int                `yaml:"memory,omitempty"`
-	Timeout      string             `yaml:"timeout,omitempty"`
-	IdleTimeout  string             `yaml:"idleTimeout,omitempty"`
-	Environment  map[string]string  `yaml:"environment,omitempty"`
-	Concurrency  int                `yaml:"concurrency,omitempty"`
-	MinInstances int                `yaml:"minInstances,omitempty"`
-	Async        *functionAsyncYAML `yaml:"async,omitempty"`
-	HTTP         []routeYAML        `yaml:"http,omitempty"`
-	Schedule     []scheduleYAML     `yaml:"schedule,omitempty"`
+	Name                 string             `yaml:"name"`
+	Module               string             `yaml:"module,omitempty"`
+	Source               string             `yaml:"source,omitempty"`
+	Memory               int                `yaml:"memory,omitempty"`
+	Timeout              string             `yaml:"timeout,omitempty"`
+	IdleTimeout          string             `yaml:"idleTimeout,omitempty"`
+	Environment          map[string]string  `yaml:"environment,omitempty"`
+	Concurrency          int                `yaml:"concurrency,omitempty"`
+	MinInstances         int                `yaml:"minInstances,omitempty"`
+	AllowedOutboundHosts []string           `yaml:"allowedOutboundHosts,omitempty"`
+	Files                string             `yaml:"files,omitempty"`
+	EphemeralStorage     int                `yaml:"ephemeralStorage,omitempty"`
+	Async                *functionAsyncYAML `yaml:"async,omitempty"`
+	HTTP                 []routeYAML        `yaml:"http,omitempty"`
+	Schedule             []scheduleYAML     `yaml:"schedule,omitempty"`
 }
 
 type functionAsyncYAML struct {

@@ -43,6 +43,11 @@ const (
 	BinaryPath = "/usr/local/bin/ferry"
 	ConfigPath = "/ferry/ferry.yaml"
 	ModulesDir = "/ferry/modules"
+	// FilesDir/<function> is a function's files, its /var/task.
+	FilesDir = "/ferry/files"
+	// CACertsPath is where Go's crypto/x509 looks for the CA roots on
+	// Linux: guests' outbound HTTPS is verified against them.
+	CACertsPath = "/etc/ssl/certs/ca-certificates.crt"
 	// CacheSeedDir holds the precompiled wazero cache, read-only; ferry
 	// links its entries into the writable cache under ScratchDir.
 	CacheSeedDir = "/ferry/cache"
@@ -99,6 +104,9 @@ func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
 	for i := range c.Functions {
 		fn := &c.Functions[i]
 		fn.Module, fn.Source = path.Join(ModulesDir, fn.Name+".wasm"), ""
+		if fn.Files != "" {
+			fn.Files = path.Join(FilesDir, fn.Name)
+		}
 		if f := fn.AsyncConfig.OnSuccess.File; f != "" {
 			fn.AsyncConfig.OnSuccess.File = scratch("function "+fn.Name+" onSuccess file", f)
 		}
@@ -163,6 +171,10 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
+	if len(o.Config.AzureApps) > 0 {
+		return nil, fmt.Errorf("%s:%d: azureApps: ferry image does not package Azure Functions apps yet; serve them with ferry serve --azure-app",
+			o.Config.Path, o.Config.AzureApps[0].Line)
+	}
 	work, err := os.MkdirTemp("", "ferry-image-")
 	if err != nil {
 		return nil, err
@@ -226,6 +238,15 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	base.dir("home", 0o755)
 	base.dirOwned("home/nonroot", 0o700, UID, GID)
 	base.dir("tmp", 0o1777)
+	// The build machine's CA roots, so that functions' outbound HTTPS
+	// (made by ferry on their behalf) verifies as it does there.
+	if roots, err := os.ReadFile(CACertsPath); err == nil {
+		base.dir("etc/ssl", 0o755)
+		base.dir("etc/ssl/certs", 0o755)
+		base.file(strings.TrimPrefix(CACertsPath, "/"), 0o644, roots)
+	} else {
+		fmt.Fprintf(o.Log, "ferry image: no %s on this machine: the image has no CA roots, outbound HTTPS will fail\n", CACertsPath)
+	}
 
 	binLayer := newTarball(created)
 	binData, err := os.ReadFile(bin)
@@ -252,6 +273,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	compiled, err := app.tree(cacheDir, strings.TrimPrefix(CacheSeedDir, "/"))
 	if err != nil {
 		return nil, err
+	}
+	app.dir(strings.TrimPrefix(FilesDir, "/"), 0o755)
+	for _, fn := range o.Config.Functions {
+		if fn.Files != "" {
+			if _, err := app.tree(fn.Files, path.Join(strings.TrimPrefix(FilesDir, "/"), fn.Name)); err != nil {
+				return nil, fmt.Errorf("%s:%d: function %s: files %s: %w", o.Config.Path, fn.Line, fn.Name, fn.Files, err)
+			}
+		}
 	}
 
 	var layers []v1.Layer
