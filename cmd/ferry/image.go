@@ -40,7 +40,7 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if *out == "" && *rootfs == "" {
 		return fail(stderr, "image", fmt.Errorf("-o IMAGE.tar (or --rootfs DIR) is required"))
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := config.LoadTemplate(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

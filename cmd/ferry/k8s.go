@@ -40,7 +40,7 @@ func runK8s(args []string, stdout, stderr io.Writer) int {
 	} else if len(pos) > 0 {
 		return fail(stderr, "k8s", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := config.LoadTemplate(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -98,7 +98,7 @@ func runFireSchedule(args []string, stdout, stderr io.Writer) int {
 		fs.Usage()
 		return 2
 	}
-	cfg, err := config.Load(*file)
+	cfg, err := config.LoadTemplate(*file)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2

@@ -573,12 +573,15 @@ azureApps:
 	}
 }
 
-// TestMarshalRoundTrip writes the full file back with Marshal and parses
-// the result: the same functions, triggers and settings come back, so the
-// config `ferry image` and `ferry k8s` write serves what the user wrote.
+// TestMarshalRoundTrip writes the full file, parsed as a template, back
+// with Marshal and parses the result: the same functions, triggers and
+// settings come back, so the config `ferry image` and `ferry k8s` write
+// serves what the user wrote; ${NAME} references stay references, so no
+// secret of the machine that ran them is written out.
 func TestMarshalRoundTrip(t *testing.T) {
 	workspace(t)
-	want, err := Parse("ferry.yaml", []byte(fullFile))
+	t.Setenv("FERRY_TEST_SECRET", "s3cr3t")
+	want, err := ParseTemplate("ferry.yaml", []byte(fullFile))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -586,7 +589,10 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	got, err := Parse("ferry.yaml", data)
+	if strings.Contains(string(data), "s3cr3t") || !strings.Contains(string(data), "${FERRY_TEST_SECRET}") {
+		t.Fatalf("the secret's reference was not kept:\n%s", data)
+	}
+	got, err := ParseTemplate("ferry.yaml", data)
 	if err != nil {
 		t.Fatalf("%v\n%s", err, data)
 	}
@@ -661,5 +667,19 @@ functions:
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("missing error %q in:\n%v", want, err)
 		}
+	}
+}
+
+// TestTemplateKeepsUnsetReferences: ferry k8s and ferry image run where the
+// pod's secrets are not set; serving the same file without them is an error.
+func TestTemplateKeepsUnsetReferences(t *testing.T) {
+	dir := workspace(t)
+	doc := []byte("functions:\n  - name: a\n    module: build/hello.wasm\n    environment: {TOKEN: \"${FERRY_TEST_UNSET}\"}\n")
+	f, err := ParseTemplate(filepath.Join(dir, "ferry.yaml"), doc)
+	if err != nil || f.Functions[0].Environment["TOKEN"] != "${FERRY_TEST_UNSET}" {
+		t.Fatalf("template: %v %+v", err, f)
+	}
+	if _, err := Parse(filepath.Join(dir, "ferry.yaml"), doc); err == nil || !strings.Contains(err.Error(), "ferry.yaml:4") {
+		t.Fatalf("serving without the variable: %v", err)
 	}
 }

@@ -30,6 +30,26 @@ func Load(path string) (*File, error) {
 	return Parse(path, data)
 }
 
+// LoadTemplate reads and parses the file at path like Load, but keeps
+// ${NAME} references in environment values as written, unexpanded and
+// not required to be set: for writing the config elsewhere (ferry image,
+// ferry k8s), where the process that serves it expands them from its own
+// environment, and so that secrets are never copied into an image or a
+// ConfigMap.
+func LoadTemplate(path string) (*File, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return ParseTemplate(path, data)
+}
+
+// ParseTemplate is Parse without expanding ${NAME} references (see
+// LoadTemplate).
+func ParseTemplate(path string, data []byte) (*File, error) {
+	return parse(path, data, true)
+}
+
 // Parse parses data as ferry.yaml. path is used in messages, and its
 // directory is where relative module, source, spoolDir and destination
 // file paths start from. Module files and source directories must exist.
@@ -37,11 +57,15 @@ func Load(path string) (*File, error) {
 // The error, when there is one, lists every problem found, one a line, as
 // "path:line: where: what", in line order.
 func Parse(path string, data []byte) (*File, error) {
+	return parse(path, data, false)
+}
+
+func parse(path string, data []byte, keepRefs bool) (*File, error) {
 	dir, err := filepath.Abs(filepath.Dir(path))
 	if err != nil {
 		return nil, err
 	}
-	p := &parser{file: path, dir: dir, getenv: os.LookupEnv}
+	p := &parser{file: path, dir: dir, getenv: os.LookupEnv, keepRefs: keepRefs}
 	f := p.parse(data)
 	if err := p.err(); err != nil {
 		return nil, err
@@ -56,6 +80,9 @@ type parser struct {
 	errs []lineError
 	// getenv looks up ${NAME} references in environment values.
 	getenv func(string) (string, bool)
+	// keepRefs keeps the references as written (ParseTemplate), after
+	// checking their syntax.
+	keepRefs bool
 }
 
 type lineError struct {
@@ -628,7 +655,14 @@ func (p *parser) environment(n *yaml.Node, where string) map[string]string {
 		case v.ShortTag() == "!!null":
 			p.fail(v, where+": "+k.Value, `want a string, got null; write "" for an empty value`)
 		default:
-			val, err := expand(v.Value, p.getenv)
+			getenv := p.getenv
+			if p.keepRefs {
+				getenv = func(string) (string, bool) { return "", true }
+			}
+			val, err := expand(v.Value, getenv)
+			if p.keepRefs {
+				val = v.Value
+			}
 			if err != nil {
 				p.fail(v, where+": "+k.Value, "%v", err)
 				continue
