@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -35,24 +34,6 @@ type asyncRecord struct {
 		FunctionError   string
 	}
 	ResponsePayload json.RawMessage
-}
-
-// syncBuffer is a log writer tests can read while the queue writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 // waitFor polls cond until it holds, failing after a generous deadline.
@@ -156,7 +137,7 @@ func TestAsyncRetriesExhausted(t *testing.T) {
 		RetryDelays: delays,
 		OnFailure:   adapter.Destination{File: failures},
 	}})
-	var log syncBuffer
+	var log sampletest.LogBuffer
 	q := newQueue(t, map[string]*adapter.Function{"errors": f}, adapter.QueueOptions{Log: &log})
 	seen := attempts(q)
 
@@ -373,7 +354,7 @@ func TestAsyncSpoolRestart(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	successes := filepath.Join(dir, "successes.jsonl")
-	var log syncBuffer
+	var log sampletest.LogBuffer
 
 	// First run: "work" has one instance, busy with a synchronous
 	// invocation; "flaky" fails and waits an hour for its retry.
@@ -490,7 +471,7 @@ func TestAsyncCloseWhileRunning(t *testing.T) {
 		RetryDelays: []time.Duration{},
 		OnFailure:   adapter.Destination{File: failures},
 	}})
-	var log syncBuffer
+	var log sampletest.LogBuffer
 	q := newQueue(t, map[string]*adapter.Function{"slow": f}, adapter.QueueOptions{SpoolDir: spool, Log: &log})
 	id, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"sleep"}`)})
 	if err != nil {

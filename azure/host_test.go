@@ -75,24 +75,7 @@ type fixture struct {
 	host *Host
 	srv  *httptest.Server
 	recs *records
-	log  *lockedBuffer
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	log  *sampletest.LogBuffer
 }
 
 // start serves the sample app; opts.Observe and opts.Log are filled in.
@@ -103,7 +86,7 @@ func start(t *testing.T, opts Options, env map[string]string) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fx := &fixture{app: app, recs: newRecords(), log: &lockedBuffer{}}
+	fx := &fixture{app: app, recs: newRecords(), log: &sampletest.LogBuffer{}}
 	fx.fn = sampletest.Load(t, sampleApp, app.FunctionConfig(nil))
 	opts.Observe = fx.recs.observe
 	opts.Log = fx.log

@@ -21,6 +21,7 @@ import (
 	"github.com/google/go-containerregistry/pkg/v1/tarball"
 
 	"github.com/ferrywasm/ferry/internal/image"
+	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
 // TestImage builds an image with `ferry image`, unpacks its layers into a
@@ -106,7 +107,7 @@ func TestImage(t *testing.T) {
 	argv := append(append([]string{}, c.Entrypoint...), c.Cmd...)
 	cmd, how := isolated(t, root, argv, env)
 	t.Logf("running the image %s", how)
-	log := &syncBuffer{}
+	log := &sampletest.LogBuffer{}
 	cmd.Stdout, cmd.Stderr = log, log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

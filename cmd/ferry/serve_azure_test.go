@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
+	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
 func azureConfig(t *testing.T, dir string) string {
@@ -101,7 +102,7 @@ func TestServeAzureApp(t *testing.T) {
 func TestServeAzureAppFlag(t *testing.T) {
 	app, _ := filepath.Abs("../../samples/azure-app")
 	t.Chdir(t.TempDir()) // no ferry.yaml here
-	var log syncBuffer
+	var log sampletest.LogBuffer
 	done := make(chan int, 1)
 	go func() {
 		done <- runServe(context.Background(), []string{"--addr", "127.0.0.1:0", "--azure-app", "nope"}, io.Discard, &log)
@@ -112,7 +113,7 @@ func TestServeAzureAppFlag(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	var log2 syncBuffer
+	var log2 sampletest.LogBuffer
 	go func() {
 		done <- runServe(ctx, []string{"--addr", "127.0.0.1:0", "--no-access-log", "--azure-app", app}, io.Discard, &log2)
 	}()

@@ -26,6 +26,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
+	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
 // samplesConfig is a ferry.yaml over the bundled samples, with the errors
@@ -86,24 +87,7 @@ type server struct {
 	url    string
 	cancel context.CancelFunc // SIGTERM
 	done   chan int
-	log    *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	log    *sampletest.LogBuffer
 }
 
 var listening = regexp.MustCompile(`ferry: listening on (http://\S+)`)
@@ -114,7 +98,7 @@ func startServe(t testing.TB, yaml string, args ...string) *server {
 	t.Helper()
 	file := write(t, "ferry.yaml", []byte(yaml))
 	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{cancel: cancel, done: make(chan int, 1), log: &syncBuffer{}}
+	s := &server{cancel: cancel, done: make(chan int, 1), log: &sampletest.LogBuffer{}}
 	go func() {
 		s.done <- runServe(ctx, append([]string{"-f", file, "--addr", "127.0.0.1:0"}, args...), io.Discard, s.log)
 	}()
@@ -509,7 +493,7 @@ func TestServeSIGTERM(t *testing.T) {
 	dir := t.TempDir()
 	file := write(t, "ferry.yaml", []byte(samplesConfig(t, dir)))
 	cmd := exec.Command(bin, "serve", "-f", file, "--addr", "127.0.0.1:0")
-	log := &syncBuffer{}
+	log := &sampletest.LogBuffer{}
 	cmd.Stderr = log
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -8,6 +8,7 @@
 package sampletest
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -217,4 +218,24 @@ func mustInvoke(b *testing.B, f *adapter.Function, event []byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
+}
+
+// LogBuffer is a writer that tests read while servers and queues write to
+// it from other goroutines.
+type LogBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *LogBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns everything written so far.
+func (l *LogBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
