@@ -21,15 +21,17 @@ import (
 // a process: they share one wazero runtime (so the host module and WASI are
 // instantiated once) and one on-disk compilation cache.
 type Engine struct {
-	runtime wazero.Runtime
-	cache   wazero.CompilationCache
-	metrics *Metrics
+	noSnapshots bool
+	runtime     wazero.Runtime
+	cache       wazero.CompilationCache
+	metrics     *Metrics
 }
 
 type engineConfig struct {
-	cacheDir string
-	noCache  bool
-	metrics  *Metrics
+	cacheDir    string
+	noCache     bool
+	noSnapshots bool
+	metrics     *Metrics
 }
 
 // EngineOption configures NewEngine.
@@ -45,6 +47,14 @@ func WithCacheDir(dir string) EngineOption {
 // WithoutCache compiles in memory only.
 func WithoutCache() EngineOption {
 	return func(c *engineConfig) { c.noCache = true }
+}
+
+// WithoutSnapshots starts every instance from scratch, running its init
+// phase, instead of cloning a snapshot of an initialised one (the default
+// for reactor modules on Linux, see snapshot.go). FERRY_SNAPSHOTS=0 in the
+// environment does the same for every engine.
+func WithoutSnapshots() EngineOption {
+	return func(c *engineConfig) { c.noSnapshots = true }
 }
 
 // WithMetrics counts every invocation of the engine's functions in m.
@@ -67,14 +77,14 @@ func DefaultCacheDir() string {
 
 // NewEngine returns an engine. Close it to release every function.
 func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
-	cfg := engineConfig{cacheDir: DefaultCacheDir()}
+	cfg := engineConfig{cacheDir: DefaultCacheDir(), noSnapshots: os.Getenv("FERRY_SNAPSHOTS") == "0"}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	rc := wazero.NewRuntimeConfig().
 		// Timeouts interrupt a guest even in an endless loop.
 		WithCloseOnContextDone(true)
-	e := &Engine{metrics: cfg.metrics}
+	e := &Engine{metrics: cfg.metrics, noSnapshots: cfg.noSnapshots}
 	if !cfg.noCache {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -135,14 +145,31 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
 	}
-	compiled, err := e.runtime.CompileModule(ctx, wasm)
-	if err != nil {
-		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+	c := &code{}
+	if e.noSnapshots {
+		c.snap.reason = "snapshots are off (WithoutSnapshots or FERRY_SNAPSHOTS=0)"
+	} else if m, reason := snapshotable(wasm); m != nil {
+		compiled, err := e.runtime.CompileModule(ctx, m.Wasm)
+		if err == nil {
+			c.compiled, c.rewritten = compiled, m
+		} else {
+			c.snap.reason = "the rewritten module does not compile: " + err.Error()
+		}
+	} else {
+		c.snap.reason = reason
 	}
-	mode, err := hostabi.ModeOf(compiled)
+	if c.compiled == nil {
+		compiled, err := e.runtime.CompileModule(ctx, wasm)
+		if err != nil {
+			return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+		}
+		c.compiled = compiled
+	}
+	mode, err := hostabi.ModeOf(c.compiled)
 	if err != nil {
-		compiled.Close(ctx)
+		c.compiled.Close(ctx)
 		return nil, err
 	}
-	return &code{compiled: compiled, mode: mode}, nil
+	c.mode = mode
+	return c, nil
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -65,6 +66,11 @@ var ErrClosed = errors.New("function is closed")
 type code struct {
 	compiled wazero.CompiledModule
 	mode     hostabi.Mode
+	// rewritten is the module as compiled when it may be snapshotted
+	// (snapshot.go): globals exported, data segments passive. nil means
+	// compiled is the module as given.
+	rewritten *wasmbin.Module
+	snap      snapshotState
 }
 
 func newFunction(e *Engine, c *code, cfg Config) *Function {
@@ -75,6 +81,9 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 		stop:   make(chan struct{}),
 	}
 	f.code.Store(c)
+	if c.rewritten == nil {
+		c.disable(f, c.snap.reason)
+	}
 	if e.metrics != nil {
 		e.metrics.track(f)
 	}
@@ -292,6 +301,7 @@ func (f *Function) Close(ctx context.Context) error {
 		m.untrack(f)
 	}
 	f.CloseIdle()
+	f.code.Load().closeSnapshot()
 	return f.code.Load().compiled.Close(ctx)
 }
 
@@ -305,7 +315,10 @@ func (f *Function) Reload(ctx context.Context, wasm []byte) error {
 	if err != nil {
 		return err
 	}
-	f.code.Store(c)
+	if c.rewritten == nil {
+		c.disable(f, c.snap.reason)
+	}
+	f.code.Swap(c).closeSnapshot()
 	f.CloseIdle()
 	return nil
 }

@@ -1,0 +1,93 @@
+package adapter_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	randv2 "math/rand/v2"
+	"strings"
+	"testing"
+
+	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/internal/sampletest"
+)
+
+type randOut struct {
+	Rand   []int64  `json:"rand"`
+	RandV2 []uint64 `json:"randv2"`
+	Seeded uint64   `json:"seeded"`
+	Lookup int      `json:"lookup"`
+	Calls  int      `json:"calls"`
+}
+
+func randInvoke(t *testing.T, f *adapter.Function) randOut {
+	t.Helper()
+	res := invoke(t, f, `{}`)
+	if res.Failed() {
+		t.Fatalf("%s: %s\n%s", res.ErrorType, res.Payload, res.Logs)
+	}
+	var o randOut
+	if err := json.Unmarshal(res.Payload, &o); err != nil {
+		t.Fatal(err)
+	}
+	return o
+}
+
+// TestSnapshotClonesGetFreshRandomness starts three clones of one snapshot:
+// each gets its own math/rand and math/rand/v2 sequences, while what init
+// built (a map, a generator the program seeded itself, a counter) is as a
+// freshly initialised instance has it.
+func TestSnapshotClonesGetFreshRandomness(t *testing.T) {
+	f := sampletest.Load(t, "testdata/randsnap", adapter.Config{Name: "randsnap"})
+	if ok, reason := f.Snapshot(); !ok {
+		t.Fatalf("no snapshot: %s", reason)
+	}
+	want := randv2.New(randv2.NewChaCha8([32]byte{1, 2, 3})).Uint64()
+	seen := map[int64]bool{}
+	seenV2 := map[uint64]bool{}
+	for clone := range 3 {
+		f.CloseIdle() // the next invocation starts a new clone
+		o := randInvoke(t, f)
+		if ok, reason := f.Snapshot(); !ok {
+			t.Fatalf("clone %d: no snapshot: %s", clone, reason)
+		}
+		if o.Seeded != want || o.Lookup != 777 || o.Calls != 1 {
+			t.Fatalf("clone %d: init state %+v, want seeded %d, lookup 777, calls 1", clone, o, want)
+		}
+		if seen[o.Rand[0]] || seenV2[o.RandV2[0]] {
+			t.Fatalf("clone %d repeats another clone's random sequence: %+v", clone, o)
+		}
+		seen[o.Rand[0]], seenV2[o.RandV2[0]] = true, true
+		// The same clone goes on with its own sequence.
+		if o2 := randInvoke(t, f); o2.Calls != 2 || o2.Rand[0] == o.Rand[0] {
+			t.Fatalf("clone %d, second call: %+v after %+v", clone, o2, o)
+		}
+	}
+}
+
+// TestSnapshotFallbackSaysWhy: a function that cannot be snapshotted
+// starts instances from scratch and says why, once, in its log.
+func TestSnapshotFallbackSaysWhy(t *testing.T) {
+	e, err := adapter.NewEngine(context.Background(), adapter.WithoutSnapshots())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close(context.Background())
+	var log bytes.Buffer
+	f, err := e.LoadFile(context.Background(), sampletest.Module(t, "testdata/randsnap"), adapter.Config{Name: "randsnap", LogSink: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, _ := f.Snapshot(); ok {
+		t.Fatal("snapshot with snapshots off")
+	}
+	a := randInvoke(t, f)
+	f.CloseIdle()
+	b := randInvoke(t, f)
+	if a.Rand[0] == b.Rand[0] {
+		t.Fatal("two fresh instances share a sequence")
+	}
+	if n := strings.Count(log.String(), "instances start without a snapshot: snapshots are off"); n != 1 {
+		t.Fatalf("%d fallback lines in the log:\n%s", n, log.String())
+	}
+}
