@@ -14,6 +14,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -150,6 +151,8 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 		c.snap.reason = "snapshots are off (WithoutSnapshots or FERRY_SNAPSHOTS=0)"
 	} else if m, reason := snapshotable(wasm); m != nil {
 		compiled, err := e.runtime.CompileModule(ctx, m.Wasm)
+		m.Wasm = nil // wazero has what it needs
+		m.Segments = compactSegments(m.Segments)
 		if err == nil {
 			c.compiled, c.rewritten = compiled, m
 		} else {
@@ -172,4 +175,20 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	}
 	c.mode = mode
 	return c, nil
+}
+
+// compactSegments copies the segments into one buffer, so that they do not
+// keep the whole module's bytes alive.
+func compactSegments(segs []wasmbin.Segment) []wasmbin.Segment {
+	n := 0
+	for _, s := range segs {
+		n += len(s.Data)
+	}
+	buf := make([]byte, 0, n)
+	out := make([]wasmbin.Segment, len(segs))
+	for i, s := range segs {
+		buf = append(buf, s.Data...)
+		out[i] = wasmbin.Segment{Offset: s.Offset, Data: buf[len(buf)-len(s.Data) : len(buf) : len(buf)]}
+	}
+	return out
 }

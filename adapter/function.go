@@ -3,6 +3,7 @@ package adapter
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -22,6 +23,7 @@ type Function struct {
 	engine *Engine
 	code   atomic.Pointer[code] // replaced by Reload
 	cfg    Config
+	arn    string // cfg.ARN(), made once
 
 	// slots holds one token per invocation allowed to run at once: an
 	// instance is only ever created by an invocation that holds a slot
@@ -77,6 +79,7 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 	f := &Function{
 		engine: e,
 		cfg:    cfg,
+		arn:    cfg.ARN(),
 		slots:  make(chan struct{}, cfg.Concurrency),
 		stop:   make(chan struct{}),
 	}
@@ -336,7 +339,7 @@ func (f *Function) record(req *Request) *invocation {
 	}
 	arn := req.InvokedFunctionARN
 	if arn == "" {
-		arn = f.cfg.ARN()
+		arn = f.arn
 	}
 	payload := req.Payload
 	if len(payload) == 0 {
@@ -375,15 +378,33 @@ func NewRequestID() string {
 	_, _ = rand.Read(b[:])
 	b[6] = b[6]&0x0f | 0x40
 	b[8] = b[8]&0x3f | 0x80
-	h := hex.EncodeToString(b[:])
-	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+	var s [36]byte
+	hex.Encode(s[:8], b[:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], b[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], b[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], b[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], b[10:])
+	return string(s[:])
 }
 
 // newTraceID returns an X-Ray trace header value for a new, unsampled
-// trace.
+// trace: Root=1-<8 hex digits of time>-<24 hex digits>;Parent=<16>;Sampled=0.
 func newTraceID(now time.Time) string {
-	var b [20]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), h[:24], h[24:])
+	var r [20]byte
+	_, _ = rand.Read(r[:])
+	var t [4]byte
+	binary.BigEndian.PutUint32(t[:], uint32(now.Unix()))
+	b := make([]byte, 0, 75)
+	b = append(b, "Root=1-"...)
+	b = hex.AppendEncode(b, t[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[:12])
+	b = append(b, ";Parent="...)
+	b = hex.AppendEncode(b, r[12:])
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }

@@ -260,6 +260,7 @@ func (inst *instance) finishLogs(res *Result, status, platformLine string, start
 		inst.logs.Buffer.WriteString(truncatedNotice)
 	}
 	var out bytes.Buffer
+	out.Grow(len(inst.initLogs) + inst.logs.Len() + 256)
 	writeLog(&out, inst.f.cfg.LogFormat, &report{
 		requestID:    res.RequestID,
 		memorySize:   inst.f.cfg.Memory,

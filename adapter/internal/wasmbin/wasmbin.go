@@ -1,10 +1,9 @@
 // Package wasmbin reads and rewrites just enough of a WebAssembly binary
 // for ferry's snapshots: it exports every global the module defines (Go
 // exports none of its eight, yet a snapshot must capture and restore them)
-// and turns active data segments into passive ones (so that instantiating
-// a clone copies nothing: its memory is the snapshot), keeping the
-// segments so the host can copy them itself when it starts an instance
-// from scratch.
+// and takes its active data segments out (so that instantiating a clone
+// copies nothing: its memory is the snapshot), keeping them so the host can
+// copy them itself when it starts an instance from scratch.
 //
 // Only the sections involved are parsed; everything else is copied byte
 // for byte. A module this package cannot rewrite safely is reported with
@@ -61,8 +60,9 @@ type Module struct {
 	Wasm []byte
 	// Globals are the globals the module defines, each now exported.
 	Globals []Global
-	// Segments are the module's active data segments, in order; in Wasm
-	// they are passive, so instantiating it copies none of them.
+	// Segments are the module's active data segments, in order; Wasm has
+	// none (they are passive when code refers to segments by index), so
+	// instantiating it copies none of them.
 	Segments []Segment
 	// Exports are the names the module exported (before the rewrite).
 	Exports []string
@@ -99,6 +99,7 @@ func Rewrite(wasm []byte) (*Module, error) {
 	var importedGlobals uint32
 	var exportBody []byte
 	memories := 0
+	hasDataCount := false
 	for _, s := range sections {
 		r := reader{b: s.body}
 		switch s.id {
@@ -146,6 +147,8 @@ func Rewrite(wasm []byte) (*Module, error) {
 			}
 		case secExport:
 			exportBody = s.body
+		case secDataCount:
+			hasDataCount = true
 		case secData:
 			for n := r.u32(); n > 0 && r.err == nil; n-- {
 				switch flag := r.u32(); flag {
@@ -218,7 +221,13 @@ func Rewrite(wasm []byte) (*Module, error) {
 			}
 		}
 		if s.id == secData {
-			emit(secData, passiveData(s.body))
+			// Without a data count section no code refers to a segment
+			// (memory.init and data.drop need one), so the segments can
+			// go: wazero keeps a slice per segment per instance, and a Go
+			// module has tens of thousands. Otherwise they stay, passive.
+			if hasDataCount {
+				emit(secData, passiveData(s.body))
+			}
 			continue
 		}
 		emit(s.id, s.body)
