@@ -34,6 +34,7 @@ type Function struct {
 	idle      []*instance // most recently used last
 	instances int         // live reactor instances, idle or busy
 	peak      int         // the most instances ever live at once
+	starting  int         // spare instances being started in the background
 	closed    bool
 	stop      chan struct{}
 	started   sync.Once // the idle reaper
@@ -195,10 +196,12 @@ func (f *Function) take() (*instance, *Result) {
 	if n := len(f.idle); n > 0 {
 		inst := f.idle[n-1]
 		f.idle = f.idle[:n-1]
+		f.spares()
 		f.mu.Unlock()
 		return inst, nil
 	}
 	f.grow()
+	f.spares()
 	f.mu.Unlock()
 	inst, initErr := newInstance(f)
 	if initErr != nil {
@@ -208,6 +211,32 @@ func (f *Function) take() (*instance, *Result) {
 		return nil, initErr
 	}
 	return inst, nil
+}
+
+// spares starts instances in the background until SpareInstances are idle
+// or starting, within the concurrency limit; f.mu is held.
+func (f *Function) spares() {
+	for len(f.idle)+f.starting < f.cfg.SpareInstances && f.instances < f.cfg.Concurrency && !f.closed {
+		f.grow()
+		f.starting++
+		go func() {
+			inst, initErr := newInstance(f)
+			f.mu.Lock()
+			f.starting--
+			f.mu.Unlock()
+			if initErr != nil {
+				f.mu.Lock()
+				f.instances--
+				f.mu.Unlock()
+				return // the next invocation that needs an instance reports it
+			}
+			if sink := f.cfg.LogSink; sink != nil && len(inst.initLogs) > 0 {
+				sink.Write(inst.initLogs)
+			}
+			inst.initLogs, inst.initDuration = nil, 0
+			f.put(inst, true)
+		}()
+	}
 }
 
 // grow counts one more live instance; f.mu is held.

@@ -7,6 +7,7 @@ import (
 	randv2 "math/rand/v2"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/internal/sampletest"
@@ -89,5 +90,38 @@ func TestSnapshotFallbackSaysWhy(t *testing.T) {
 	}
 	if n := strings.Count(log.String(), "instances start without a snapshot: snapshots are off"); n != 1 {
 		t.Fatalf("%d fallback lines in the log:\n%s", n, log.String())
+	}
+}
+
+// TestSpareInstances keeps the pool ahead of demand: after each
+// invocation takes an instance, replacements start in the background, so
+// the next invocations find warm instances, within the concurrency limit.
+func TestSpareInstances(t *testing.T) {
+	f := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Concurrency: 3, SpareInstances: 2})
+	waitIdle := func(n int) {
+		t.Helper()
+		deadline := time.Now().Add(30 * time.Second)
+		for f.Stats().Idle < n {
+			if time.Now().After(deadline) {
+				t.Fatalf("stats %+v, want %d idle", f.Stats(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	if res := invoke(t, f, `"a"`); res.InitDuration == 0 {
+		t.Fatal("the first invocation was not a cold start")
+	}
+	waitIdle(2) // the first instance back, and one spare
+	for i := range 5 {
+		if res := invoke(t, f, `"b"`); res.InitDuration != 0 || res.Failed() {
+			t.Fatalf("invocation %d: init %v, %s", i, res.InitDuration, res.Payload)
+		}
+		waitIdle(2)
+	}
+	if st := f.Stats(); st.Peak > 3 {
+		t.Fatalf("peak %d instances, limit 3", st.Peak)
+	}
+	if _, err := sampletest.Engine(t).Load(context.Background(), []byte("\x00asm\x01\x00\x00\x00"), adapter.Config{SpareInstances: 11}); err == nil || !strings.Contains(err.Error(), "spareInstances") {
+		t.Fatalf("spareInstances above concurrency: %v", err)
 	}
 }
