@@ -57,7 +57,9 @@ func newInstance(f *Function) (*instance, *Result) {
 			if err == nil {
 				return inst, nil
 			}
-			c.disable(f, "restoring the snapshot failed: "+err.Error())
+			if err != errReleased {
+				c.dropSnapshot(f, "restoring the snapshot failed: "+err.Error())
+			}
 		}
 	}
 	return startInstance(f, c, f.cfg.lambdaEnvironment(newLogStream(time.Now())), nil)

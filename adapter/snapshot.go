@@ -51,6 +51,44 @@ type image struct {
 	rand     []uint32 // offsets of the chacha8rand states to reseed
 	env      map[string]string
 	initLogs []byte
+
+	// The memfd is closed when the image is dropped and no clone is
+	// mapping it: a clone mid-start must not map a closed (or reused) fd.
+	mu      sync.Mutex
+	mapping int
+	dropped bool
+}
+
+func (img *image) acquire() bool {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if img.dropped {
+		return false
+	}
+	img.mapping++
+	return true
+}
+
+func (img *image) release() {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	img.mapping--
+	if img.dropped && img.mapping == 0 {
+		img.file.close()
+	}
+}
+
+// drop closes the image once no clone is mapping it; clones keep their
+// own mappings.
+func (img *image) drop() {
+	img.mu.Lock()
+	defer img.mu.Unlock()
+	if !img.dropped {
+		img.dropped = true
+		if img.mapping == 0 {
+			img.file.close()
+		}
+	}
 }
 
 type savedGlobal struct {
@@ -84,7 +122,8 @@ func snapshotable(wasm []byte) (*wasmbin.Module, string) {
 	return m, ""
 }
 
-// disable gives up snapshots for c and says why, once, in f's log.
+// disable gives up snapshots for c and says why, once, in f's log; c.snap.mu
+// is held, or c is not yet shared.
 func (c *code) disable(f *Function, reason string) {
 	c.snap.reason = reason
 	c.snap.logged.Do(func() {
@@ -120,12 +159,23 @@ func (c *code) snapshot(f *Function) (img *image, inst *instance, res *Result) {
 	return img, nil, nil
 }
 
+// dropSnapshot gives up c's snapshot after a clone failed to start.
+func (c *code) dropSnapshot(f *Function, reason string) {
+	c.snap.mu.Lock()
+	defer c.snap.mu.Unlock()
+	if c.snap.img != nil {
+		c.snap.img.drop()
+		c.snap.img = nil
+	}
+	c.disable(f, reason)
+}
+
 // closeSnapshot releases c's image; clones keep their own mappings.
 func (c *code) closeSnapshot() {
 	c.snap.mu.Lock()
 	defer c.snap.mu.Unlock()
 	if c.snap.img != nil {
-		c.snap.img.file.close()
+		c.snap.img.drop()
 		c.snap.img = nil
 		c.snap.reason = "closed"
 	}
@@ -160,9 +210,17 @@ func capture(tmpl *instance, c *code, env map[string]string, seed []byte) (*imag
 	return img, nil
 }
 
+// errReleased is restore's error for an image dropped meanwhile (the
+// function was reloaded or closed): not a reason to give up snapshots.
+var errReleased = errors.New("the snapshot was released")
+
 // restore starts an instance as a clone of img.
 func restore(f *Function, c *code, img *image) (*instance, error) {
 	start := time.Now()
+	if !img.acquire() {
+		return nil, errReleased
+	}
+	defer img.release()
 	inst := &instance{f: f, code: c}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20, image: img}
 	mc := inst.moduleConfig(img.env).

@@ -125,3 +125,31 @@ func TestSpareInstances(t *testing.T) {
 		t.Fatalf("spareInstances above concurrency: %v", err)
 	}
 }
+
+// TestSnapshotCommandSaysWhy: a command module starts afresh for every
+// invocation, and its function's log says once that it has no snapshot
+// and why.
+func TestSnapshotCommandSaysWhy(t *testing.T) {
+	// (module (memory (export "memory") 1) (func (export "_start")))
+	wasm := []byte("\x00asm\x01\x00\x00\x00" +
+		"\x01\x04\x01\x60\x00\x00" + // type: func () -> ()
+		"\x03\x02\x01\x00" + // function 0 has type 0
+		"\x05\x03\x01\x00\x01" + // memory min 1
+		"\x07\x13\x02\x06memory\x02\x00\x06_start\x00\x00" +
+		"\x0a\x04\x01\x02\x00\x0b") // body: no locals, end
+	var log bytes.Buffer
+	f, err := sampletest.Engine(t).Load(context.Background(), wasm, adapter.Config{Name: "cmd", LogSink: &log})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	for range 2 {
+		invoke(t, f, `{}`)
+	}
+	if ok, reason := f.Snapshot(); ok || !strings.Contains(reason, "command module") {
+		t.Fatalf("snapshot %v: %s", ok, reason)
+	}
+	if n := strings.Count(log.String(), "instances start without a snapshot: a command module"); n != 1 {
+		t.Fatalf("%d lines say why:\n%s", n, log.String())
+	}
+}

@@ -106,7 +106,9 @@ func NativeContext() context.Context {
 // Differential invokes handler natively (lambda.NewHandler(h).Invoke) and
 // the sample in the current directory under ferry with each event, and
 // fails unless both answer the same: JSON-equal responses, or errors with
-// the same errorType and errorMessage.
+// the same errorType and errorMessage. Under ferry the instance is a clone
+// of the function's snapshot (the default for reactors on Linux); with
+// FERRY_SNAPSHOTS=0 it is a freshly initialised one.
 func Differential(t *testing.T, handler any, events map[string][]byte) {
 	t.Helper()
 	f := Load(t, ".", adapter.Config{Name: Name(t)})

@@ -34,12 +34,15 @@ func tiny(extra ...[]byte) []byte {
 		)),
 		section(secExport, vec(append(appendName(nil, "memory"), kindMemory, 0))),
 		section(secCustom, appendName(nil, "note"), []byte("kept")),
+	}
+	s = append(s, extra...) // before the data section, as a data count must be
+	s = append(s,
 		section(secData, vec(
 			append([]byte{0, 0x41, 16, 0x0b}, appendName(nil, "hello")...),
 			append([]byte{2, 0, 0x41, 0x80, 0x02, 0x0b}, appendName(nil, "world")...), // offset 256
 		)),
-	}
-	return module(append(s, extra...)...)
+	)
+	return module(s...)
 }
 
 func TestRewrite(t *testing.T) {
@@ -141,5 +144,37 @@ func TestRewriteRefuses(t *testing.T) {
 				t.Fatalf("err %v, want %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRewriteKeepsSegmentsCodeRefersTo: with a data count section (code
+// may use memory.init or data.drop) the segments stay, passive, so their
+// indices still hold; without one the data section goes.
+func TestRewriteKeepsSegmentsCodeRefersTo(t *testing.T) {
+	for _, withCount := range []bool{false, true} {
+		var count []byte
+		if withCount {
+			count = section(secDataCount, appendU32(nil, 2))
+		}
+		m, err := Rewrite(tiny(count))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := bytes.Contains(m.Wasm, []byte("hello")); got != withCount {
+			t.Fatalf("data count %v: segments kept %v", withCount, got)
+		}
+		if len(m.Segments) != 2 {
+			t.Fatalf("segments %+v", m.Segments)
+		}
+		ctx := context.Background()
+		r := wazero.NewRuntime(ctx)
+		mod, err := r.Instantiate(ctx, m.Wasm)
+		if err != nil {
+			t.Fatalf("data count %v: %v", withCount, err)
+		}
+		if b, _ := mod.Memory().Read(16, 5); !bytes.Equal(b, make([]byte, 5)) {
+			t.Fatalf("data count %v: data copied at instantiation: %q", withCount, b)
+		}
+		r.Close(ctx)
 	}
 }
