@@ -38,6 +38,15 @@ type Config struct {
 	// millisecond and well under a MiB of private memory for a Go
 	// function, see BENCHMARKS.md).
 	SpareInstances int
+	// PrimeEvent, when set, is invoked once on the instance a snapshot is
+	// taken from, before it is taken: clones then start with what the
+	// handler builds lazily on its first call (encoding/json's and
+	// reflection's caches, clients, connections pools) instead of building
+	// it on their first invocation, as Lambda SnapStart's priming hooks
+	// do. The handler's side effects happen once per snapshot; its log
+	// goes to LogSink like any invocation's; a failure, or a handler that
+	// does not return normally, turns snapshots off for the function.
+	PrimeEvent []byte
 	// Region and AccountID appear in ARNs and AWS_REGION; defaults are
 	// $AWS_REGION (else us-east-1) and 123456789012, as SAM uses locally.
 	Region    string

@@ -149,6 +149,22 @@ func (c *code) snapshot(f *Function) (img *image, inst *instance, res *Result) {
 	if res != nil {
 		return nil, nil, res // as a fresh start would; the next start tries again
 	}
+	if ev := f.cfg.PrimeEvent; ev != nil {
+		initLogs, initDuration := tmpl.initLogs, tmpl.initDuration
+		res, keep := tmpl.invoke(f.record(&Request{Payload: ev}))
+		if !keep || res.Failed() {
+			if !keep {
+				tmpl.close()
+				tmpl = nil
+			}
+			c.disable(f, fmt.Sprintf("the priming invocation failed (%s): %s", res.ErrorType, res.Payload))
+			if tmpl != nil {
+				tmpl.initLogs, tmpl.initDuration = initLogs, initDuration
+			}
+			return nil, tmpl, nil
+		}
+		tmpl.initLogs, tmpl.initDuration = initLogs, initDuration
+	}
 	img, err := capture(tmpl, c, env, rnd.first)
 	if err != nil {
 		c.disable(f, err.Error())

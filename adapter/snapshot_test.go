@@ -153,3 +153,35 @@ func TestSnapshotCommandSaysWhy(t *testing.T) {
 		t.Fatalf("%d lines say why:\n%s", n, log.String())
 	}
 }
+
+// TestSnapshotPrimeEvent: a priming invocation runs on the template before
+// the snapshot, so clones start after it (here: its call counted), with
+// fresh randomness still; a priming invocation that fails turns snapshots
+// off and says why.
+func TestSnapshotPrimeEvent(t *testing.T) {
+	f := sampletest.Load(t, "testdata/randsnap", adapter.Config{Name: "randsnap", PrimeEvent: []byte(`{}`)})
+	a := randInvoke(t, f)
+	f.CloseIdle()
+	b := randInvoke(t, f)
+	if a.Calls != 2 || b.Calls != 2 {
+		t.Fatalf("calls %d and %d, want 2 (the priming call, then this one)", a.Calls, b.Calls)
+	}
+	if a.Rand[0] == b.Rand[0] {
+		t.Fatal("two primed clones share a random sequence")
+	}
+	if ok, reason := f.Snapshot(); !ok {
+		t.Fatal(reason)
+	}
+
+	var log bytes.Buffer
+	h := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", PrimeEvent: []byte(`{"not":"a string"}`), LogSink: &log})
+	if res := invoke(t, h, `"World"`); string(res.Payload) != `"Hello World!"` {
+		t.Fatalf("%s", res.Payload)
+	}
+	if ok, reason := h.Snapshot(); ok || !strings.Contains(reason, "priming invocation failed") {
+		t.Fatalf("snapshot %v: %s", ok, reason)
+	}
+	if !strings.Contains(log.String(), "instances start without a snapshot: the priming invocation failed") {
+		t.Fatalf("log:\n%s", log.String())
+	}
+}

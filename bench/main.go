@@ -280,6 +280,9 @@ func rows(r map[string]result, ready time.Duration) []Row {
 		ns := r["BenchmarkColdStartNoSnapshot/"+s]
 		add(s, "cold start p50 / p99", dur(cs["p50-ns"])+" / "+dur(cs["p99-ns"]),
 			"native process: "+dur(nc["p50-ns"])+" / "+dur(nc["p99-ns"]), ratio(cs["p50-ns"], nc["p50-ns"]))
+		pc := r["BenchmarkColdStart/"+s+"/primed"]
+		add(s, "cold start p50 / p99, primed snapshot (PrimeEvent)", dur(pc["p50-ns"])+" / "+dur(pc["p99-ns"]),
+			"native process: "+dur(nc["p50-ns"])+" / "+dur(nc["p99-ns"]), ratio(pc["p50-ns"], nc["p50-ns"]))
 		add(s, "  of which instance start (clone) / minor faults", dur(cs["init-ns/op"])+fmt.Sprintf(" / %.0f", cs["minflt/op"]),
 			"no snapshot: "+dur(ns["p50-ns"])+" p50 (start "+dur(ns["init-ns/op"])+")", ratio(cs["p50-ns"], ns["p50-ns"]))
 		w, n := r["BenchmarkWarmInvoke/"+s], r["BenchmarkNativeInvoke/"+s]

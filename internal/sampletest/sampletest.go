@@ -179,10 +179,18 @@ func JSONEqual(t testing.TB, want, got []byte) {
 // are clones unless FERRY_SNAPSHOTS=0). Besides the mean it reports p50
 // and p99, the share spent starting the instance (init-ns) and the minor
 // page faults per cold start.
+//
+// ColdStart/<sample>/primed is the same with the event as the function's
+// PrimeEvent: the snapshot is taken after one invocation.
 func ColdStart(b *testing.B, event []byte) {
-	f := Load(b, ".", adapter.Config{Name: Name(b)})
+	coldStart(b, Name(b), adapter.Config{Name: Name(b)}, event)
+	coldStart(b, Name(b)+"/primed", adapter.Config{Name: Name(b), PrimeEvent: event}, event)
+}
+
+func coldStart(b *testing.B, name string, cfg adapter.Config, event []byte) {
+	f := Load(b, ".", cfg)
 	mustInvoke(b, f, event) // the snapshot, when there is one, is made once
-	b.Run(Name(b), func(b *testing.B) {
+	b.Run(name, func(b *testing.B) {
 		var initTime time.Duration
 		var faults int64
 		lat := make([]time.Duration, 0, b.N)
