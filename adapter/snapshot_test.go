@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	randv2 "math/rand/v2"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,7 @@ func randInvoke(t *testing.T, f *adapter.Function) randOut {
 // built (a map, a generator the program seeded itself, a counter) is as a
 // freshly initialised instance has it.
 func TestSnapshotClonesGetFreshRandomness(t *testing.T) {
+	skipWithoutSnapshots(t)
 	f := sampletest.Load(t, "testdata/randsnap", adapter.Config{Name: "randsnap"})
 	if ok, reason := f.Snapshot(); !ok {
 		t.Fatalf("no snapshot: %s", reason)
@@ -130,6 +132,7 @@ func TestSpareInstances(t *testing.T) {
 // invocation, and its function's log says once that it has no snapshot
 // and why.
 func TestSnapshotCommandSaysWhy(t *testing.T) {
+	skipWithoutSnapshots(t)
 	// (module (memory (export "memory") 1) (func (export "_start")))
 	wasm := []byte("\x00asm\x01\x00\x00\x00" +
 		"\x01\x04\x01\x60\x00\x00" + // type: func () -> ()
@@ -159,6 +162,7 @@ func TestSnapshotCommandSaysWhy(t *testing.T) {
 // fresh randomness still; a priming invocation that fails turns snapshots
 // off and says why.
 func TestSnapshotPrimeEvent(t *testing.T) {
+	skipWithoutSnapshots(t)
 	f := sampletest.Load(t, "testdata/randsnap", adapter.Config{Name: "randsnap", PrimeEvent: []byte(`{}`)})
 	a := randInvoke(t, f)
 	f.CloseIdle()
@@ -183,5 +187,14 @@ func TestSnapshotPrimeEvent(t *testing.T) {
 	}
 	if !strings.Contains(log.String(), "instances start without a snapshot: the priming invocation failed") {
 		t.Fatalf("log:\n%s", log.String())
+	}
+}
+
+// skipWithoutSnapshots skips a test of snapshots when the environment
+// turns them off (FERRY_SNAPSHOTS=0 runs the other tests on fresh
+// instances).
+func skipWithoutSnapshots(t *testing.T) {
+	if os.Getenv("FERRY_SNAPSHOTS") == "0" {
+		t.Skip("FERRY_SNAPSHOTS=0")
 	}
 }
