@@ -10,6 +10,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 
@@ -375,15 +376,20 @@ func (f *Function) record(req *Request) *invocation {
 		payload = []byte("{}")
 	}
 	inv.rec = hostabi.Invocation{
-		RequestID:          []byte(inv.requestID),
-		InvokedFunctionARN: []byte(arn),
-		TraceID:            []byte(trace),
+		RequestID:          readOnlyBytes(inv.requestID),
+		InvokedFunctionARN: readOnlyBytes(arn),
+		TraceID:            readOnlyBytes(trace),
 		ClientContext:      req.ClientContext,
 		CognitoIdentity:    req.CognitoIdentity,
 		Payload:            payload,
 	}
 	return inv
 }
+
+// readOnlyBytes is s's bytes without a copy: the record's fields are only
+// ever read (encoded into the instance's buffer, or copied into strings),
+// and this runs on every invocation.
+func readOnlyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // invocation is one invocation on its way into the guest.
 type invocation struct {
