@@ -18,6 +18,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/imports/wasi_snapshot_preview1"
 
+	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -25,10 +26,11 @@ import (
 // a process: they share one wazero runtime (so the host module and WASI are
 // instantiated once) and one on-disk compilation cache.
 type Engine struct {
-	runtime  wazero.Runtime
-	cache    wazero.CompilationCache
-	cacheDir string // "" without an on-disk cache
-	metrics  *Metrics
+	runtime     wazero.Runtime
+	cache       wazero.CompilationCache
+	cacheDir    string // "" without an on-disk cache
+	metrics     *Metrics
+	noSnapshots bool
 	// outbound sends functions' HTTP requests; nil is hostabi.DefaultTransport.
 	outbound http.RoundTripper
 
@@ -39,11 +41,12 @@ type Engine struct {
 }
 
 type engineConfig struct {
-	cacheDir  string
-	cacheSeed string
-	noCache   bool
-	metrics   *Metrics
-	outbound  http.RoundTripper
+	cacheDir    string
+	cacheSeed   string
+	noCache     bool
+	noSnapshots bool
+	metrics     *Metrics
+	outbound    http.RoundTripper
 }
 
 // EngineOption configures NewEngine.
@@ -69,6 +72,14 @@ func WithCacheSeed(dir string) EngineOption {
 // WithoutCache compiles in memory only.
 func WithoutCache() EngineOption {
 	return func(c *engineConfig) { c.noCache = true }
+}
+
+// WithoutSnapshots starts every instance from scratch, running its init
+// phase, instead of cloning a snapshot of an initialised one (the default
+// for reactor modules on Linux, see snapshot.go). FERRY_SNAPSHOTS=0 in the
+// environment does the same for every engine.
+func WithoutSnapshots() EngineOption {
+	return func(c *engineConfig) { c.noSnapshots = true }
 }
 
 // WithMetrics counts every invocation of the engine's functions in m.
@@ -99,14 +110,14 @@ func DefaultCacheDir() string {
 
 // NewEngine returns an engine. Close it to release every function.
 func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
-	cfg := engineConfig{cacheDir: DefaultCacheDir()}
+	cfg := engineConfig{cacheDir: DefaultCacheDir(), noSnapshots: os.Getenv("FERRY_SNAPSHOTS") == "0"}
 	for _, o := range opts {
 		o(&cfg)
 	}
 	rc := wazero.NewRuntimeConfig().
 		// Timeouts interrupt a guest even in an endless loop.
 		WithCloseOnContextDone(true)
-	e := &Engine{metrics: cfg.metrics, outbound: cfg.outbound}
+	e := &Engine{metrics: cfg.metrics, outbound: cfg.outbound, noSnapshots: cfg.noSnapshots}
 	if !cfg.noCache {
 		if cfg.cacheSeed != "" {
 			if err := seedCache(cfg.cacheSeed, cfg.cacheDir); err != nil {
@@ -246,17 +257,16 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Function, 
 	return newFunction(e, c, cfg), nil
 }
 
-func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
-	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
-		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
-	}
+// compileModule compiles wasm, or loads its machine code from the cache,
+// and counts which it was (CompileStats, ferry_module_compilations_total).
+func (e *Engine) compileModule(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
 	e.compileMu.Lock()
 	before := cacheEntries(e.cacheDir)
 	compiled, err := e.runtime.CompileModule(ctx, wasm)
 	after := cacheEntries(e.cacheDir)
 	e.compileMu.Unlock()
 	if err != nil {
-		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+		return nil, err
 	}
 	// wazero writes an entry when it compiled the module and reads one when
 	// it did not: a new entry means machine code was generated here.
@@ -270,10 +280,56 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	if e.metrics != nil {
 		e.metrics.compilations.WithLabelValues(source).Inc()
 	}
-	mode, err := hostabi.ModeOf(compiled)
+	return compiled, nil
+}
+
+func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
+	}
+	c := &code{}
+	if e.noSnapshots {
+		c.snap.reason = "snapshots are off (WithoutSnapshots or FERRY_SNAPSHOTS=0)"
+	} else if m, reason := snapshotable(wasm); m != nil {
+		compiled, err := e.compileModule(ctx, m.Wasm)
+		m.Wasm = nil // wazero has what it needs
+		m.Segments = compactSegments(m.Segments)
+		if err == nil {
+			c.compiled, c.rewritten = compiled, m
+		} else {
+			c.snap.reason = "the rewritten module does not compile: " + err.Error()
+		}
+	} else {
+		c.snap.reason = reason
+	}
+	if c.compiled == nil {
+		compiled, err := e.compileModule(ctx, wasm)
+		if err != nil {
+			return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+		}
+		c.compiled = compiled
+	}
+	mode, err := hostabi.ModeOf(c.compiled)
 	if err != nil {
-		compiled.Close(ctx)
+		c.compiled.Close(ctx)
 		return nil, err
 	}
-	return &code{compiled: compiled, mode: mode}, nil
+	c.mode = mode
+	return c, nil
+}
+
+// compactSegments copies the segments into one buffer, so that they do not
+// keep the whole module's bytes alive.
+func compactSegments(segs []wasmbin.Segment) []wasmbin.Segment {
+	n := 0
+	for _, s := range segs {
+		n += len(s.Data)
+	}
+	buf := make([]byte, 0, n)
+	out := make([]wasmbin.Segment, len(segs))
+	for i, s := range segs {
+		buf = append(buf, s.Data...)
+		out[i] = wasmbin.Segment{Offset: s.Offset, Data: buf[len(buf)-len(s.Data) : len(buf) : len(buf)]}
+	}
+	return out
 }

@@ -3,15 +3,18 @@ package adapter
 import (
 	"context"
 	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"github.com/tetratelabs/wazero"
 
+	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi"
 )
@@ -24,6 +27,7 @@ type Function struct {
 	cfg    Config
 	// outbound is what its guests may reach over HTTP.
 	outbound *hostabi.Outbound
+	arn      string // cfg.ARN(), made once
 
 	// slots holds one token per invocation allowed to run at once: an
 	// instance is only ever created by an invocation that holds a slot
@@ -34,6 +38,7 @@ type Function struct {
 	idle      []*instance // most recently used last
 	instances int         // live reactor instances, idle or busy
 	peak      int         // the most instances ever live at once
+	starting  int         // spare instances being started in the background
 	closed    bool
 	stop      chan struct{}
 	started   sync.Once // the idle reaper
@@ -68,18 +73,27 @@ var ErrClosed = errors.New("function is closed")
 type code struct {
 	compiled wazero.CompiledModule
 	mode     hostabi.Mode
+	// rewritten is the module as compiled when it may be snapshotted
+	// (snapshot.go): globals exported, data segments passive. nil means
+	// compiled is the module as given.
+	rewritten *wasmbin.Module
+	snap      snapshotState
 }
 
 func newFunction(e *Engine, c *code, cfg Config) *Function {
 	f := &Function{
 		engine: e,
 		cfg:    cfg,
+		arn:    cfg.ARN(),
 		slots:  make(chan struct{}, cfg.Concurrency),
 		stop:   make(chan struct{}),
 	}
 	f.code.Store(c)
 	allow, _ := hostabi.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
 	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound}
+	if c.rewritten == nil {
+		c.disable(f, c.snap.reason)
+	}
 	if e.metrics != nil {
 		e.metrics.track(f)
 		f.outbound.Observe = e.metrics.outboundObserver(cfg.Name)
@@ -189,10 +203,12 @@ func (f *Function) take() (*instance, *Result) {
 	if n := len(f.idle); n > 0 {
 		inst := f.idle[n-1]
 		f.idle = f.idle[:n-1]
+		f.spares()
 		f.mu.Unlock()
 		return inst, nil
 	}
 	f.grow()
+	f.spares()
 	f.mu.Unlock()
 	inst, initErr := newInstance(f)
 	if initErr != nil {
@@ -202,6 +218,32 @@ func (f *Function) take() (*instance, *Result) {
 		return nil, initErr
 	}
 	return inst, nil
+}
+
+// spares starts instances in the background until SpareInstances are idle
+// or starting, within the concurrency limit; f.mu is held.
+func (f *Function) spares() {
+	for len(f.idle)+f.starting < f.cfg.SpareInstances && f.instances < f.cfg.Concurrency && !f.closed {
+		f.grow()
+		f.starting++
+		go func() {
+			inst, initErr := newInstance(f)
+			f.mu.Lock()
+			f.starting--
+			f.mu.Unlock()
+			if initErr != nil {
+				f.mu.Lock()
+				f.instances--
+				f.mu.Unlock()
+				return // the next invocation that needs an instance reports it
+			}
+			if sink := f.cfg.LogSink; sink != nil && len(inst.initLogs) > 0 {
+				sink.Write(inst.initLogs)
+			}
+			inst.initLogs, inst.initDuration = nil, 0
+			f.put(inst, true)
+		}()
+	}
 }
 
 // grow counts one more live instance; f.mu is held.
@@ -298,6 +340,7 @@ func (f *Function) Close(ctx context.Context) error {
 		m.untrack(f)
 	}
 	f.CloseIdle()
+	f.code.Load().closeSnapshot()
 	return f.code.Load().compiled.Close(ctx)
 }
 
@@ -311,7 +354,10 @@ func (f *Function) Reload(ctx context.Context, wasm []byte) error {
 	if err != nil {
 		return err
 	}
-	f.code.Store(c)
+	if c.rewritten == nil {
+		c.disable(f, c.snap.reason)
+	}
+	f.code.Swap(c).closeSnapshot()
 	f.CloseIdle()
 	return nil
 }
@@ -329,22 +375,27 @@ func (f *Function) record(req *Request) *invocation {
 	}
 	arn := req.InvokedFunctionARN
 	if arn == "" {
-		arn = f.cfg.ARN()
+		arn = f.arn
 	}
 	payload := req.Payload
 	if len(payload) == 0 {
 		payload = []byte("{}")
 	}
 	inv.rec = hostabi.Invocation{
-		RequestID:          []byte(inv.requestID),
-		InvokedFunctionARN: []byte(arn),
-		TraceID:            []byte(trace),
+		RequestID:          readOnlyBytes(inv.requestID),
+		InvokedFunctionARN: readOnlyBytes(arn),
+		TraceID:            readOnlyBytes(trace),
 		ClientContext:      req.ClientContext,
 		CognitoIdentity:    req.CognitoIdentity,
 		Payload:            payload,
 	}
 	return inv
 }
+
+// readOnlyBytes is s's bytes without a copy: the record's fields are only
+// ever read (encoded into the instance's buffer, or copied into strings),
+// and this runs on every invocation.
+func readOnlyBytes(s string) []byte { return unsafe.Slice(unsafe.StringData(s), len(s)) }
 
 // invocation is one invocation on its way into the guest.
 type invocation struct {
@@ -366,10 +417,19 @@ func (inv *invocation) start() {
 func NewRequestID() string { return events.NewGUID() }
 
 // newTraceID returns an X-Ray trace header value for a new, unsampled
-// trace.
+// trace: Root=1-<8 hex digits of time>-<24 hex digits>;Parent=<16>;Sampled=0.
 func newTraceID(now time.Time) string {
-	var b [20]byte
-	_, _ = rand.Read(b[:])
-	h := hex.EncodeToString(b[:])
-	return fmt.Sprintf("Root=1-%08x-%s;Parent=%s;Sampled=0", now.Unix(), h[:24], h[24:])
+	var r [20]byte
+	_, _ = rand.Read(r[:])
+	var t [4]byte
+	binary.BigEndian.PutUint32(t[:], uint32(now.Unix()))
+	b := make([]byte, 0, 75)
+	b = append(b, "Root=1-"...)
+	b = hex.AppendEncode(b, t[:])
+	b = append(b, '-')
+	b = hex.AppendEncode(b, r[:12])
+	b = append(b, ";Parent="...)
+	b = hex.AppendEncode(b, r[12:])
+	b = append(b, ";Sampled=0"...)
+	return string(b)
 }

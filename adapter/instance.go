@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"time"
 
@@ -41,15 +42,41 @@ type instance struct {
 	buf          []byte // the encoded record, reused across invocations
 }
 
-// newInstance starts an instance and runs its init phase. A failure is
-// returned as the result of the invocation that asked for the instance.
+// newInstance starts an instance ready to serve: a clone of the code's
+// snapshot when it has one (snapshot.go), else an instance that runs its
+// init phase. A failed init is returned as the result of the invocation
+// that asked for the instance.
 func newInstance(f *Function) (*instance, *Result) {
-	inst := &instance{f: f, code: f.code.Load()}
+	c := f.code.Load()
+	if c.rewritten != nil {
+		img, tmpl, res := c.snapshot(f)
+		if res != nil || tmpl != nil {
+			return tmpl, res
+		}
+		if img != nil {
+			inst, err := restore(f, c, img)
+			if err == nil {
+				return inst, nil
+			}
+			if err != errReleased {
+				c.dropSnapshot(f, "restoring the snapshot failed: "+err.Error())
+			}
+		}
+	}
+	return startInstance(f, c, f.cfg.lambdaEnvironment(newLogStream(time.Now())), nil)
+}
+
+// startInstance starts an instance of c from scratch and runs its init
+// phase. rnd, when set, is the guest's randomness instead of crypto/rand.
+func startInstance(f *Function, c *code, env map[string]string, rnd io.Reader) (*instance, *Result) {
+	inst := &instance{f: f, code: c}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20}
-	stream := newLogStream(time.Now())
-	mc := inst.moduleConfig(f.cfg.lambdaEnvironment(stream)).
+	mc := inst.moduleConfig(env).
 		WithStartFunctions(). // _initialize is called below, under the init deadline
 		WithStdout(&inst.logs)
+	if rnd != nil {
+		mc = mc.WithRandSource(rnd)
+	}
 	ctx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(context.Background(), alloc), initTimeout)
 	defer cancel()
 	inst.interrupt = ctx.Done()
@@ -105,6 +132,15 @@ func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *m
 		return err
 	}
 	inst.mod = mod
+	if m := inst.code.rewritten; m != nil {
+		// The module's data segments are passive (snapshot.go): copy them
+		// as instantiating the original module would have.
+		for _, seg := range m.Segments {
+			if !mod.Memory().Write(seg.Offset, seg.Data) {
+				return fmt.Errorf("data segment at %d (%d bytes) is out of bounds of memory", seg.Offset, len(seg.Data))
+			}
+		}
+	}
 	if fn := mod.ExportedFunction(hostabi.ExportInitialize); fn != nil {
 		if _, err := fn.Call(ctx); err != nil {
 			return err
@@ -229,6 +265,7 @@ func (inst *instance) finishLogs(res *Result, status, platformLine string, start
 		inst.logs.Buffer.WriteString(truncatedNotice)
 	}
 	var out bytes.Buffer
+	out.Grow(len(inst.initLogs) + inst.logs.Len() + 256)
 	writeLog(&out, inst.f.cfg.LogFormat, &report{
 		requestID:    res.RequestID,
 		memorySize:   inst.f.cfg.Memory,

@@ -55,6 +55,10 @@ func (m *linearMemory) peakMB() int { return int((m.peak + 1<<20 - 1) >> 20) }
 type memoryAllocator struct {
 	limit uint64
 	last  *linearMemory
+	// image, when set, is mapped copy-on-write at the start of the memory:
+	// the instance is a clone (see snapshot.go).
+	image *image
+	err   error // mapping the image failed
 }
 
 func (a *memoryAllocator) Allocate(_, max uint64) experimental.LinearMemory {
@@ -64,5 +68,9 @@ func (a *memoryAllocator) Allocate(_, max uint64) experimental.LinearMemory {
 	}
 	m := reserve(limit)
 	a.last = m
+	if a.image != nil {
+		a.err = mapImage(m, a.image.file, a.image.size) // restore checks it
+
+	}
 	return m
 }

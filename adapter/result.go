@@ -3,8 +3,8 @@ package adapter
 import (
 	"bytes"
 	"encoding/json"
-	"fmt"
 	"math"
+	"strconv"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
@@ -119,19 +119,37 @@ func writeLog(w *bytes.Buffer, format LogFormat, r *report, initOut, out []byte,
 		platform(w, start.Add(r.duration), "platform.report", map[string]any{"requestId": r.requestID, "metrics": metrics, "status": r.status})
 		return
 	}
-	w.Write(initOut)
-	fmt.Fprintf(w, "START RequestId: %s Version: $LATEST\n", r.requestID)
-	w.Write(out)
+	// Appended by hand, not with fmt: this runs once per invocation and
+	// was a third of the host's share of a warm one.
+	b := w.AvailableBuffer()
+	b = append(b, initOut...)
+	b = append(b, "START RequestId: "...)
+	b = append(b, r.requestID...)
+	b = append(b, " Version: $LATEST\n"...)
+	b = append(b, out...)
 	if len(out) > 0 && out[len(out)-1] != '\n' {
-		w.WriteByte('\n')
+		b = append(b, '\n')
 	}
-	fmt.Fprintf(w, "END RequestId: %s\n", r.requestID)
-	fmt.Fprintf(w, "REPORT RequestId: %s\tDuration: %.2f ms\tBilled Duration: %d ms\tMemory Size: %d MB\tMax Memory Used: %d MB\t",
-		r.requestID, ms(r.duration), billed, r.memorySize, r.maxMemoryMB)
+	b = append(b, "END RequestId: "...)
+	b = append(b, r.requestID...)
+	b = append(b, "\nREPORT RequestId: "...)
+	b = append(b, r.requestID...)
+	b = append(b, "\tDuration: "...)
+	b = strconv.AppendFloat(b, ms(r.duration), 'f', 2, 64)
+	b = append(b, " ms\tBilled Duration: "...)
+	b = strconv.AppendInt(b, billed, 10)
+	b = append(b, " ms\tMemory Size: "...)
+	b = strconv.AppendInt(b, int64(r.memorySize), 10)
+	b = append(b, " MB\tMax Memory Used: "...)
+	b = strconv.AppendInt(b, int64(r.maxMemoryMB), 10)
+	b = append(b, " MB\t"...)
 	if r.initDuration > 0 {
-		fmt.Fprintf(w, "Init Duration: %.2f ms\t", ms(r.initDuration))
+		b = append(b, "Init Duration: "...)
+		b = strconv.AppendFloat(b, ms(r.initDuration), 'f', 2, 64)
+		b = append(b, " ms\t"...)
 	}
-	w.WriteByte('\n')
+	b = append(b, '\n')
+	w.Write(b)
 }
 
 func platform(w *bytes.Buffer, t time.Time, typ string, record map[string]any) {

@@ -324,6 +324,7 @@ func functionConfig(cfg *config.File, fc config.Function, format adapter.LogForm
 	return adapter.Config{
 		Name: fc.Name, Memory: fc.Memory, Timeout: fc.Timeout, Environment: fc.Environment,
 		Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout, MinInstances: fc.MinInstances,
+		SpareInstances: fc.SpareInstances, PrimeEvent: fc.PrimeEvent,
 		Region: cfg.Region, AccountID: cfg.AccountID, LogFormat: format, LogSink: logs,
 		AllowedOutboundHosts: fc.AllowedOutboundHosts, Files: fc.Files, EphemeralStorage: fc.EphemeralStorage,
 		Async: adapter.AsyncConfig{

@@ -136,6 +136,14 @@ type Function struct {
 	// MinInstances the instances kept warm (at most Concurrency); 0 when
 	// not set.
 	Concurrency, MinInstances int
+	// SpareInstances idle instances are kept ready ahead of demand (at
+	// most Concurrency); 0 when not set.
+	SpareInstances int
+	// PrimeEvent is the event file invoked once before the function's
+	// snapshot is taken (adapter.Config.PrimeEvent); its JSON when set,
+	// read from PrimeEventFile (absolute).
+	PrimeEvent     []byte
+	PrimeEventFile string
 	// AsyncConfig is Lambda's asynchronous invocation configuration.
 	AsyncConfig FunctionAsync
 	HTTP        []HTTPRoute

@@ -290,7 +290,7 @@ func TestParseErrors(t *testing.T) {
 				`ferry.yaml:1: functions: missing; the file needs at least one function or Azure app`,
 			}},
 		{"SAM key", head + "    MemorySize: 256\n",
-			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage)`}},
+			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, spareInstances, primeEvent, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage)`}},
 		{"host without scheme", head + "    allowedOutboundHosts: [example.com, 'https://*']\n",
 			[]string{`ferry.yaml:4: functions[0] (hello): allowedOutboundHosts[0]: "example.com" has no scheme: write scheme://host[:port], e.g. https://example.com`}},
 		{"host with path", head + "    allowedOutboundHosts:\n      - https://example.com/api\n      - ftp://example.com\n      - https://a.*.com\n      - http://x:99999\n",
@@ -366,6 +366,12 @@ func TestParseErrors(t *testing.T) {
 			[]string{`ferry.yaml:4: functions[0] (hello): concurrency: 0 is below the minimum of 1`}},
 		{"minInstances above concurrency", head + "    concurrency: 2\n    minInstances: 3\n",
 			[]string{`ferry.yaml:5: functions[0] (hello): minInstances: 3 is above concurrency (2)`}},
+		{"spareInstances above concurrency", head + "    concurrency: 2\n    spareInstances: 3\n",
+			[]string{`ferry.yaml:5: functions[0] (hello): spareInstances: 3 is above concurrency (2)`}},
+		{"primeEvent missing", head + "    primeEvent: events/none.json\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): primeEvent: events/none.json cannot be read (looked for $DIR/events/none.json)`}},
+		{"primeEvent not JSON", head + "    primeEvent: notes.txt\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): primeEvent: notes.txt is not JSON`}},
 		{"environment not string to string", head + "    environment:\n      A: [1, 2]\n      B:\n      1: y\n      2X: y\n",
 			[]string{
 				`ferry.yaml:5: functions[0] (hello): environment: A: want a string, got a list`,
@@ -681,5 +687,19 @@ func TestTemplateKeepsUnsetReferences(t *testing.T) {
 	}
 	if _, err := Parse(filepath.Join(dir, "ferry.yaml"), doc); err == nil || !strings.Contains(err.Error(), "ferry.yaml:4") {
 		t.Fatalf("serving without the variable: %v", err)
+	}
+}
+
+func TestParseSnapshotKeys(t *testing.T) {
+	dir := workspace(t)
+	if err := os.WriteFile(filepath.Join(dir, "prime.json"), []byte(`{"warm": true}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	f, err := Parse("ferry.yaml", []byte("functions:\n  - name: hello\n    module: build/hello.wasm\n    concurrency: 4\n    spareInstances: 2\n    primeEvent: prime.json\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fn := f.Functions[0]; fn.SpareInstances != 2 || string(fn.PrimeEvent) != `{"warm": true}` {
+		t.Fatalf("%+v", fn)
 	}
 }

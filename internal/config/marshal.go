@@ -23,6 +23,7 @@ func Marshal(f *File) ([]byte, error) {
 			Timeout: durationText(fn.Timeout), IdleTimeout: durationText(fn.IdleTimeout),
 			Environment: fn.Environment, Concurrency: fn.Concurrency, MinInstances: fn.MinInstances,
 			AllowedOutboundHosts: fn.AllowedOutboundHosts, Files: fn.Files, EphemeralStorage: fn.EphemeralStorage,
+			SpareInstances: fn.SpareInstances, PrimeEvent: fn.PrimeEventFile,
 		}
 		if a := fn.AsyncConfig; a.RetryDelays != nil || a.MaxEventAge != 0 || !a.OnSuccess.IsZero() || !a.OnFailure.IsZero() {
 			ay := &functionAsyncYAML{MaxEventAge: durationText(a.MaxEventAge), OnSuccess: destinationYAML(a.OnSuccess), OnFailure: destinationYAML(a.OnFailure)}
@@ -107,6 +108,8 @@ type functionYAML struct {
 	Environment          map[string]string  `yaml:"environment,omitempty"`
 	Concurrency          int                `yaml:"concurrency,omitempty"`
 	MinInstances         int                `yaml:"minInstances,omitempty"`
+	SpareInstances       int                `yaml:"spareInstances,omitempty"`
+	PrimeEvent           string             `yaml:"primeEvent,omitempty"`
 	AllowedOutboundHosts []string           `yaml:"allowedOutboundHosts,omitempty"`
 	Files                string             `yaml:"files,omitempty"`
 	EphemeralStorage     int                `yaml:"ephemeralStorage,omitempty"`

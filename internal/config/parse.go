@@ -365,7 +365,7 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 		}
 	}
 	m, ok := p.fields(n, where, "name", "module", "source", "memory", "timeout", "environment",
-		"concurrency", "minInstances", "idleTimeout", "async", "http", "schedule",
+		"concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule",
 		"allowedOutboundHosts", "files", "ephemeralStorage")
 	if !ok {
 		return fn, false
@@ -487,6 +487,31 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 				p.fail(v, at("minInstances"), "%d is above concurrency (%d)", c, fn.Concurrency)
 			}
 			fn.MinInstances = c
+		}
+	}
+	if v := m["spareInstances"]; v != nil {
+		if c, ok := p.integer(v, at("spareInstances")); ok {
+			switch {
+			case c < 0:
+				p.fail(v, at("spareInstances"), "%d is negative", c)
+			case concurrency != nil && fn.Concurrency >= 1 && c > fn.Concurrency:
+				p.fail(v, at("spareInstances"), "%d is above concurrency (%d)", c, fn.Concurrency)
+			}
+			fn.SpareInstances = c
+		}
+	}
+	if v := m["primeEvent"]; v != nil {
+		if s, ok := p.nonEmpty(v, at("primeEvent")); ok {
+			path := p.resolve(s)
+			b, err := os.ReadFile(path)
+			switch {
+			case err != nil:
+				p.fail(v, at("primeEvent"), "%s cannot be read%s", s, p.lookedFor(s, path))
+			case !json.Valid(b):
+				p.fail(v, at("primeEvent"), "%s is not JSON", s)
+			default:
+				fn.PrimeEvent, fn.PrimeEventFile = b, path
+			}
 		}
 	}
 	if v := m["async"]; v != nil {

@@ -45,6 +45,8 @@ const (
 	ModulesDir = "/ferry/modules"
 	// FilesDir/<function> is a function's files, its /var/task.
 	FilesDir = "/ferry/files"
+	// PrimeDir/<function>.json is a function's primeEvent.
+	PrimeDir = "/ferry/prime"
 	// CACertsPath is where Go's crypto/x509 looks for the CA roots on
 	// Linux: guests' outbound HTTPS is verified against them.
 	CACertsPath = "/etc/ssl/certs/ca-certificates.crt"
@@ -106,6 +108,9 @@ func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
 		fn.Module, fn.Source = path.Join(ModulesDir, fn.Name+".wasm"), ""
 		if fn.Files != "" {
 			fn.Files = path.Join(FilesDir, fn.Name)
+		}
+		if fn.PrimeEventFile != "" {
+			fn.PrimeEventFile = path.Join(PrimeDir, fn.Name+".json")
 		}
 		if f := fn.AsyncConfig.OnSuccess.File; f != "" {
 			fn.AsyncConfig.OnSuccess.File = scratch("function "+fn.Name+" onSuccess file", f)
@@ -275,7 +280,11 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		return nil, err
 	}
 	app.dir(strings.TrimPrefix(FilesDir, "/"), 0o755)
+	app.dir(strings.TrimPrefix(PrimeDir, "/"), 0o755)
 	for _, fn := range o.Config.Functions {
+		if fn.PrimeEvent != nil {
+			app.file(path.Join(strings.TrimPrefix(PrimeDir, "/"), fn.Name+".json"), 0o644, fn.PrimeEvent)
+		}
 		if fn.Files != "" {
 			if _, err := app.tree(fn.Files, path.Join(strings.TrimPrefix(FilesDir, "/"), fn.Name)); err != nil {
 				return nil, fmt.Errorf("%s:%d: function %s: files %s: %w", o.Config.Path, fn.Line, fn.Name, fn.Files, err)

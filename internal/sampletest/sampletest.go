@@ -12,13 +12,21 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"io"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"runtime/debug"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -99,7 +107,9 @@ func NativeContext() context.Context {
 // Differential invokes handler natively (lambda.NewHandler(h).Invoke) and
 // the sample in the current directory under ferry with each event, and
 // fails unless both answer the same: JSON-equal responses, or errors with
-// the same errorType and errorMessage.
+// the same errorType and errorMessage. Under ferry the instance is a clone
+// of the function's snapshot (the default for reactors on Linux); with
+// FERRY_SNAPSHOTS=0 it is a freshly initialised one.
 func Differential(t *testing.T, handler any, events map[string][]byte) {
 	t.Helper()
 	f := Load(t, ".", adapter.Config{Name: Name(t)})
@@ -166,17 +176,187 @@ func JSONEqual(t testing.TB, want, got []byte) {
 
 // ColdStart benchmarks a new instance plus its first invocation of the
 // sample in the current directory; compiled code is cached, as after the
-// first start of a process.
+// first start of a process, and so is the function's snapshot (instances
+// are clones unless FERRY_SNAPSHOTS=0). Besides the mean it reports p50
+// and p99, the share spent starting the instance (init-ns) and the minor
+// page faults per cold start.
+//
+// ColdStart/<sample>/primed is the same with the event as the function's
+// PrimeEvent: the snapshot is taken after one invocation.
 func ColdStart(b *testing.B, event []byte) {
-	f := Load(b, ".", adapter.Config{Name: Name(b)})
-	b.Run(Name(b), func(b *testing.B) {
+	coldStart(b, Name(b), adapter.Config{Name: Name(b)}, event)
+	coldStart(b, Name(b)+"/primed", adapter.Config{Name: Name(b), PrimeEvent: event}, event)
+}
+
+func coldStart(b *testing.B, name string, cfg adapter.Config, event []byte) {
+	f := Load(b, ".", cfg)
+	mustInvoke(b, f, event) // the snapshot, when there is one, is made once
+	b.Run(name, func(b *testing.B) {
+		var initTime time.Duration
+		var faults int64
+		lat := make([]time.Duration, 0, b.N)
 		for i := 0; i < b.N; i++ {
 			b.StopTimer()
 			f.CloseIdle()
+			before := minorFaults()
 			b.StartTimer()
-			mustInvoke(b, f, event)
+			t0 := time.Now()
+			res := mustInvoke(b, f, event)
+			lat = append(lat, time.Since(t0))
+			b.StopTimer()
+			faults += minorFaults() - before
+			initTime += res.InitDuration
+			b.StartTimer()
+		}
+		b.ReportMetric(float64(initTime.Nanoseconds())/float64(b.N), "init-ns/op")
+		b.ReportMetric(float64(faults)/float64(b.N), "minflt/op")
+		reportPercentiles(b, lat)
+	})
+}
+
+// reportPercentiles reports the p50 and p99 of lat.
+func reportPercentiles(b *testing.B, lat []time.Duration) {
+	slices.Sort(lat)
+	at := func(q float64) float64 { return float64(lat[int(q*float64(len(lat)-1))].Nanoseconds()) }
+	b.ReportMetric(at(0.50), "p50-ns")
+	b.ReportMetric(at(0.99), "p99-ns")
+}
+
+// minorFaults is the process's minor page faults so far.
+func minorFaults() int64 {
+	var ru syscall.Rusage
+	_ = syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+	return int64(ru.Minflt)
+}
+
+// NativeColdStart benchmarks ColdStart's baseline: the same handler built
+// natively (plain aws-lambda-go) and started as a process per request,
+// serving its one event through a minimal Lambda Runtime API on loopback,
+// as the Runtime Interface Emulator would run it. Each op is process start
+// to response received.
+func NativeColdStart(b *testing.B, event []byte) {
+	bin := filepath.Join(b.TempDir(), "handler")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		b.Fatalf("building natively: %v\n%s", err, out)
+	}
+	resp := make(chan []byte, 1)
+	// A Runtime API per process: a killed process's pending request for
+	// its next event must not take the next process's.
+	runtimeAPI := func() *httptest.Server {
+		served := false
+		mux := http.NewServeMux()
+		mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+			if served {
+				<-r.Context().Done()
+				return
+			}
+			served = true
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", "native-request")
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", strconv.FormatInt(time.Now().Add(time.Minute).UnixMilli(), 10))
+			w.Header().Set("Lambda-Runtime-Invoked-Function-Arn", "arn:aws:lambda:us-east-1:123456789012:function:native")
+			w.Write(event)
+		})
+		reply := func(w http.ResponseWriter, r *http.Request) {
+			body, _ := io.ReadAll(r.Body)
+			w.WriteHeader(http.StatusAccepted)
+			resp <- body
+		}
+		mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", reply)
+		mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", reply)
+		return httptest.NewServer(mux)
+	}
+	b.Run(Name(b), func(b *testing.B) {
+		lat := make([]time.Duration, 0, b.N)
+		for i := 0; i < b.N; i++ {
+			b.StopTimer()
+			srv := runtimeAPI()
+			cmd := exec.Command(bin)
+			cmd.Env = append(os.Environ(), "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(srv.URL, "http://"),
+				"AWS_LAMBDA_FUNCTION_NAME="+Name(b), "AWS_LAMBDA_FUNCTION_MEMORY_SIZE=128", "_HANDLER=handler")
+			b.StartTimer()
+			t0 := time.Now()
+			if err := cmd.Start(); err != nil {
+				b.Fatal(err)
+			}
+			<-resp
+			lat = append(lat, time.Since(t0))
+			b.StopTimer()
+			cmd.Process.Kill()
+			cmd.Wait()
+			srv.CloseClientConnections()
+			srv.Close()
+			b.StartTimer()
+		}
+		reportPercentiles(b, lat)
+	})
+}
+
+// IdleMemory measures the private memory (Private_Dirty in
+// /proc/self/smaps_rollup) that each idle warm instance adds: a function
+// limited to n instances is driven by n concurrent callers until it has
+// n instances that have all served, then left idle; the growth over its
+// first instance, per instance, is reported with snapshots (the default)
+// and, in the same run, without.
+func IdleMemory(b *testing.B, event []byte) {
+	const n = 16
+	b.Run(Name(b), func(b *testing.B) {
+		for i := 0; i < b.N; i++ {
+			b.ReportMetric(idleMemory(b, Engine(b), n, event), "private-KiB/instance")
+			e, err := adapter.NewEngine(context.Background(), adapter.WithoutSnapshots())
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ReportMetric(idleMemory(b, e, n, event), "fresh-private-KiB/instance")
+			e.Close(context.Background())
 		}
 	})
+}
+
+func idleMemory(b *testing.B, e *adapter.Engine, n int, event []byte) float64 {
+	f, err := e.LoadFile(context.Background(), Module(b, "."), adapter.Config{Name: Name(b), Concurrency: n})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer f.Close(context.Background())
+	mustInvoke(b, f, event)
+	debug.FreeOSMemory()
+	before := privateDirtyKiB(b)
+	stop := time.Now().Add(5 * time.Second)
+	var wg sync.WaitGroup
+	for range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f.Stats().Peak < n && time.Now().Before(stop) {
+				mustInvoke(b, f, event)
+			}
+			// Once all n exist, a few more rounds so that each serves.
+			for range 4 {
+				mustInvoke(b, f, event)
+			}
+		}()
+	}
+	wg.Wait()
+	debug.FreeOSMemory()
+	after := privateDirtyKiB(b)
+	st := f.Stats()
+	b.ReportMetric(float64(st.Instances), "instances")
+	return float64(after-before) / float64(st.Instances-1)
+}
+
+func privateDirtyKiB(b *testing.B) int64 {
+	data, err := os.ReadFile("/proc/self/smaps_rollup")
+	if err != nil {
+		b.Skip("no /proc/self/smaps_rollup:", err)
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if rest, ok := strings.CutPrefix(line, "Private_Dirty:"); ok {
+			v, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")), 10, 64)
+			return v
+		}
+	}
+	b.Fatal("no Private_Dirty in smaps_rollup")
+	return 0
 }
 
 // WarmInvoke benchmarks invocations on a warm instance.
@@ -210,7 +390,7 @@ func NativeInvoke(b *testing.B, handler any, event []byte) {
 	})
 }
 
-func mustInvoke(b *testing.B, f *adapter.Function, event []byte) {
+func mustInvoke(b *testing.B, f *adapter.Function, event []byte) *adapter.Result {
 	res, err := f.Invoke(context.Background(), &adapter.Request{Payload: event})
 	if err == nil && res.Failed() {
 		err = errors.New(string(res.Payload))
@@ -218,6 +398,7 @@ func mustInvoke(b *testing.B, f *adapter.Function, event []byte) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return res
 }
 
 // LogBuffer is a writer that tests read while servers and queues write to

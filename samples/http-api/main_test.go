@@ -28,3 +28,10 @@ func BenchmarkWarmInvoke(b *testing.B) {
 func BenchmarkNativeInvoke(b *testing.B) {
 	sampletest.NativeInvoke(b, handler, testEvents(b)["apigw-v2-request-no-authorizer.json"])
 }
+
+func BenchmarkNativeColdStart(b *testing.B) {
+	sampletest.NativeColdStart(b, testEvents(b)["apigw-v2-request-no-authorizer.json"])
+}
+func BenchmarkIdleMemory(b *testing.B) {
+	sampletest.IdleMemory(b, testEvents(b)["apigw-v2-request-no-authorizer.json"])
+}

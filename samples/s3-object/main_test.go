@@ -23,3 +23,8 @@ func BenchmarkWarmInvoke(b *testing.B) { sampletest.WarmInvoke(b, testEvents(b)[
 func BenchmarkNativeInvoke(b *testing.B) {
 	sampletest.NativeInvoke(b, handler, testEvents(b)["s3-event.json"])
 }
+
+func BenchmarkNativeColdStart(b *testing.B) {
+	sampletest.NativeColdStart(b, testEvents(b)["s3-event.json"])
+}
+func BenchmarkIdleMemory(b *testing.B) { sampletest.IdleMemory(b, testEvents(b)["s3-event.json"]) }

@@ -22,3 +22,8 @@ func BenchmarkWarmInvoke(b *testing.B) { sampletest.WarmInvoke(b, testEvents(b)[
 func BenchmarkNativeInvoke(b *testing.B) {
 	sampletest.NativeInvoke(b, handler, testEvents(b)["sqs-event.json"])
 }
+
+func BenchmarkNativeColdStart(b *testing.B) {
+	sampletest.NativeColdStart(b, testEvents(b)["sqs-event.json"])
+}
+func BenchmarkIdleMemory(b *testing.B) { sampletest.IdleMemory(b, testEvents(b)["sqs-event.json"]) }

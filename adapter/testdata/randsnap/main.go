@@ -1,0 +1,46 @@
+// Command randsnap reports what a snapshot must give each clone afresh
+// (math/rand sequences) and what it must keep (state built at init, a
+// generator the program seeded itself).
+package main
+
+import (
+	"context"
+	"math/rand"
+	randv2 "math/rand/v2"
+
+	"github.com/ferrywasm/ferry/hostabi/guest/lambda"
+)
+
+// Built at init: a map (its hash seed came from the runtime's random state
+// before the snapshot) and a generator with the program's own seed.
+var (
+	table  = map[string]int{}
+	seeded = randv2.New(randv2.NewChaCha8([32]byte{1, 2, 3}))
+	calls  int
+)
+
+func init() {
+	for i := range 1000 {
+		table[string(rune('a'+i%26))+string(rune(i))] = i
+	}
+}
+
+type out struct {
+	Rand   []int64  `json:"rand"`
+	RandV2 []uint64 `json:"randv2"`
+	Seeded uint64   `json:"seeded"`
+	Lookup int      `json:"lookup"`
+	Calls  int      `json:"calls"`
+}
+
+func handler(ctx context.Context) (out, error) {
+	calls++
+	o := out{Seeded: seeded.Uint64(), Lookup: table[string(rune('a'+777%26))+string(rune(777))], Calls: calls}
+	for range 4 {
+		o.Rand = append(o.Rand, rand.Int63())
+		o.RandV2 = append(o.RandV2, randv2.Uint64())
+	}
+	return o, nil
+}
+
+func main() { lambda.Start(handler) }
