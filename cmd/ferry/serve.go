@@ -276,10 +276,13 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	}
 	fc.Memory, fc.Concurrency, fc.AllowedOutboundHosts = ac.Memory, ac.Concurrency, ac.AllowedOutboundHosts
 	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, logs
-	fmt.Fprintf(stderr, "ferry: building Azure app %s from %s\n", app.Name, app.Dir)
-	module, err := gobuild.Cached(ctx, app.Dir)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+	module := ac.Module
+	if module == "" {
+		fmt.Fprintf(stderr, "ferry: building Azure app %s from %s\n", app.Name, app.Dir)
+		if module, err = gobuild.Cached(ctx, app.Dir); err != nil {
+			return fmt.Errorf("%s: %w", where, err)
+		}
+		d.sources[fc.Name] = app.Dir
 	}
 	f, err := engine.LoadFile(ctx, module, fc)
 	if err != nil {
@@ -292,7 +295,6 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	d.Functions[fc.Name] = f
-	d.sources[fc.Name] = app.Dir
 	d.Mounts = append(d.Mounts, h.Handler())
 	d.azure = append(d.azure, h)
 	return nil

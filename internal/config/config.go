@@ -76,6 +76,9 @@ type File struct {
 type AzureApp struct {
 	// Path is the app folder, absolute; it has a host.json.
 	Path string
+	// Module is the absolute path of the custom handler compiled to
+	// .wasm; "" builds it from the app folder's Go source.
+	Module string
 	// Environment holds app settings the handler sees, on top of the
 	// process environment.
 	Environment map[string]string

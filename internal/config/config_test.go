@@ -543,6 +543,7 @@ func TestParseAzureApps(t *testing.T) {
 	f, err := Parse("ferry.yaml", []byte(`
 azureApps:
   - path: app
+    module: build/hello.wasm
     environment: {WEBSITE_TIME_ZONE: Europe/Paris}
     memory: 256
     concurrency: 4
@@ -551,7 +552,7 @@ azureApps:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []AzureApp{{Path: filepath.Join(dir, "app"), Environment: map[string]string{"WEBSITE_TIME_ZONE": "Europe/Paris"},
+	want := []AzureApp{{Path: filepath.Join(dir, "app"), Module: filepath.Join(dir, "build", "hello.wasm"), Environment: map[string]string{"WEBSITE_TIME_ZONE": "Europe/Paris"},
 		Memory: 256, Concurrency: 4, StateDir: filepath.Join(dir, "state"), Line: 3}}
 	if len(f.Functions) != 0 || !reflect.DeepEqual(f.AzureApps, want) {
 		t.Errorf("got %+v\nwant %+v", f.AzureApps, want)
@@ -562,6 +563,10 @@ azureApps:
     memory: 64
   - stateDir: x
     keys: {}
+  - path: app
+    module: missing.wasm
+  - path: app
+    module: build
 `))
 	got := ""
 	if err != nil {
@@ -572,6 +577,8 @@ azureApps:
 		"ferry.yaml:4: azureApps[0]: memory: 64 MB is outside 128 to 10240",
 		"ferry.yaml:5: azureApps[1]: path: missing",
 		`ferry.yaml:6: azureApps[1]: unknown key "keys"`,
+		"ferry.yaml:8: azureApps[2]: module: missing.wasm does not exist",
+		"ferry.yaml:10: azureApps[3]: module: build is a directory",
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("error %q\nwant it to say %q", got, w)
@@ -626,6 +633,65 @@ func TestMarshalRoundTrip(t *testing.T) {
 		g, _ := json.Marshal(got)
 		w, _ := json.Marshal(want)
 		t.Fatalf("round trip differs:\n got %s\nwant %s\n%s", g, w, data)
+	}
+}
+
+// TestMarshalAzureApps: azureApps entries are written back with every key,
+// ${NAME} references kept; a file of Azure apps only round-trips too.
+func TestMarshalAzureApps(t *testing.T) {
+	dir := workspace(t)
+	os.MkdirAll(filepath.Join(dir, "app"), 0o755)
+	os.WriteFile(filepath.Join(dir, "app", "host.json"), []byte(`{"version":"2.0"}`), 0o644)
+	t.Setenv("FERRY_TEST_SECRET", "s3cr3t")
+	for _, doc := range []string{`
+azureApps:
+  - path: app
+    module: build/hello.wasm
+    environment: {TOKEN: "${FERRY_TEST_SECRET}", WEBSITE_TIME_ZONE: Europe/Paris}
+    memory: 256
+    concurrency: 4
+    stateDir: state
+    allowedOutboundHosts: ["https://*.example.com"]
+  - path: app
+`, `
+functions:
+  - name: a
+    module: other.wasm
+azureApps:
+  - path: app
+`} {
+		want, err := ParseTemplate("ferry.yaml", []byte(doc))
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, err := Marshal(want)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(string(data), "s3cr3t") {
+			t.Fatalf("the secret was written:\n%s", data)
+		}
+		got, err := ParseTemplate("ferry.yaml", data)
+		if err != nil {
+			t.Fatalf("%v\n%s", err, data)
+		}
+		for _, f := range []*File{want, got} {
+			for i := range f.AzureApps {
+				f.AzureApps[i].Line = 0
+			}
+			for i := range f.Functions {
+				f.Functions[i].Line = 0
+			}
+		}
+		if !reflect.DeepEqual(got, want) {
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			t.Fatalf("round trip differs:\n got %s\nwant %s\n%s", g, w, data)
+		}
+	}
+	f, _ := ParseTemplate("ferry.yaml", []byte("azureApps:\n  - path: app\n    environment: {TOKEN: \"${FERRY_TEST_SECRET}\"}\n"))
+	if data, _ := Marshal(f); !strings.Contains(string(data), "${FERRY_TEST_SECRET}") {
+		t.Errorf("the reference was not kept:\n%s", data)
 	}
 }
 

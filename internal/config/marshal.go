@@ -62,6 +62,10 @@ func Marshal(f *File) ([]byte, error) {
 		}
 		out.Functions = append(out.Functions, fy)
 	}
+	for _, a := range f.AzureApps {
+		out.AzureApps = append(out.AzureApps, azureAppYAML{Path: a.Path, Module: a.Module, Environment: a.Environment,
+			Memory: a.Memory, Concurrency: a.Concurrency, StateDir: a.StateDir, AllowedOutboundHosts: a.AllowedOutboundHosts})
+	}
 	var buf bytes.Buffer
 	enc := yaml.NewEncoder(&buf)
 	enc.SetIndent(2)
@@ -90,7 +94,18 @@ type fileYAML struct {
 	AccountID string         `yaml:"accountId,omitempty"`
 	LogFormat string         `yaml:"logFormat,omitempty"`
 	Async     *asyncYAML     `yaml:"async,omitempty"`
-	Functions []functionYAML `yaml:"functions"`
+	Functions []functionYAML `yaml:"functions,omitempty"`
+	AzureApps []azureAppYAML `yaml:"azureApps,omitempty"`
+}
+
+type azureAppYAML struct {
+	Path                 string            `yaml:"path"`
+	Module               string            `yaml:"module,omitempty"`
+	Environment          map[string]string `yaml:"environment,omitempty"`
+	Memory               int               `yaml:"memory,omitempty"`
+	Concurrency          int               `yaml:"concurrency,omitempty"`
+	StateDir             string            `yaml:"stateDir,omitempty"`
+	AllowedOutboundHosts []string          `yaml:"allowedOutboundHosts,omitempty"`
 }
 
 type asyncYAML struct {

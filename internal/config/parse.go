@@ -260,7 +260,7 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 	}
 	for i, item := range items {
 		where := fmt.Sprintf("azureApps[%d]", i)
-		m, ok := p.fields(item, where, "path", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts")
+		m, ok := p.fields(item, where, "path", "module", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts")
 		if !ok {
 			continue
 		}
@@ -271,6 +271,17 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 			a.Path = p.resolve(s)
 			if _, err := os.Stat(filepath.Join(a.Path, "host.json")); err != nil {
 				p.fail(v, where+": path", "%s has no host.json: not an Azure Functions app folder%s", s, p.lookedFor(s, a.Path))
+			}
+		}
+		if v := m["module"]; v != nil {
+			if s, ok := p.nonEmpty(v, where+": module"); ok {
+				a.Module = p.resolve(s)
+				switch st, err := os.Stat(a.Module); {
+				case err != nil:
+					p.fail(v, where+": module", "%s does not exist%s", s, p.lookedFor(s, a.Module))
+				case st.IsDir():
+					p.fail(v, where+": module", "%s is a directory; give the custom handler's compiled .wasm (leave module: out to build the app folder's Go source)", s)
+				}
 			}
 		}
 		if v := m["environment"]; v != nil {
