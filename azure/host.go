@@ -79,6 +79,10 @@ type Options struct {
 	Keys Keys
 	// Observe, when set, is called after every invocation.
 	Observe func(*Record)
+	// NoTimers keeps Start from firing timer triggers: another process
+	// fires them through POST /admin/functions/{name} (ferry k8s's
+	// CronJobs), so that each tick runs once for all replicas.
+	NoTimers bool
 }
 
 // Record describes one finished invocation, for Options.Observe.
@@ -111,7 +115,11 @@ type Host struct {
 	cancel  context.CancelFunc
 	wg      sync.WaitGroup
 	started bool
-	closed  bool
+	// runMu orders the admin API's wg.Add with Close's wg.Wait.
+	runMu  sync.Mutex
+	closed bool
+	// statusMu serialises timer status updates.
+	statusMu sync.Mutex
 }
 
 // lease is how long a queue message being processed stays invisible: long
@@ -173,6 +181,9 @@ func (h *Host) Start() {
 	for _, f := range h.app.Functions {
 		switch f.Trigger.Type {
 		case TimerTrigger:
+			if h.opts.NoTimers {
+				continue
+			}
 			h.wg.Add(1)
 			go func() {
 				defer h.wg.Done()
@@ -192,10 +203,13 @@ func (h *Host) Start() {
 // invocations they started. Messages still being processed then stay on
 // their queue and run again at the next start.
 func (h *Host) Close(ctx context.Context) error {
+	h.runMu.Lock()
 	if h.closed {
+		h.runMu.Unlock()
 		return nil
 	}
 	h.closed = true
+	h.runMu.Unlock()
 	close(h.stop)
 	h.cancel()
 	done := make(chan struct{})
@@ -366,6 +380,7 @@ func (h *Host) Handler() *mux.Router {
 	}
 	r.HandleFunc("/admin/queues/{queue}/messages", h.putMessage).Methods(http.MethodPost)
 	r.HandleFunc("/admin/queues/{queue}/messages", h.peekMessages).Methods(http.MethodGet)
+	r.HandleFunc("/admin/functions/{function}", h.runFunction).Methods(http.MethodPost)
 	return r
 }
 
@@ -630,6 +645,116 @@ func messageJSON(m events.AzureQueueMessage) map[string]any {
 		"ExpirationTime": m.ExpirationTime.UTC().Format(http.TimeFormat), "PopReceipt": m.PopReceipt,
 		"TimeNextVisible": m.NextVisibleTime.UTC().Format(http.TimeFormat), "DequeueCount": m.DequeueCount,
 		"MessageText": m.Text,
+	}
+}
+
+// runFunction is POST /admin/functions/{function}: the Functions host's
+// way to run a non-HTTP-triggered function on demand. The body is
+// {"input": <string, number or boolean>} (or {}); the answer is 202
+// Accepted and the function runs in the background, as in Azure. A timer
+// function gets a TimerInfo with IsPastDue false and its ScheduleStatus
+// (Last: the last run recorded in StateDir, Next: the schedule's next
+// occurrence), and the run is recorded as the last one; a queue-triggered
+// function gets the input as a message's text (DequeueCount 1, not put on
+// the queue, not retried), and its outputs are delivered.
+func (h *Host) runFunction(w http.ResponseWriter, r *http.Request) {
+	if !h.adminAuthorized(w, r) {
+		return
+	}
+	name := mux.Vars(r)["function"]
+	f := h.Function(name)
+	if f == nil {
+		adminError(w, http.StatusNotFound, fmt.Sprintf("app %s has no function %q", h.app.Name, name))
+		return
+	}
+	var body struct {
+		Input json.RawMessage `json:"input"`
+	}
+	b, err := io.ReadAll(io.LimitReader(r.Body, MaxMessageSize*2))
+	if err == nil && len(bytes.TrimSpace(b)) > 0 {
+		err = json.Unmarshal(b, &body)
+	}
+	if err != nil {
+		adminError(w, http.StatusBadRequest, `the body is not {"input": "…"}: `+err.Error())
+		return
+	}
+	input := ""
+	if in := bytes.TrimSpace(body.Input); len(in) > 0 && string(in) != "null" {
+		switch in[0] {
+		case '"':
+			json.Unmarshal(in, &input)
+		case '{', '[':
+			adminError(w, http.StatusBadRequest, "input must be a string, a number or a boolean (a JSON payload goes in a string)")
+			return
+		default:
+			input = string(in)
+		}
+	}
+	var run func()
+	switch f.Trigger.Type {
+	case TimerTrigger:
+		run = func() { h.fireTimerNow(f) }
+	case QueueTrigger:
+		if len(input) > MaxMessageSize {
+			adminError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("input is over %d bytes, a queue message's limit", MaxMessageSize))
+			return
+		}
+		run = func() { h.runMessage(f, input) }
+	default:
+		adminError(w, http.StatusBadRequest, fmt.Sprintf("function %s is %s-triggered: call its HTTP route", f.Name, f.Trigger.Type))
+		return
+	}
+	h.runMu.Lock()
+	if h.closed {
+		h.runMu.Unlock()
+		adminError(w, http.StatusServiceUnavailable, "the app is shutting down")
+		return
+	}
+	h.wg.Add(1)
+	h.runMu.Unlock()
+	go func() {
+		defer h.wg.Done()
+		run()
+	}()
+	w.WriteHeader(http.StatusAccepted)
+}
+
+func adminError(w http.ResponseWriter, status int, msg string) {
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(map[string]string{"message": msg})
+}
+
+// fireTimerNow runs timer function f once, on demand (not past due).
+func (h *Host) fireTimerNow(f *FunctionDef) {
+	h.statusMu.Lock()
+	st := h.loadStatus(f)
+	h.statusMu.Unlock()
+	now := h.clock.Now()
+	inv := events.NewAzureTimerInvocation(f.Name, f.Trigger.Name, st.Last, f.Schedule.Next(now), st.LastUpdated, false, f.Schedule.Location(), now)
+	doc, _ := json.Marshal(inv)
+	rec := h.send(h.stopCtx, f, TriggerTimer, doc)
+	if rec.Response == nil && (errors.Is(rec.Err, adapter.ErrTooManyRequests) || errors.Is(rec.Err, adapter.ErrClosed)) {
+		return
+	}
+	now = h.clock.Now()
+	h.statusMu.Lock()
+	h.saveStatus(f, timerStatus{Last: now, Next: f.Schedule.Next(now), LastUpdated: now})
+	h.statusMu.Unlock()
+}
+
+// runMessage runs queue function f once with text as a message, on demand.
+func (h *Host) runMessage(f *FunctionDef, text string) {
+	now := h.clock.Now()
+	msg := &events.AzureQueueMessage{ID: events.NewGUID(), PopReceipt: popReceipt(), Text: text, DequeueCount: 1,
+		InsertionTime: now, ExpirationTime: now.Add(7 * 24 * time.Hour), NextVisibleTime: now}
+	doc, err := json.Marshal(events.NewAzureQueueInvocation(f.Name, f.Trigger.Name, msg, now))
+	if err != nil {
+		h.logf("function %s: %v", f.Name, err)
+		return
+	}
+	if rec := h.send(h.stopCtx, f, TriggerQueue, doc); rec.Err == nil {
+		h.deliver(f, rec) // it logs what it could not deliver
 	}
 }
 

@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"reflect"
 	"strings"
 	"sync"
@@ -458,5 +460,67 @@ func TestQueueMessagesSurviveRestart(t *testing.T) {
 	}
 	if counts[`"{\"name\":\"one\"}"`] != "2" || counts[`"{\"name\":\"two\"}"`] != "1" {
 		t.Errorf("dequeue counts %v", counts)
+	}
+}
+
+// TestAdminRunFunction: with NoTimers, a past-due timer does not fire at
+// start; POST /admin/functions/{name} runs it once (master key required),
+// and runs a queue-triggered function with the input as the message.
+func TestAdminRunFunction(t *testing.T) {
+	dir := t.TempDir()
+	os.MkdirAll(filepath.Join(dir, "timers"), 0o700)
+	status := `{"Last":"2026-03-02T10:05:00Z","Next":"2026-03-02T10:10:00Z","LastUpdated":"2026-03-02T10:05:00Z"}`
+	if err := os.WriteFile(filepath.Join(dir, "timers", "TimerExample.json"), []byte(status), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	clock := NewManualClock(time.Date(2026, 3, 2, 10, 31, 0, 0, time.UTC))
+	fx := start(t, Options{Clock: clock, StateDir: dir, NoTimers: true, Keys: Keys{Master: "mk", Host: []string{"hk"}}}, nil)
+	key := http.Header{"X-Functions-Key": {"mk"}, "Content-Type": {"application/json"}}
+	for _, tt := range []struct {
+		name, path, body string
+		header           http.Header
+		want             int
+	}{
+		{"no key", "/admin/functions/TimerExample", `{}`, nil, 401},
+		{"a host key", "/admin/functions/TimerExample", `{}`, http.Header{"X-Functions-Key": {"hk"}}, 401},
+		{"no such function", "/admin/functions/Nope", `{}`, key, 404},
+		{"an HTTP function", "/admin/functions/HttpExample", `{}`, key, 400},
+		{"not JSON", "/admin/functions/QueueExample", `input`, key, 400},
+		{"an object input", "/admin/functions/QueueExample", `{"input":{"a":1}}`, key, 400},
+	} {
+		resp, body := fx.do(t, "POST", tt.path, strings.NewReader(tt.body), tt.header)
+		if resp.StatusCode != tt.want {
+			t.Errorf("%s: %d, want %d: %s", tt.name, resp.StatusCode, tt.want, body)
+		}
+	}
+	if n := fx.recs.count(); n != 0 {
+		t.Fatalf("%d invocations before any run was asked for (NoTimers: the past-due timer must not fire)", n)
+	}
+	resp, body := fx.do(t, "POST", "/admin/functions/timerexample", strings.NewReader(`{"input":""}`), key)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("timer: %d %s", resp.StatusCode, body)
+	}
+	rec := fx.recs.wait(t, "TimerExample", 1)[0]
+	checkTimer(t, rec, false, "2026-03-02T10:05:00+00:00", "2026-03-02T10:35:00+00:00")
+	resp, body = fx.do(t, "POST", "/admin/functions/QueueExample", strings.NewReader(`{"input":"{\"category\":\"manual\"}"}`), key)
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("queue: %d %s", resp.StatusCode, body)
+	}
+	data, meta := invocation(t, fx.recs.wait(t, "QueueExample", 1)[0])
+	if string(data["myQueueItem"]) != `"{\"category\":\"manual\"}"` || string(meta["DequeueCount"]) != "1" {
+		t.Errorf("queue invocation %s %s", data["myQueueItem"], meta["DequeueCount"])
+	}
+	if err := fx.host.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(fx.recs.wait(t, "TimerExample", 1)); n != 1 || clock.Waiters() != 0 {
+		t.Errorf("%d timer invocations, %d clock waiters; want 1 and 0", n, clock.Waiters())
+	}
+	b, _ := os.ReadFile(filepath.Join(dir, "timers", "TimerExample.json"))
+	if !strings.Contains(string(b), `"Last":"2026-03-02T10:31:00Z"`) {
+		t.Errorf("status after the run: %s", b)
+	}
+	if resp, _ := fx.do(t, "POST", "/admin/functions/TimerExample", strings.NewReader(`{}`), key); resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("after Close: %d", resp.StatusCode)
 	}
 }

@@ -39,13 +39,13 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		drain         = fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
 		watch         = fs.Bool("watch", false, "rebuild and reload a source function when its files change")
 		noAccess      = fs.Bool("no-access-log", false, "do not log each HTTP request")
-		fireSchedules = fs.Bool("schedules", envOr("FERRY_SCHEDULES", "on") != "off", "fire the config's schedules in this process; --schedules=false (or $FERRY_SCHEDULES=off) when a Kubernetes CronJob fires them once for all replicas")
+		fireSchedules = fs.Bool("schedules", envOr("FERRY_SCHEDULES", "on") != "off", "fire the config's schedules and Azure timer triggers in this process; --schedules=false (or $FERRY_SCHEDULES=off) when a Kubernetes CronJob fires them once for all replicas")
 		cacheSeed     = fs.String("cache-seed", os.Getenv("FERRY_CACHE_SEED"), "a read-only precompiled cache (as `ferry image` ships) to use before compiling ($FERRY_CACHE_SEED)")
 		azureApps     multiFlag
 	)
 	fs.Var(&azureApps, "azure-app", "an Azure Functions app folder to serve (host.json, */function.json, the Go custom handler); repeatable")
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ferry serve [-f ferry.yaml] [--azure-app DIR] [flags]\n\nServes the config's functions: their HTTP routes, the Lambda Invoke API\n(/2015-03-31/functions/…), schedules, Azure Functions apps (/api/…,\n/admin/queues/…), /healthz, /readyz and /metrics.")
+		fmt.Fprintln(stderr, "Usage: ferry serve [-f ferry.yaml] [--azure-app DIR] [flags]\n\nServes the config's functions: their HTTP routes, the Lambda Invoke API\n(/2015-03-31/functions/…), schedules, Azure Functions apps (/api/…,\n/admin/queues/…, /admin/functions/…), /healthz, /readyz and /metrics.")
 		fs.PrintDefaults()
 	}
 	if pos, err := parseArgs(fs, args); err != nil {
@@ -111,7 +111,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", err)
 	}
 	defer engine.Close(context.Background())
-	d, err := deploy(ctx, engine, cfg, format, logs, stderr)
+	d, err := deploy(ctx, engine, cfg, !*fireSchedules, format, logs, stderr)
 	if err == nil {
 		d.Queue, err = adapter.NewQueue(d.Functions, adapter.QueueOptions{
 			Capacity: cfg.Async.QueueSize,
@@ -136,6 +136,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	if len(d.azure) > 0 {
 		reg.MustRegister(azureQueueDepth(d.azure))
+	}
+	if n := azureTimers(d.azure); !*fireSchedules && n > 0 {
+		fmt.Fprintf(stderr, "ferry: %d Azure timer(s) not fired here (--schedules=false); POST /admin/functions/{name} runs one\n", n)
 	}
 	if !*fireSchedules && len(d.schedules) > 0 {
 		// Another process fires them (ferry k8s's CronJobs, through the
@@ -199,7 +202,10 @@ type deployment struct {
 
 // deploy builds (source functions), compiles and warms every function of
 // cfg and turns its triggers into routes and schedules.
-func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, format adapter.LogFormat, logs, stderr io.Writer) (*deployment, error) {
+//
+// noTimers keeps Azure timer triggers from firing in this process
+// (--schedules=false): they run through POST /admin/functions/{name}.
+func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, noTimers bool, format adapter.LogFormat, logs, stderr io.Writer) (*deployment, error) {
 	d := &deployment{Deployment: adapter.Deployment{Functions: map[string]*adapter.Function{}}, sources: map[string]string{}}
 	var errs []error
 	for _, fc := range cfg.Functions {
@@ -240,7 +246,7 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, forma
 		}
 	}
 	for _, ac := range cfg.AzureApps {
-		if err := deployAzure(ctx, engine, cfg, ac, d, format, logs, stderr); err != nil {
+		if err := deployAzure(ctx, engine, cfg, ac, d, noTimers, format, logs, stderr); err != nil {
 			errs = append(errs, err)
 		}
 	}
@@ -255,7 +261,7 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, forma
 
 // deployAzure loads an Azure Functions app folder, builds its custom
 // handler and adds its routes and triggers to d.
-func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac config.AzureApp, d *deployment, format adapter.LogFormat, logs, stderr io.Writer) error {
+func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac config.AzureApp, d *deployment, noTimers bool, format adapter.LogFormat, logs, stderr io.Writer) error {
 	where := ac.Path
 	if ac.Line > 0 {
 		where = fmt.Sprintf("%s:%d: azure app %s", cfg.Path, ac.Line, ac.Path)
@@ -289,7 +295,7 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	state := firstOf(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
-	h, err := azure.NewHost(app, f, azure.Options{StateDir: state, Log: logs, Keys: azure.KeysFromEnv(getenv, app)})
+	h, err := azure.NewHost(app, f, azure.Options{StateDir: state, Log: logs, Keys: azure.KeysFromEnv(getenv, app), NoTimers: noTimers})
 	if err != nil {
 		f.Close(ctx)
 		return fmt.Errorf("%s: %w", where, err)
@@ -298,6 +304,19 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	d.Mounts = append(d.Mounts, h.Handler())
 	d.azure = append(d.azure, h)
 	return nil
+}
+
+// azureTimers counts the timer-triggered functions of hosts.
+func azureTimers(hosts []*azure.Host) int {
+	n := 0
+	for _, h := range hosts {
+		for _, f := range h.App().Functions {
+			if f.Trigger.Type == azure.TimerTrigger {
+				n++
+			}
+		}
+	}
+	return n
 }
 
 // azureQueueDepth is ferry_azure_queue_messages: the messages on each
