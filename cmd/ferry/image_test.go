@@ -46,7 +46,8 @@ func TestImage(t *testing.T) {
 		t.Fatal(err)
 	}
 	cfg := filepath.Join(dir, "ferry.yaml")
-	yml := fmt.Sprintf("functions:\n  - name: hello\n    source: %s/hello\n    memory: 256\n    minInstances: 1\n", samples)
+	yml := fmt.Sprintf("functions:\n  - name: hello\n    source: %[1]s/hello\n    memory: 256\n    minInstances: 1\n"+
+		"azureApps:\n  - path: %[1]s/azure-app\n    environment: {FERRY_AZURE_FUNCTION_KEYS_HttpExample: k1}\n", samples)
 	if err := os.WriteFile(cfg, []byte(yml), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -82,7 +83,8 @@ func TestImage(t *testing.T) {
 
 	root := filepath.Join(dir, "root")
 	files := unpack(t, img, root)
-	for _, want := range []string{"usr/local/bin/ferry", "ferry/ferry.yaml", "ferry/modules/hello.wasm", "etc/passwd", "tmp"} {
+	for _, want := range []string{"usr/local/bin/ferry", "ferry/ferry.yaml", "ferry/modules/hello.wasm", "etc/passwd", "tmp",
+		"ferry/modules/azure-app.wasm", "ferry/azure/azure-app/host.json", "ferry/azure/azure-app/HttpExample/function.json", "ferry/azure/azure-app/TimerExample/function.json"} {
 		if _, ok := files[want]; !ok {
 			t.Errorf("the image has no /%s", want)
 		}
@@ -93,8 +95,13 @@ func TestImage(t *testing.T) {
 			cached++
 		}
 	}
-	if cached != 1 {
-		t.Errorf("the image holds %d precompiled modules, want 1", cached)
+	if cached != 2 {
+		t.Errorf("the image holds %d precompiled modules, want 2 (hello and the Azure app's handler)", cached)
+	}
+	for f := range files {
+		if strings.HasPrefix(f, "ferry/azure/") && strings.HasSuffix(f, ".go") {
+			t.Errorf("the image holds the Azure app's Go source /%s", f)
+		}
 	}
 	if err := os.Chmod(root, 0o755); err != nil {
 		t.Fatal(err)
@@ -145,10 +152,13 @@ func TestImage(t *testing.T) {
 	if resp.StatusCode != 200 || string(body) != `"Hello Image!"` {
 		t.Fatalf("invoke: %d %s\n%s", resp.StatusCode, body, log)
 	}
+	if code, body := httpDo(t, "GET", url+"/api/HttpExample/tools?name=Image&code=k1", ""); code != 200 || !strings.Contains(body, `"greeting":"Hello, Image.`) {
+		t.Fatalf("the Azure app: %d %s\n%s", code, body, log)
+	}
 	metrics := get(t, url+"/metrics")
 	for _, want := range []string{
 		`ferry_module_compilations_total{source="compiled"} 0`,
-		`ferry_module_compilations_total{source="cache"} 1`,
+		`ferry_module_compilations_total{source="cache"} 2`,
 	} {
 		if !strings.Contains(metrics, want) {
 			t.Errorf("metrics lack %s:\n%s", want, grepLines(metrics, "ferry_module_compilations_total"))

@@ -47,6 +47,9 @@ const (
 	FilesDir = "/ferry/files"
 	// PrimeDir/<function>.json is a function's primeEvent.
 	PrimeDir = "/ferry/prime"
+	// AzureDir/<app> is an Azure Functions app's definition: host.json
+	// and */function.json. Its custom handler is ModulesDir/<app>.wasm.
+	AzureDir = "/ferry/azure"
 	// CACertsPath is where Go's crypto/x509 looks for the CA roots on
 	// Linux: guests' outbound HTTPS is verified against them.
 	CACertsPath = "/etc/ssl/certs/ca-certificates.crt"
@@ -80,12 +83,16 @@ var (
 )
 
 // RuntimeConfig returns cfg as the image runs it: each function's module
-// at ModulesDir/<name>.wasm (a source function is shipped built), and the
-// paths ferry writes to that lay under the config's directory moved under
-// ScratchDir, because the image's root is read-only. notes says what moved.
+// at ModulesDir/<name>.wasm (a source function is shipped built), each
+// Azure app at AzureDir/<app> with its handler at ModulesDir/<app>.wasm,
+// and the paths ferry writes to that lay under the config's directory
+// moved under ScratchDir, because the image's root is read-only (an Azure
+// app's stateDir, when not set, is ScratchDir/azure/<app>). notes says
+// what moved.
 func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
 	c := *cfg
 	c.Functions = append([]config.Function(nil), cfg.Functions...)
+	c.AzureApps = append([]config.AzureApp(nil), cfg.AzureApps...)
 	dir, _ := filepath.Abs(filepath.Dir(cfg.Path))
 	scratch := func(what, p string) string {
 		if p == "" {
@@ -119,8 +126,22 @@ func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
 			fn.AsyncConfig.OnFailure.File = scratch("function "+fn.Name+" onFailure file", f)
 		}
 	}
+	for i := range c.AzureApps {
+		a := &c.AzureApps[i]
+		name := AzureAppName(*a)
+		a.Path, a.Module = path.Join(AzureDir, name), path.Join(ModulesDir, name+".wasm")
+		if a.StateDir != "" {
+			a.StateDir = scratch("azure app "+name+" stateDir", a.StateDir)
+		} else {
+			a.StateDir = path.Join(ScratchDir, "azure", name)
+		}
+	}
 	return &c, notes
 }
+
+// AzureAppName is the name an Azure app is served under: its folder's
+// name, as azure.Load names it.
+func AzureAppName(a config.AzureApp) string { return filepath.Base(a.Path) }
 
 // Options configure Build.
 type Options struct {
@@ -176,9 +197,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			return nil, err
 		}
 	}
-	if len(o.Config.AzureApps) > 0 {
-		return nil, fmt.Errorf("%s:%d: azureApps: ferry image does not package Azure Functions apps yet; serve them with ferry serve --azure-app",
-			o.Config.Path, o.Config.AzureApps[0].Line)
+	if err := checkAzureNames(o.Config); err != nil {
+		return nil, err
 	}
 	work, err := os.MkdirTemp("", "ferry-image-")
 	if err != nil {
@@ -212,6 +232,33 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 		modules[fn.Name+".wasm"] = wasm
 		p := filepath.Join(modDir, fn.Name+".wasm")
+		if err := os.WriteFile(p, wasm, 0o644); err != nil {
+			return nil, err
+		}
+		paths = append(paths, p)
+	}
+	azureDefs := map[string]map[string][]byte{} // app → its definition files
+	for _, a := range o.Config.AzureApps {
+		name := AzureAppName(a)
+		where := fmt.Sprintf("%s:%d: azure app %s", o.Config.Path, a.Line, name)
+		defs, err := azureDefinition(a.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		azureDefs[name] = defs
+		module := a.Module
+		if module == "" {
+			fmt.Fprintf(o.Log, "ferry image: building Azure app %s from %s\n", name, a.Path)
+			if module, err = gobuild.Cached(ctx, a.Path); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+		wasm, err := os.ReadFile(module)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		modules[name+".wasm"] = wasm
+		p := filepath.Join(modDir, name+".wasm")
 		if err := os.WriteFile(p, wasm, 0o644); err != nil {
 			return nil, err
 		}
@@ -292,6 +339,22 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		}
 	}
 
+	if len(azureDefs) > 0 {
+		app.dir(strings.TrimPrefix(AzureDir, "/"), 0o755)
+		for _, name := range sortedKeys(azureDefs) {
+			root := path.Join(strings.TrimPrefix(AzureDir, "/"), name)
+			app.dir(root, 0o755)
+			made := map[string]bool{}
+			for _, rel := range sortedKeys(azureDefs[name]) {
+				if d := path.Dir(rel); d != "." && !made[d] {
+					app.dir(path.Join(root, d), 0o755)
+					made[d] = true
+				}
+				app.file(path.Join(root, rel), 0o644, azureDefs[name][rel])
+			}
+		}
+	}
+
 	var layers []v1.Layer
 	for _, t := range []*tarball_{base, binLayer, app} {
 		data, err := t.bytes()
@@ -346,7 +409,64 @@ func functionNames(cfg *config.File) []string {
 	for _, fn := range cfg.Functions {
 		names = append(names, fn.Name)
 	}
+	for _, a := range cfg.AzureApps {
+		names = append(names, "Azure app "+AzureAppName(a))
+	}
 	return names
+}
+
+// checkAzureNames refuses Azure apps whose folders have the same name, or
+// a function's name: each is a module in ModulesDir, named after it.
+func checkAzureNames(cfg *config.File) error {
+	taken := map[string]string{}
+	for _, fn := range cfg.Functions {
+		taken[fn.Name] = fmt.Sprintf("function %s (line %d)", fn.Name, fn.Line)
+	}
+	var errs []string
+	for _, a := range cfg.AzureApps {
+		name := AzureAppName(a)
+		if other, ok := taken[name]; ok {
+			errs = append(errs, fmt.Sprintf("%s:%d: azure app %s: the name %s is taken by %s; the image names modules after them, so rename the folder", cfg.Path, a.Line, a.Path, name, other))
+			continue
+		}
+		taken[name] = fmt.Sprintf("azure app %s (line %d)", a.Path, a.Line)
+	}
+	if len(errs) > 0 {
+		return fmt.Errorf("%s", strings.Join(errs, "\n"))
+	}
+	return nil
+}
+
+// azureDefinition reads an Azure app's definition: host.json and each
+// function folder's function.json, by slash-separated relative path.
+func azureDefinition(dir string) (map[string][]byte, error) {
+	defs := map[string][]byte{}
+	b, err := os.ReadFile(filepath.Join(dir, "host.json"))
+	if err != nil {
+		return nil, err
+	}
+	defs["host.json"] = b
+	matches, err := filepath.Glob(filepath.Join(dir, "*", "function.json"))
+	if err != nil {
+		return nil, err
+	}
+	for _, m := range matches {
+		b, err := os.ReadFile(m)
+		if err != nil {
+			return nil, err
+		}
+		defs[filepath.Base(filepath.Dir(m))+"/function.json"] = b
+	}
+	return defs, nil
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
 }
 
 func firstNonEmpty(s ...string) string {

@@ -61,3 +61,53 @@ functions:
 		t.Error("RuntimeConfig changed its argument")
 	}
 }
+
+// TestRuntimeConfigAzure: an Azure app's definition and handler move into
+// the image, its stateDir under the scratch directory; ${NAME} references
+// stay references.
+func TestRuntimeConfigAzure(t *testing.T) {
+	dir := t.TempDir()
+	for _, app := range []string{"shop", "other/billing"} {
+		os.MkdirAll(filepath.Join(dir, app), 0o755)
+		os.WriteFile(filepath.Join(dir, app, "host.json"), []byte(`{"version":"2.0"}`), 0o644)
+	}
+	os.WriteFile(filepath.Join(dir, "handler.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+	cfg, err := config.ParseTemplate(filepath.Join(dir, "ferry.yaml"), []byte(`
+azureApps:
+  - path: shop
+    stateDir: .ferry/azure
+    environment: {TOKEN: "${FERRY_TEST_UNSET}"}
+  - path: other/billing
+    module: handler.wasm
+  - path: shop
+    stateDir: /var/lib/shop
+`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rc, notes := RuntimeConfig(cfg)
+	a, b, c := rc.AzureApps[0], rc.AzureApps[1], rc.AzureApps[2]
+	if a.Path != "/ferry/azure/shop" || a.Module != "/ferry/modules/shop.wasm" || b.Path != "/ferry/azure/billing" || b.Module != "/ferry/modules/billing.wasm" {
+		t.Errorf("paths %q %q, %q %q", a.Path, a.Module, b.Path, b.Module)
+	}
+	if a.StateDir != "/tmp/ferry/.ferry/azure" || b.StateDir != "/tmp/ferry/azure/billing" || c.StateDir != "/var/lib/shop" {
+		t.Errorf("stateDirs %q %q %q", a.StateDir, b.StateDir, c.StateDir)
+	}
+	if a.Environment["TOKEN"] != "${FERRY_TEST_UNSET}" {
+		t.Errorf("environment %v", a.Environment)
+	}
+	if len(notes) != 2 || !strings.Contains(strings.Join(notes, "\n"), "/var/lib/shop is kept") {
+		t.Errorf("notes %q", notes)
+	}
+	if cfg.AzureApps[1].Module != filepath.Join(dir, "handler.wasm") {
+		t.Error("RuntimeConfig changed its argument")
+	}
+	// The same folder name twice (here: shop) cannot be two modules.
+	if err := checkAzureNames(cfg); err == nil || !strings.Contains(err.Error(), "ferry.yaml:8: azure app") {
+		t.Errorf("duplicate names: %v", err)
+	}
+	data, err := config.Marshal(rc)
+	if err != nil || !strings.Contains(string(data), "path: /ferry/azure/shop") || !strings.Contains(string(data), "${FERRY_TEST_UNSET}") {
+		t.Errorf("marshalled: %v\n%s", err, data)
+	}
+}
