@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -132,4 +133,42 @@ func TimeZone(getenv func(string) string) (*time.Location, error) {
 		return nil, fmt.Errorf("WEBSITE_TIME_ZONE=%q: %v (want an IANA time zone name such as Europe/Paris)", name, err)
 	}
 	return loc, nil
+}
+
+// StandardCron returns the schedule as a five-field cron expression for a
+// Kubernetes CronJob (evaluated in the schedule's time zone, which the
+// CronJob's timeZone must give). Only a schedule whose seconds field is a
+// single 0 converts, and not one that restricts both the day and the
+// day-of-week, which NCRONTAB requires to match together and cron lets
+// match either.
+func (s *NCronSchedule) StandardCron() (string, error) {
+	var zero cronBits
+	zero.set(0)
+	if s.seconds != zero {
+		return "", fmt.Errorf("schedule %q fires at seconds other than 0; a CronJob's finest unit is the minute, so only a seconds field of 0 converts", s.expr)
+	}
+	dows := s.dows
+	dows[0] &^= 1 << 7 // 7 is Sunday, which 0 already is
+	dowField := nfieldDows
+	dowField.max = 6
+	dom, dow := stepText(s.days, nfieldDays), stepText(dows, dowField)
+	if dom != "*" && dow != "*" {
+		return "", fmt.Errorf("schedule %q restricts both the day and the day-of-week: NCRONTAB fires when both match, cron when either does", s.expr)
+	}
+	return strings.Join([]string{stepText(s.minutes, nfieldMinutes), stepText(s.hours, nfieldHours), dom, stepText(s.months, nfieldMonths), dow}, " "), nil
+}
+
+// stepText is bitsText, with */n for every n-th value from the field's
+// minimum when that is three values or more.
+func stepText(b cronBits, f cronField) string {
+	for n := 2; n <= (f.max-f.min)/2; n++ {
+		var want cronBits
+		for v := f.min; v <= f.max; v += n {
+			want.set(v - f.offset)
+		}
+		if want == b {
+			return "*/" + strconv.Itoa(n)
+		}
+	}
+	return bitsText(b, f, 0)
 }

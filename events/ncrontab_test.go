@@ -91,3 +91,35 @@ func TestTimeZone(t *testing.T) {
 		t.Errorf("bad zone: %v", err)
 	}
 }
+
+func TestNCronStandardCron(t *testing.T) {
+	for _, tt := range []struct{ expr, want, err string }{
+		{"0 */5 * * * *", "*/5 * * * *", ""},
+		{"0 0 * * * *", "0 * * * *", ""},
+		{"0 30 9 * * 1-5", "30 9 * * 1-5", ""},
+		{"0 30 9 * * SUN", "30 9 * * 0", ""},
+		{"0 30 9 * * 7", "30 9 * * 0", ""},
+		{"0 0 0 1 JAN,JUL *", "0 0 1 1,7 *", ""},
+		{"0 0 12 * * 0-7", "0 12 * * *", ""},
+		{"0 5,20 * * * *", "5,20 * * * *", ""},
+		{"*/10 * * * * *", "", "seconds other than 0"},
+		{"30 * * * * *", "", "seconds other than 0"},
+		{"0,30 * * * * *", "", "seconds other than 0"},
+		{"0 0 0 13 * 5", "", "restricts both the day and the day-of-week"},
+	} {
+		s, err := ParseNCronSchedule(tt.expr, nil)
+		if err != nil {
+			t.Fatalf("%s: %v", tt.expr, err)
+		}
+		got, err := s.StandardCron()
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("%s: %q, %v; want an error saying %q", tt.expr, got, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("%s: %q, %v; want %q", tt.expr, got, err, tt.want)
+		}
+	}
+}
