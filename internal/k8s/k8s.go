@@ -4,13 +4,15 @@
 // the functions' memory and concurrency, and a termination sequence that
 // drains; a Service; a ConfigMap with the config the pods run; a
 // HorizontalPodAutoscaler, or a KEDA ScaledObject scaling on in-flight
-// invocations; and a CronJob per schedule.
+// invocations; and a CronJob per schedule and per Azure timer trigger.
 //
 // Schedules run once per tick whatever the replica count because no
 // replica fires them: the pods run `ferry serve --schedules=false`, and
 // each schedule's CronJob runs `ferry fire-schedule`, which sends the
 // schedule's event to the Service as an asynchronous (Event) invocation,
 // so one replica runs it, with the async queue's retries and destinations.
+// An Azure app's timer is fired the Functions host's way: `ferry
+// fire-schedule --azure-app` POSTs /admin/functions/{name} to the Service.
 package k8s
 
 import (
@@ -33,6 +35,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/intstr"
 	"sigs.k8s.io/yaml"
 
+	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/internal/image"
 )
@@ -144,6 +147,18 @@ func Generate(o Options) ([]Object, error) {
 		// pod being OOM-killed. The request covers the warm instances.
 		limitMB += memory * concurrency
 		requestMB += memory * int64(max(fn.MinInstances, 1))
+	}
+	for _, a := range cfg.AzureApps {
+		// The custom handler's instances, sized as a function's.
+		memory, concurrency := int64(a.Memory), int64(a.Concurrency)
+		if memory == 0 {
+			memory = 128
+		}
+		if concurrency == 0 {
+			concurrency = 10
+		}
+		limitMB += memory * concurrency
+		requestMB += memory
 	}
 	drain := max(DefaultDrain, longest+5*time.Second)
 	grace := int64(PreStopSeconds) + int64(drain/time.Second) + 5
@@ -311,6 +326,56 @@ func Generate(o Options) ([]Object, error) {
 		objs = append(objs, Object{"HorizontalPodAutoscaler", name, hpa})
 	}
 
+	cronJob := func(cjName, schedule, timeZone string, suspend bool, args []string) Object {
+		return Object{"CronJob", cjName, &batchv1.CronJob{
+			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+			ObjectMeta: meta(cjName, map[string]string{"app.kubernetes.io/component": "schedule"}),
+			Spec: batchv1.CronJobSpec{
+				Schedule: schedule,
+				TimeZone: ptr(timeZone),
+				// A tick missed by more than a minute is skipped, as ferry
+				// serve does not catch up on missed firings either.
+				StartingDeadlineSeconds:    ptr(int64(60)),
+				ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+				Suspend:                    ptr(suspend),
+				SuccessfulJobsHistoryLimit: ptr(int32(1)),
+				FailedJobsHistoryLimit:     ptr(int32(3)),
+				JobTemplate: batchv1.JobTemplateSpec{
+					Spec: batchv1.JobSpec{
+						// A failed POST (no ready replica, queue full) is retried;
+						// once ferry answered 202 the event is its to run.
+						BackoffLimit:            ptr(int32(3)),
+						ActiveDeadlineSeconds:   ptr(int64(120)),
+						TTLSecondsAfterFinished: ptr(int32(3600)),
+						Template: corev1.PodTemplateSpec{
+							ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+								"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name,
+								"app.kubernetes.io/component": "schedule", "app.kubernetes.io/managed-by": "ferry",
+							}},
+							Spec: corev1.PodSpec{
+								AutomountServiceAccountToken: ptr(false),
+								RestartPolicy:                corev1.RestartPolicyNever,
+								SecurityContext:              podSecurity,
+								Containers: []corev1.Container{{
+									Name:            "fire",
+									Image:           img,
+									ImagePullPolicy: corev1.PullIfNotPresent,
+									Args:            args,
+									Resources: corev1.ResourceRequirements{
+										Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+										Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+									},
+									VolumeMounts:    mounts[:1],
+									SecurityContext: restricted,
+								}},
+								Volumes: volumes[:1],
+							},
+						},
+					},
+				},
+			},
+		}}
+	}
 	used := map[string]string{}
 	for _, fn := range cfg.Functions {
 		for _, s := range fn.Schedules {
@@ -323,56 +388,23 @@ func Generate(o Options) ([]Object, error) {
 				return nil, fmt.Errorf("%s:%d: schedules %s and %s both make CronJob %s; rename one", cfg.Path, s.Line, other, s.Name, cjName)
 			}
 			used[cjName] = s.Name
-			cj := &batchv1.CronJob{
-				TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
-				ObjectMeta: meta(cjName, map[string]string{"app.kubernetes.io/component": "schedule"}),
-				Spec: batchv1.CronJobSpec{
-					Schedule: cron,
-					// EventBridge evaluates schedules in UTC.
-					TimeZone: ptr("Etc/UTC"),
-					// A tick missed by more than a minute is skipped, as ferry
-					// serve does not catch up on missed firings either.
-					StartingDeadlineSeconds:    ptr(int64(60)),
-					ConcurrencyPolicy:          batchv1.ForbidConcurrent,
-					Suspend:                    ptr(!s.Enabled),
-					SuccessfulJobsHistoryLimit: ptr(int32(1)),
-					FailedJobsHistoryLimit:     ptr(int32(3)),
-					JobTemplate: batchv1.JobTemplateSpec{
-						Spec: batchv1.JobSpec{
-							// A failed POST (no ready replica, queue full) is retried;
-							// once ferry answered 202 the event is its to run.
-							BackoffLimit:            ptr(int32(3)),
-							ActiveDeadlineSeconds:   ptr(int64(120)),
-							TTLSecondsAfterFinished: ptr(int32(3600)),
-							Template: corev1.PodTemplateSpec{
-								ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
-									"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name,
-									"app.kubernetes.io/component": "schedule", "app.kubernetes.io/managed-by": "ferry",
-								}},
-								Spec: corev1.PodSpec{
-									AutomountServiceAccountToken: ptr(false),
-									RestartPolicy:                corev1.RestartPolicyNever,
-									SecurityContext:              podSecurity,
-									Containers: []corev1.Container{{
-										Name:            "fire",
-										Image:           img,
-										ImagePullPolicy: corev1.PullIfNotPresent,
-										Args:            FireArgs(configDir+"/"+configFile, serviceURL, s.Name),
-										Resources: corev1.ResourceRequirements{
-											Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-											Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
-										},
-										VolumeMounts:    mounts[:1],
-										SecurityContext: restricted,
-									}},
-									Volumes: volumes[:1],
-								},
-							},
-						},
-					},
-				},
+			// EventBridge evaluates schedules in UTC.
+			objs = append(objs, cronJob(cjName, cron, "Etc/UTC", !s.Enabled, FireArgs(configDir+"/"+configFile, serviceURL, s.Name)))
+		}
+	}
+	for _, a := range cfg.AzureApps {
+		timers, err := AzureTimers(cfg, a)
+		if err != nil {
+			return nil, err
+		}
+		for _, t := range timers {
+			rule := t.App + "-" + t.Function
+			cjName := cronJobName(name, rule)
+			if other, dup := used[cjName]; dup {
+				return nil, fmt.Errorf("%s:%d: azure app %s: timer %s and schedule %s both make CronJob %s; rename one", cfg.Path, a.Line, t.App, t.Function, other, cjName)
 			}
-			objs = append(objs, Object{"CronJob", cjName, cj})
+			used[cjName] = "azure timer " + rule
+			objs = append(objs, cronJob(cjName, t.Cron, t.TimeZone, false, FireAzureArgs(configDir+"/"+configFile, serviceURL, t.App, t.Function)))
 		}
 	}
 	return objs, nil
@@ -383,6 +415,54 @@ func Generate(o Options) ([]Object, error) {
 // invocation.
 func FireArgs(configPath, url, rule string) []string {
 	return []string{"fire-schedule", "-f", configPath, "--url", url, rule}
+}
+
+// FireAzureArgs are the arguments of an Azure timer's CronJob: `ferry
+// fire-schedule --azure-app`, which runs the function through the Functions
+// host's admin API (POST /admin/functions/{name}).
+func FireAzureArgs(configPath, url, app, function string) []string {
+	return []string{"fire-schedule", "-f", configPath, "--url", url, "--azure-app", app, function}
+}
+
+// AzureTimer is an Azure app's timer-triggered function as a CronJob
+// schedule.
+type AzureTimer struct {
+	App, Function string
+	// Cron is the five-field schedule, evaluated in TimeZone (an IANA
+	// name: the app's WEBSITE_TIME_ZONE, else Etc/UTC).
+	Cron, TimeZone string
+}
+
+// AzureTimers loads the Azure app a (its function.json files, with its
+// environment as app settings) and returns its timers as CronJob
+// schedules. A schedule that is not a whole number of minutes, or that a
+// five-field cron cannot express, is an error at a's line.
+func AzureTimers(cfg *config.File, a config.AzureApp) ([]AzureTimer, error) {
+	where := fmt.Sprintf("%s:%d: azure app %s", cfg.Path, a.Line, a.Path)
+	app, err := azure.Load(a.Path, func(k string) string { return a.Environment[k] })
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", where, err)
+	}
+	var out []AzureTimer
+	for _, f := range app.Functions {
+		if f.Trigger.Type != azure.TimerTrigger {
+			continue
+		}
+		fjson := filepath.Join(a.Path, f.Name, "function.json")
+		if strings.HasPrefix(f.Schedule.String(), "%") {
+			return nil, fmt.Errorf("%s: function %s: schedule %s comes from an app setting, which each pod reads from its own environment; write the expression in %s", where, f.Name, f.Schedule, fjson)
+		}
+		cron, err := f.Schedule.StandardCron()
+		if err != nil {
+			return nil, fmt.Errorf("%s: function %s (%s): %v", where, f.Name, fjson, err)
+		}
+		tz := f.Schedule.Location().String()
+		if f.Schedule.Location() == time.UTC || tz == "UTC" {
+			tz = "Etc/UTC"
+		}
+		out = append(out, AzureTimer{App: app.Name, Function: f.Name, Cron: cron, TimeZone: tz})
+	}
+	return out, nil
 }
 
 // ScaledObject is KEDA's keda.sh/v1alpha1 ScaledObject, with the fields

@@ -120,6 +120,87 @@ func TestSamplesGolden(t *testing.T) {
 }
 
 // checkManifests checks the fields the deployment relies on.
+// TestAzureGolden compares the manifests for testdata/azure.yaml (a
+// function and the sample Azure app) with testdata/azure.golden: the app
+// in the ConfigMap at the image's paths, its ${NAME} reference kept, and
+// a CronJob for its timer in the app's time zone.
+func TestAzureGolden(t *testing.T) {
+	t.Setenv("FERRY_TEST_MASTER_KEY", "do-not-copy")
+	cfg, err := config.LoadTemplate(filepath.Join("testdata", "azure.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := generate(t, cfg, Options{})
+	golden := filepath.Join("testdata", "azure.golden")
+	if *update {
+		if err := os.WriteFile(golden, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want, err := os.ReadFile(golden)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Fatalf("manifests differ from %s (run go test ./internal/k8s -run Golden -update and review the diff):\n%s", golden, got)
+	}
+	d := decodeStrict(t, got)
+	checkManifests(t, cfg, d)
+	yml := d.configMaps[0].Data["ferry.yaml"]
+	for _, want := range []string{"path: /ferry/azure/azure-app", "module: /ferry/modules/azure-app.wasm", "stateDir: /tmp/ferry/azure/azure-app", "${FERRY_TEST_MASTER_KEY}"} {
+		if !strings.Contains(yml, want) {
+			t.Errorf("ConfigMap lacks %q:\n%s", want, yml)
+		}
+	}
+	if strings.Contains(string(got), "do-not-copy") {
+		t.Error("the master key's value was written")
+	}
+	var timer *batchv1.CronJob
+	for i := range d.cronJobs {
+		if d.cronJobs[i].Name == "azure-shop-azure-app-timerexample" {
+			timer = &d.cronJobs[i]
+		}
+	}
+	if timer == nil || timer.Spec.Schedule != "*/5 * * * *" || *timer.Spec.TimeZone != "Europe/Paris" || *timer.Spec.Suspend {
+		t.Fatalf("the Azure timer's CronJob: %+v", timer)
+	}
+}
+
+// TestUnconvertibleAzureTimer: a timer firing on seconds, or restricting
+// both days, is refused with the config's file and line and the
+// function.json; with no WEBSITE_TIME_ZONE the CronJob runs in Etc/UTC.
+func TestUnconvertibleAzureTimer(t *testing.T) {
+	for _, tt := range []struct{ schedule, want string }{
+		{"*/30 * * * * *", "seconds other than 0"},
+		{"0 0 0 13 * FRI", "restricts both the day and the day-of-week"},
+		{"0 0 9 * * MON-FRI", ""},
+	} {
+		dir := t.TempDir()
+		os.MkdirAll(filepath.Join(dir, "app", "Tick"), 0o755)
+		os.WriteFile(filepath.Join(dir, "app", "host.json"), []byte(`{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"}}}`), 0o644)
+		os.WriteFile(filepath.Join(dir, "app", "Tick", "function.json"), []byte(`{"bindings":[{"name":"t","type":"timerTrigger","direction":"in","schedule":"`+tt.schedule+`"}]}`), 0o644)
+		os.WriteFile(filepath.Join(dir, "m.wasm"), []byte("\x00asm\x01\x00\x00\x00"), 0o644)
+		cfg, err := config.Parse(filepath.Join(dir, "ferry.yaml"), []byte("kubernetes: {name: t}\nazureApps:\n  - path: app\n    module: m.wasm\n"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		objs, err := Generate(Options{Config: cfg})
+		if tt.want == "" {
+			if err != nil {
+				t.Fatal(err)
+			}
+			cj := objs[len(objs)-1].Value.(*batchv1.CronJob)
+			if cj.Spec.Schedule != "0 9 * * 1-5" || *cj.Spec.TimeZone != "Etc/UTC" {
+				t.Errorf("%s: %s in %s", tt.schedule, cj.Spec.Schedule, *cj.Spec.TimeZone)
+			}
+			continue
+		}
+		if err == nil || !strings.Contains(err.Error(), "ferry.yaml:3: azure app") || !strings.Contains(err.Error(), filepath.Join("Tick", "function.json")) || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v", tt.schedule, err)
+		}
+	}
+}
+
 func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 	t.Helper()
 	if len(d.configMaps) != 1 || len(d.deployments) != 1 || len(d.services) != 1 {
@@ -199,6 +280,14 @@ func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 		limit += mem * conc
 		request += mem * int64(max(fn.MinInstances, 1))
 	}
+	for _, a := range cfg.AzureApps {
+		mem, conc := int64(max(a.Memory, 128)), int64(a.Concurrency)
+		if conc == 0 {
+			conc = 10
+		}
+		limit += mem * conc
+		request += mem
+	}
 	if drain <= longest {
 		t.Errorf("drain %s does not cover the longest timeout %s", drain, longest)
 	}
@@ -220,26 +309,40 @@ func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 	if s := d.services[0]; s.Spec.Ports[0].TargetPort.String() != c.Ports[0].Name || !mapsSubset(s.Spec.Selector, d.deployments[0].Spec.Template.Labels) {
 		t.Errorf("service %+v does not select the pods", s.Spec)
 	}
-	// One CronJob per schedule, each firing its rule through the Service.
-	var rules []string
+	// One CronJob per schedule and Azure timer, each firing it through the
+	// Service.
+	type fire struct {
+		args []string
+		tz   string
+	}
+	var fires []fire
+	url := fmt.Sprintf("http://%s:8080", name)
 	for _, fn := range cfg.Functions {
 		for _, s := range fn.Schedules {
-			rules = append(rules, s.Name)
+			fires = append(fires, fire{FireArgs("/etc/ferry/ferry.yaml", url, s.Name), "Etc/UTC"})
 		}
 	}
-	if len(d.cronJobs) != len(rules) {
-		t.Fatalf("%d CronJobs for %d schedules", len(d.cronJobs), len(rules))
+	for _, a := range cfg.AzureApps {
+		timers, err := AzureTimers(cfg, a)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, tm := range timers {
+			fires = append(fires, fire{FireAzureArgs("/etc/ferry/ferry.yaml", url, tm.App, tm.Function), tm.TimeZone})
+		}
+	}
+	if len(d.cronJobs) != len(fires) {
+		t.Fatalf("%d CronJobs for %d schedules and timers", len(d.cronJobs), len(fires))
 	}
 	for i, cj := range d.cronJobs {
-		fire := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
-		want := FireArgs("/etc/ferry/ferry.yaml", fmt.Sprintf("http://%s:8080", name), rules[i])
-		if !slices.Equal(fire.Args, want) {
-			t.Errorf("CronJob %s args %v, want %v", cj.Name, fire.Args, want)
+		c := cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0]
+		if !slices.Equal(c.Args, fires[i].args) {
+			t.Errorf("CronJob %s args %v, want %v", cj.Name, c.Args, fires[i].args)
 		}
-		if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent || cj.Spec.TimeZone == nil || *cj.Spec.TimeZone != "Etc/UTC" {
+		if cj.Spec.ConcurrencyPolicy != batchv1.ForbidConcurrent || cj.Spec.TimeZone == nil || *cj.Spec.TimeZone != fires[i].tz {
 			t.Errorf("CronJob %s: %+v", cj.Name, cj.Spec)
 		}
-		if fire.SecurityContext == nil || !*fire.SecurityContext.ReadOnlyRootFilesystem {
+		if c.SecurityContext == nil || !*c.SecurityContext.ReadOnlyRootFilesystem {
 			t.Errorf("CronJob %s is not restricted", cj.Name)
 		}
 	}
