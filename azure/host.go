@@ -360,7 +360,8 @@ func (h *Host) deliver(f *FunctionDef, rec *Record) error {
 // ---- HTTP triggers ----
 
 // Handler returns the app's HTTP front: every HTTP trigger under
-// /<routePrefix>/<route>, and the queue endpoints under /admin/queues/.
+// /<routePrefix>/<route>, the queue endpoints under /admin/queues/, and
+// POST /admin/functions/{name} for the app's functions.
 // It matches only those paths (it is a *mux.Router: Match says whether a
 // request is its; an adapter.Mount).
 func (h *Host) Handler() *mux.Router {
@@ -380,7 +381,12 @@ func (h *Host) Handler() *mux.Router {
 	}
 	r.HandleFunc("/admin/queues/{queue}/messages", h.putMessage).Methods(http.MethodPost)
 	r.HandleFunc("/admin/queues/{queue}/messages", h.peekMessages).Methods(http.MethodGet)
-	r.HandleFunc("/admin/functions/{function}", h.runFunction).Methods(http.MethodPost)
+	// Only this app's functions match, so that several apps can share a
+	// server: another app's function is that app's to run.
+	r.HandleFunc("/admin/functions/{function}", h.runFunction).Methods(http.MethodPost).
+		MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
+			return h.Function(strings.TrimPrefix(req.URL.Path, "/admin/functions/")) != nil
+		})
 	return r
 }
 

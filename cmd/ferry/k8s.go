@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/image"
 	"github.com/ferrywasm/ferry/internal/k8s"
 )
 
@@ -85,9 +86,10 @@ func runFireSchedule(args []string, stdout, stderr io.Writer) int {
 		file    = fs.String("f", "ferry.yaml", "config file")
 		base    = fs.String("url", "http://localhost:8080", "the ferry serve to invoke")
 		timeout = fs.Duration("timeout", 30*time.Second, "how long to wait for ferry's answer")
+		azApp   = fs.String("azure-app", "", "fire FUNCTION of this Azure app (its folder's name) through POST /admin/functions/FUNCTION")
 	)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ferry fire-schedule [-f ferry.yaml] [--url URL] RULE\n\nQueues one firing of the schedule named RULE on the ferry at URL (an Event invocation).\nExit status 0 when ferry accepted it (202), 1 when it refused, 2 on bad input.")
+		fmt.Fprintln(stderr, "Usage: ferry fire-schedule [-f ferry.yaml] [--url URL] RULE\n       ferry fire-schedule [-f ferry.yaml] [--url URL] --azure-app APP FUNCTION\n\nQueues one firing of the schedule named RULE on the ferry at URL (an Event invocation),\nor runs the Azure app's timer FUNCTION there through the Functions host's admin API\n(POST /admin/functions/FUNCTION, with the master key $FERRY_AZURE_MASTER_KEY or the app's).\nExit status 0 when ferry accepted it (202), 1 when it refused, 2 on bad input.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args)
@@ -103,16 +105,19 @@ func runFireSchedule(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	fn, payload, err := schedulePayload(cfg, pos[0], time.Now())
-	if err != nil {
-		return fail(stderr, "fire-schedule", err)
-	}
 	u, err := url.Parse(*base)
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fail(stderr, "fire-schedule", fmt.Errorf("--url %q is not an http:// URL", *base))
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
+	if *azApp != "" {
+		return fireAzure(ctx, cfg, *azApp, pos[0], strings.TrimSuffix(*base, "/"), stdout, stderr)
+	}
+	fn, payload, err := schedulePayload(cfg, pos[0], time.Now())
+	if err != nil {
+		return fail(stderr, "fire-schedule", err)
+	}
 	target := strings.TrimSuffix(*base, "/") + "/2015-03-31/functions/" + url.PathEscape(fn) + "/invocations"
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, bytes.NewReader(payload))
 	if err != nil {
@@ -132,6 +137,67 @@ func runFireSchedule(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "%s: queued %s (request %s)\n", pos[0], fn, resp.Header.Get("X-Amzn-Requestid"))
+	return 0
+}
+
+// fireAzure runs the timer function of the Azure app named app through
+// base's POST /admin/functions/{function}, as the Functions host runs a
+// non-HTTP function on demand: {"input":""}, answered 202.
+func fireAzure(ctx context.Context, cfg *config.File, app, function, base string, stdout, stderr io.Writer) int {
+	var names []string
+	var ac *config.AzureApp
+	for i, a := range cfg.AzureApps {
+		names = append(names, image.AzureAppName(a))
+		if image.AzureAppName(a) == app {
+			ac = &cfg.AzureApps[i]
+		}
+	}
+	if ac == nil {
+		if len(names) == 0 {
+			return fail(stderr, "fire-schedule", fmt.Errorf("%s declares no Azure apps", cfg.Path))
+		}
+		return fail(stderr, "fire-schedule", fmt.Errorf("%s has no Azure app %q (it has %s)", cfg.Path, app, strings.Join(names, ", ")))
+	}
+	timers, err := k8s.AzureTimers(cfg, *ac)
+	if err != nil {
+		return fail(stderr, "fire-schedule", err)
+	}
+	var have []string
+	found := false
+	for _, t := range timers {
+		have = append(have, t.Function)
+		found = found || strings.EqualFold(t.Function, function)
+	}
+	if !found {
+		return fail(stderr, "fire-schedule", fmt.Errorf("Azure app %s has no timer function %q (it has %s)", app, function, firstOf(strings.Join(have, ", "), "none")))
+	}
+	key := os.Getenv("FERRY_AZURE_MASTER_KEY")
+	if v, ok := ac.Environment["FERRY_AZURE_MASTER_KEY"]; ok {
+		if key, err = config.Expand(v); err != nil {
+			return fail(stderr, "fire-schedule", fmt.Errorf("%s:%d: azure app %s: FERRY_AZURE_MASTER_KEY: %v", cfg.Path, ac.Line, app, err))
+		}
+	}
+	target := base + "/admin/functions/" + url.PathEscape(function)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, target, strings.NewReader(`{"input":""}`))
+	if err != nil {
+		return fail(stderr, "fire-schedule", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if key != "" {
+		req.Header.Set("X-Functions-Key", key)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		fmt.Fprintf(stderr, "ferry fire-schedule: %s/%s: %v\n", app, function, err)
+		return 1
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if resp.StatusCode != http.StatusAccepted {
+		fmt.Fprintf(stderr, "ferry fire-schedule: %s/%s: %s answered %s: %s\n", app, function, target, resp.Status, bytes.TrimSpace(body))
+		return 1
+	}
+	fmt.Fprintf(stdout, "%s/%s: accepted\n", app, function)
 	return 0
 }
 

@@ -6,11 +6,15 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	batchv1 "k8s.io/api/batch/v1"
+
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/k8s"
 )
 
 // TestFireSchedule is the CronJob's half of running a schedule once across
@@ -125,5 +129,83 @@ func TestK8sCommand(t *testing.T) {
 	stderr.Reset()
 	if code := run([]string{"k8s", "-f", "../../samples/ferry.yaml", "--name", "Bad_Name"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "not a Kubernetes name") {
 		t.Errorf("bad name: exit %d: %s", code, stderr.String())
+	}
+}
+
+// TestFireAzureTimer runs an Azure timer the way ferry k8s deploys it:
+// `ferry serve --schedules=false` does not fire the app's timer itself
+// (here it is past due, which would make it fire at start), and the
+// command of the timer's CronJob, as ferry k8s writes it, runs it once
+// through POST /admin/functions/TimerExample with the master key.
+func TestFireAzureTimer(t *testing.T) {
+	dir := t.TempDir()
+	app, err := filepath.Abs("../../samples/azure-app")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Join(dir, "azure", "timers"), 0o700)
+	status := `{"Last":"2026-03-02T10:05:00Z","Next":"2026-03-02T10:10:00Z","LastUpdated":"2026-03-02T10:05:00Z"}`
+	if err := os.WriteFile(filepath.Join(dir, "azure", "timers", "TimerExample.json"), []byte(status), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("FERRY_TEST_AZ_MASTER", "mk")
+	yml := fmt.Sprintf(`
+kubernetes: {name: az}
+azureApps:
+  - path: %[2]s
+    stateDir: %[1]s/azure
+    environment: {FERRY_AZURE_MASTER_KEY: "${FERRY_TEST_AZ_MASTER}"}
+`, dir, app)
+	s := startServe(t, yml, "--schedules=false")
+	if !strings.Contains(s.log.String(), "1 Azure timer(s) not fired here") {
+		t.Errorf("no note that the timer is not fired:\n%s", s.log)
+	}
+
+	// The CronJob's command, pointed at this config and server.
+	cfgPath := write(t, "fire.yaml", []byte(yml))
+	cfg, err := config.LoadTemplate(cfgPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := k8s.Generate(k8s.Options{Config: cfg})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var args []string
+	for _, o := range objs {
+		if cj, ok := o.Value.(*batchv1.CronJob); ok && o.Name == "az-azure-app-timerexample" {
+			args = cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Args
+		}
+	}
+	want := []string{"fire-schedule", "-f", "/etc/ferry/ferry.yaml", "--url", "http://az:8080", "--azure-app", "azure-app", "TimerExample"}
+	if !slices.Equal(args, want) {
+		t.Fatalf("CronJob args %q, want %q", args, want)
+	}
+	args[2], args[4] = cfgPath, s.url
+
+	var stdout, stderr bytes.Buffer
+	t.Setenv("FERRY_TEST_AZ_MASTER", "wrong")
+	if code := run(args, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "401") {
+		t.Errorf("a wrong master key: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"fire-schedule", "-f", cfgPath, "--url", s.url, "--azure-app", "azure-app", "HttpExample"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), `no timer function "HttpExample" (it has TimerExample)`) {
+		t.Errorf("not a timer: exit %d: %s", code, stderr.String())
+	}
+	t.Setenv("FERRY_TEST_AZ_MASTER", "mk")
+	stderr.Reset()
+	if code := run(args, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("fire-schedule: exit %d\n%s", code, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), "azure-app/TimerExample: accepted") {
+		t.Errorf("stdout %q", stdout.String())
+	}
+	waitFor(t, "the timer to run", func() bool { return strings.Contains(s.log.String(), "TimerExample: IsPastDue=false") })
+	if code := s.stop(t); code != 0 {
+		t.Fatalf("ferry serve exited %d", code)
+	}
+	log := s.log.String()
+	if n := strings.Count(log, "Executed 'Functions.TimerExample'"); n != 1 || strings.Contains(log, "IsPastDue=true") {
+		t.Errorf("the timer ran %d times (want once, not past due):\n%s", n, log)
 	}
 }

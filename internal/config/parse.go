@@ -1444,3 +1444,8 @@ func fmtDuration(d time.Duration) string {
 	}
 	return s
 }
+
+// Expand replaces ${NAME} references in s, a value of a file parsed as a
+// template (LoadTemplate), as Parse would have: from the process's
+// environment, $$ for a literal $, NAME unset an error.
+func Expand(s string) (string, error) { return expand(s, os.LookupEnv) }
