@@ -98,12 +98,20 @@ func generate(t *testing.T, cfg *config.File, o Options) []byte {
 // TestSamplesGolden compares the manifests for samples/ferry.yaml with
 // testdata/samples.golden (go test -run Golden -update rewrites it).
 func TestSamplesGolden(t *testing.T) {
-	cfg, err := config.Load("../../samples/ferry.yaml")
+	cfg, err := config.LoadTemplate("../../samples/ferry.yaml") // as ferry k8s reads it
 	if err != nil {
 		t.Fatal(err)
 	}
 	got := generate(t, cfg, Options{})
-	golden := filepath.Join("testdata", "samples.golden")
+	compareGolden(t, got, "samples.golden")
+	checkManifests(t, cfg, decodeStrict(t, got))
+}
+
+// compareGolden compares got with testdata/name, or rewrites it with
+// -update.
+func compareGolden(t *testing.T, got []byte, name string) {
+	t.Helper()
+	golden := filepath.Join("testdata", name)
 	if *update {
 		if err := os.WriteFile(golden, got, 0o644); err != nil {
 			t.Fatal(err)
@@ -116,10 +124,8 @@ func TestSamplesGolden(t *testing.T) {
 	if !bytes.Equal(got, want) {
 		t.Fatalf("manifests differ from %s (run go test ./internal/k8s -run Golden -update and review the diff):\n%s", golden, got)
 	}
-	checkManifests(t, cfg, decodeStrict(t, got))
 }
 
-// checkManifests checks the fields the deployment relies on.
 // TestAzureGolden compares the manifests for testdata/azure.yaml (a
 // function and the sample Azure app) with testdata/azure.golden: the app
 // in the ConfigMap at the image's paths, its ${NAME} reference kept, and
@@ -131,19 +137,7 @@ func TestAzureGolden(t *testing.T) {
 		t.Fatal(err)
 	}
 	got := generate(t, cfg, Options{})
-	golden := filepath.Join("testdata", "azure.golden")
-	if *update {
-		if err := os.WriteFile(golden, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile(golden)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Fatalf("manifests differ from %s (run go test ./internal/k8s -run Golden -update and review the diff):\n%s", golden, got)
-	}
+	compareGolden(t, got, "azure.golden")
 	d := decodeStrict(t, got)
 	checkManifests(t, cfg, d)
 	yml := d.configMaps[0].Data["ferry.yaml"]
