@@ -195,6 +195,7 @@ func TestUnconvertibleAzureTimer(t *testing.T) {
 	}
 }
 
+// checkManifests checks the fields the deployment relies on.
 func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 	t.Helper()
 	if len(d.configMaps) != 1 || len(d.deployments) != 1 || len(d.services) != 1 {
