@@ -97,13 +97,7 @@ func TestALBEventBody(t *testing.T) {
 		var ev lambdaevents.ALBTargetGroupRequest
 		decodeHTTPEvent(t, fetchHTTPEvent(t, srv, sentRequest{method: http.MethodPost, target: "/", header: h, body: c.body}), &ev)
 		httpEq(t, c.contentType+" isBase64Encoded", ev.IsBase64Encoded, c.wantBase64)
-		got := []byte(ev.Body)
-		if ev.IsBase64Encoded {
-			var err error
-			if got, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
-				t.Fatal(err)
-			}
-		}
+		got := eventBody(t, ev.Body, ev.IsBase64Encoded)
 		httpEq(t, c.contentType+" body", string(got), string(c.body))
 	}
 }

@@ -138,13 +138,7 @@ func TestRESTEventBody(t *testing.T) {
 			var ev lambdaevents.APIGatewayProxyRequest
 			decodeHTTPEvent(t, data, &ev)
 			httpEq(t, "isBase64Encoded", ev.IsBase64Encoded, c.wantBase64)
-			got := []byte(ev.Body)
-			if c.wantBase64 {
-				var err error
-				if got, err = base64.StdEncoding.DecodeString(ev.Body); err != nil {
-					t.Fatal(err)
-				}
-			}
+			got := eventBody(t, ev.Body, ev.IsBase64Encoded)
 			httpEq(t, "body", string(got), string(c.body))
 			httpDeepEq(t, "pathParameters", ev.PathParameters, map[string]string{"proxy": "a/b/c.png"})
 			httpEq(t, "resource", ev.Resource, "/files/{proxy+}")

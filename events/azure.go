@@ -2,9 +2,7 @@ package events
 
 import (
 	"bytes"
-	"crypto/rand"
 	"encoding/base64"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -62,25 +60,6 @@ const azureUtcNow = "2006-01-02T15:04:05.0000000Z"
 // NewAzureSys returns Metadata.sys for an invocation of function at now.
 func NewAzureSys(function string, now time.Time) AzureSys {
 	return AzureSys{MethodName: function, UtcNow: now.UTC().Format(azureUtcNow), RandGuid: NewGUID()}
-}
-
-// NewGUID returns a random (version 4) GUID.
-func NewGUID() string {
-	var b [16]byte
-	_, _ = rand.Read(b[:])
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	var s [36]byte // without fmt or concatenation: one allocation
-	hex.Encode(s[:8], b[:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], b[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], b[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], b[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], b[10:])
-	return string(s[:])
 }
 
 // NewAzureHTTPInvocation builds the invocation of an HTTP-triggered function

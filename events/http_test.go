@@ -2,6 +2,7 @@ package events
 
 import (
 	"bytes"
+	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"io"
@@ -135,6 +136,20 @@ func srvHostPort(t *testing.T, srv *httptest.Server) (host, port string) {
 		t.Fatal(err)
 	}
 	return hostport, port
+}
+
+// eventBody returns an event's body as bytes, decoding it when the event
+// says it is base64.
+func eventBody(t *testing.T, body string, isBase64 bool) []byte {
+	t.Helper()
+	if !isBase64 {
+		return []byte(body)
+	}
+	b, err := base64.StdEncoding.DecodeString(body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
 
 func httpEq[T comparable](t *testing.T, field string, got, want T) {

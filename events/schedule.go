@@ -1,7 +1,6 @@
 package events
 
 import (
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -85,13 +84,9 @@ func ScheduledEvent(ruleName, region, accountID string, t time.Time) ([]byte, er
 			return nil, fmt.Errorf("scheduled event: empty %s", f.name)
 		}
 	}
-	id, err := scheduleUUID()
-	if err != nil {
-		return nil, err
-	}
 	return json.Marshal(lambdaevents.EventBridgeEvent{
 		Version:    "0",
-		ID:         id,
+		ID:         NewGUID(),
 		DetailType: "Scheduled Event",
 		Source:     "aws.events",
 		AccountID:  accountID,
@@ -111,17 +106,6 @@ func schedulePartition(region string) string {
 		return "aws-us-gov"
 	}
 	return "aws"
-}
-
-// scheduleUUID returns a random (version 4, RFC 4122 variant) UUID.
-func scheduleUUID() (string, error) {
-	var b [16]byte
-	if _, err := rand.Read(b[:]); err != nil {
-		return "", err
-	}
-	b[6] = b[6]&0x0f | 0x40
-	b[8] = b[8]&0x3f | 0x80
-	return fmt.Sprintf("%x-%x-%x-%x-%x", b[0:4], b[4:6], b[6:8], b[8:10], b[10:16]), nil
 }
 
 // parseRate parses the inside of rate(...): a positive integer and a unit

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -45,7 +46,7 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	ref := firstOf(*tag, cfg.Kubernetes.Image, "ferry-app:latest")
+	ref := cmp.Or(*tag, cfg.Kubernetes.Image, "ferry-app:latest")
 	tagged, err := name.NewTag(ref)
 	if err != nil {
 		return fail(stderr, "image", fmt.Errorf("--tag %q: %v", ref, err))

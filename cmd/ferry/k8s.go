@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"flag"
 	"fmt"
@@ -169,7 +170,7 @@ func fireAzure(ctx context.Context, cfg *config.File, app, function, base string
 		found = found || strings.EqualFold(t.Function, function)
 	}
 	if !found {
-		return fail(stderr, "fire-schedule", fmt.Errorf("Azure app %s has no timer function %q (it has %s)", app, function, firstOf(strings.Join(have, ", "), "none")))
+		return fail(stderr, "fire-schedule", fmt.Errorf("Azure app %s has no timer function %q (it has %s)", app, function, cmp.Or(strings.Join(have, ", "), "none")))
 	}
 	key := os.Getenv("FERRY_AZURE_MASTER_KEY")
 	if v, ok := ac.Environment["FERRY_AZURE_MASTER_KEY"]; ok {
@@ -215,7 +216,7 @@ func schedulePayload(cfg *config.File, rule string, now time.Time) (string, []by
 			if s.Input != nil {
 				return fn.Name, s.Input, nil
 			}
-			account := firstOf(cfg.AccountID, "123456789012") // the adapter's default
+			account := cmp.Or(cfg.AccountID, "123456789012") // the adapter's default
 			payload, err := events.ScheduledEvent(s.Name, cfg.Region, account, now.UTC().Truncate(time.Minute))
 			return fn.Name, payload, err
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -59,7 +60,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	var err error
 	if _, statErr := os.Stat(*file); len(azureApps) > 0 && !explicit && errors.Is(statErr, os.ErrNotExist) {
 		// Only Azure apps, and no ferry.yaml: nothing else to serve.
-		cfg = &config.File{Path: *file, Region: firstOf(os.Getenv("AWS_REGION"), "us-east-1")}
+		cfg = &config.File{Path: *file, Region: cmp.Or(os.Getenv("AWS_REGION"), "us-east-1")}
 	} else if cfg, err = config.Load(*file); err != nil {
 		fmt.Fprintln(stderr, err)
 		return 2
@@ -71,7 +72,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		cfg.AzureApps = append(cfg.AzureApps, config.AzureApp{Path: abs})
 	}
-	format := adapter.LogFormat(firstOf(*logFormat, cfg.LogFormat, string(adapter.LogText)))
+	format := adapter.LogFormat(cmp.Or(*logFormat, cfg.LogFormat, string(adapter.LogText)))
 	if format != adapter.LogText && format != adapter.LogJSON {
 		return fail(stderr, "serve", fmt.Errorf("--log-format %q: want Text or JSON", format))
 	}
@@ -115,7 +116,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err == nil {
 		d.Queue, err = adapter.NewQueue(d.Functions, adapter.QueueOptions{
 			Capacity: cfg.Async.QueueSize,
-			SpoolDir: firstOf(cfg.Async.SpoolDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "spool")),
+			SpoolDir: cmp.Or(cfg.Async.SpoolDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "spool")),
 			Log:      logs,
 		})
 	}
@@ -230,7 +231,7 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, noTim
 		d.Functions[fc.Name] = f
 		for _, h := range fc.HTTP {
 			rt := adapter.Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
-				Format: events.HTTPFormat(firstOf(h.Format, string(events.FormatHTTPAPI))), Stage: h.Stage,
+				Format: events.HTTPFormat(cmp.Or(h.Format, string(events.FormatHTTPAPI))), Stage: h.Stage,
 				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
 			}}
 			if c := h.CORS; c != nil {
@@ -294,7 +295,7 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	if err != nil {
 		return fmt.Errorf("%s: %w", where, err)
 	}
-	state := firstOf(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
+	state := cmp.Or(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
 	h, err := azure.NewHost(app, f, azure.Options{StateDir: state, Log: logs, Keys: azure.KeysFromEnv(getenv, app), NoTimers: noTimers})
 	if err != nil {
 		f.Close(ctx)
@@ -410,15 +411,6 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
-}
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 func envOr(key, def string) string {

@@ -14,6 +14,7 @@ package image
 import (
 	"archive/tar"
 	"bytes"
+	"cmp"
 	"context"
 	"debug/elf"
 	"fmt"
@@ -391,7 +392,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		Labels: map[string]string{
 			"org.opencontainers.image.title":       "ferry: " + strings.TrimSuffix(filepath.Base(o.Config.Path), filepath.Ext(o.Config.Path)),
 			"org.opencontainers.image.description": fmt.Sprintf("ferry serving %s", strings.Join(functionNames(o.Config), ", ")),
-			"org.opencontainers.image.version":     firstNonEmpty(o.Version, "dev"),
+			"org.opencontainers.image.version":     cmp.Or(o.Version, "dev"),
 			"org.opencontainers.image.created":     created.Format(time.RFC3339),
 			"org.opencontainers.image.source":      "https://" + ModulePath,
 			"org.opencontainers.image.licenses":    "Apache-2.0",
@@ -467,15 +468,6 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(keys)
 	return keys
-}
-
-func firstNonEmpty(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
 }
 
 // checkPlatform returns the architecture of platform ("linux/amd64"),

@@ -17,6 +17,7 @@ package k8s
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
@@ -88,13 +89,13 @@ type Object struct {
 // Generate returns the app's objects in the order to apply them.
 func Generate(o Options) ([]Object, error) {
 	cfg, kc := o.Config, o.Config.Kubernetes
-	name := firstOf(o.Name, kc.Name, defaultName(cfg.Path))
+	name := cmp.Or(o.Name, kc.Name, defaultName(cfg.Path))
 	if !dnsLabel.MatchString(name) || len(name) > 52 {
 		return nil, fmt.Errorf("app name %q is not a Kubernetes name (lower-case letters, digits and -, at most 52); set kubernetes.name or --name", name)
 	}
-	ns := firstOf(o.Namespace, kc.Namespace)
-	img := firstOf(o.Image, kc.Image, name+":latest")
-	version := firstOf(o.Version, "dev")
+	ns := cmp.Or(o.Namespace, kc.Namespace)
+	img := cmp.Or(o.Image, kc.Image, name+":latest")
+	version := cmp.Or(o.Version, "dev")
 
 	rc, _ := image.RuntimeConfig(cfg)
 	yml, err := config.Marshal(rc)
@@ -290,7 +291,7 @@ func Generate(o Options) ([]Object, error) {
 			kmin = int32(*kd.MinReplicas)
 		}
 		kmax := int32(firstInt(kd.MaxReplicas, int(maxReplicas)))
-		query := firstOf(kd.Query, fmt.Sprintf(`sum(ferry_instances{state="busy",namespace="%s",pod=~"%s-.*"})`, firstOf(ns, "default"), name))
+		query := cmp.Or(kd.Query, fmt.Sprintf(`sum(ferry_instances{state="busy",namespace="%s",pod=~"%s-.*"})`, cmp.Or(ns, "default"), name))
 		so := &ScaledObject{
 			APIVersion: "keda.sh/v1alpha1", Kind: "ScaledObject",
 			Metadata: meta(name, nil),
@@ -299,7 +300,7 @@ func Generate(o Options) ([]Object, error) {
 				PollingInterval: 30, CooldownPeriod: 300,
 				MinReplicaCount: &kmin, MaxReplicaCount: &kmax,
 				Triggers: []ScaleTrigger{{Type: "prometheus", Metadata: map[string]string{
-					"serverAddress": firstOf(kd.ServerAddress, DefaultPrometheus),
+					"serverAddress": cmp.Or(kd.ServerAddress, DefaultPrometheus),
 					"query":         query,
 					"threshold":     strconv.Itoa(firstInt(kd.Threshold, DefaultKEDAThreshold)),
 				}}},
@@ -585,15 +586,6 @@ func cronJobName(app, rule string) string {
 }
 
 func ptr[T any](v T) *T { return &v }
-
-func firstOf(s ...string) string {
-	for _, v := range s {
-		if v != "" {
-			return v
-		}
-	}
-	return ""
-}
 
 func firstInt(v ...int) int {
 	for _, n := range v {
