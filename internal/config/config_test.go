@@ -609,9 +609,18 @@ func TestMarshalRoundTrip(t *testing.T) {
 	if err != nil {
 		t.Fatalf("%v\n%s", err, data)
 	}
-	// Lines differ, the Schedule values are compared by expression, and
-	// an empty list is the same as none.
+	sameConfig(t, got, want, data)
+}
+
+// sameConfig fails t unless got, parsed from data (written by Marshal),
+// is want. Lines differ, Schedule values are compared by expression, and an
+// empty list is the same as none.
+func sameConfig(t *testing.T, got, want *File, data []byte) {
+	t.Helper()
 	clear := func(f *File) {
+		for i := range f.AzureApps {
+			f.AzureApps[i].Line = 0
+		}
 		for i := range f.Functions {
 			fn := &f.Functions[i]
 			fn.Line = 0
@@ -675,19 +684,7 @@ azureApps:
 		if err != nil {
 			t.Fatalf("%v\n%s", err, data)
 		}
-		for _, f := range []*File{want, got} {
-			for i := range f.AzureApps {
-				f.AzureApps[i].Line = 0
-			}
-			for i := range f.Functions {
-				f.Functions[i].Line = 0
-			}
-		}
-		if !reflect.DeepEqual(got, want) {
-			g, _ := json.Marshal(got)
-			w, _ := json.Marshal(want)
-			t.Fatalf("round trip differs:\n got %s\nwant %s\n%s", g, w, data)
-		}
+		sameConfig(t, got, want, data)
 	}
 	f, _ := ParseTemplate("ferry.yaml", []byte("azureApps:\n  - path: app\n    environment: {TOKEN: \"${FERRY_TEST_SECRET}\"}\n"))
 	if data, _ := Marshal(f); !strings.Contains(string(data), "${FERRY_TEST_SECRET}") {
