@@ -36,7 +36,7 @@ func FuzzNewHTTPEvent(f *testing.F) {
 		}
 		for _, format := range []HTTPFormat{FormatREST, FormatHTTPAPI, FormatFunctionURL, FormatALB} {
 			route := HTTPRoute{Format: format, Resource: "/{proxy+}", Method: "ANY",
-				PathParameters: map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, "/")},
+				PathParameters:   map[string]string{"proxy": strings.TrimPrefix(r.URL.Path, "/")},
 				BinaryMediaTypes: []string{binaryType}, MultiValueHeaders: len(body)%2 == 0}
 			ev, err := NewHTTPEvent(r, body, route, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", fuzzNow)
 			if err != nil {
