@@ -20,7 +20,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
-	"github.com/ferrywasm/ferry/hostabi/httpmsg"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/internal/atomicfile"
 )
 

@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/hostabi/httpmsg"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 

@@ -17,7 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/ferrywasm/ferry/hostabi/internal/record"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
 
 // Version is the ABI version this host implements (ABI.md).

@@ -12,7 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero/api"
 
-	"github.com/ferrywasm/ferry/hostabi/internal/httpwire"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpwire"
 )
 
 // Outbound is what a function may reach over HTTP and how its requests go

@@ -18,7 +18,7 @@
 //
 // Built with `ferry build` (GOOS=wasip1, -buildmode=c-shared), the program
 // is a ferry reactor: ferry runs main once, ListenAndServe registers the
-// handler and returns, and each invocation's HTTP request (hostabi/httpmsg)
+// handler and returns, and each invocation's HTTP request (hostabi/guest/wire/httpmsg)
 // is served through the handler in memory. Built for any other platform,
 // ListenAndServe is net/http's, listening on the address given (Serve
 // listens on $FUNCTIONS_CUSTOMHANDLER_PORT), so the same source still

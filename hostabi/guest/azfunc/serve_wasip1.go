@@ -18,8 +18,8 @@ import (
 
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
-	"github.com/ferrywasm/ferry/hostabi/httpmsg"
-	"github.com/ferrywasm/ferry/hostabi/internal/record"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
 
 // Outbound requests (http.Get, http.DefaultClient) go through the host.

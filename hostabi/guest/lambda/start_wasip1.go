@@ -15,7 +15,7 @@ import (
 
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
-	"github.com/ferrywasm/ferry/hostabi/internal/record"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
 
 // Outbound HTTP goes through the host (hostabi/ABI.md): installed before

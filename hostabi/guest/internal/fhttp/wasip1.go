@@ -13,7 +13,7 @@ import (
 	"time"
 	"unsafe"
 
-	"github.com/ferrywasm/ferry/hostabi/internal/httpwire"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpwire"
 )
 
 //go:wasmimport ferry http_request

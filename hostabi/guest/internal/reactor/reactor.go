@@ -6,7 +6,7 @@ import (
 	"unsafe"
 	_ "unsafe" // go:linkname
 
-	"github.com/ferrywasm/ferry/hostabi/internal/record"
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
 
 // Outcome is what a handler reports for one invocation: a response
