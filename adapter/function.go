@@ -146,7 +146,7 @@ func (f *Function) invoke(ctx context.Context, req *Request) (*Result, error) {
 		}
 	}
 	defer func() { <-f.slots }()
-	if f.isClosed() {
+	if f.Closed() {
 		return nil, ErrClosed
 	}
 	rec := f.record(req)
@@ -281,7 +281,9 @@ func (f *Function) put(inst *instance, keep bool) {
 	inst.close()
 }
 
-func (f *Function) isClosed() bool {
+// Closed reports whether Close has begun: the function takes no new
+// invocations (the async queue checks it before accepting an event).
+func (f *Function) Closed() bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.closed
@@ -371,7 +373,7 @@ func (f *Function) record(req *Request) *invocation {
 	}
 	trace := req.TraceID
 	if trace == "" {
-		trace = newTraceID(time.Now())
+		trace = NewTraceID(time.Now())
 	}
 	arn := req.InvokedFunctionARN
 	if arn == "" {
@@ -416,9 +418,9 @@ func (inv *invocation) start() {
 // request ids (and of Azure's invocation ids).
 func NewRequestID() string { return events.NewGUID() }
 
-// newTraceID returns an X-Ray trace header value for a new, unsampled
+// NewTraceID returns an X-Ray trace header value for a new, unsampled
 // trace: Root=1-<8 hex digits of time>-<24 hex digits>;Parent=<16>;Sampled=0.
-func newTraceID(now time.Time) string {
+func NewTraceID(now time.Time) string {
 	var r [20]byte
 	_, _ = rand.Read(r[:])
 	var t [4]byte

@@ -3,7 +3,6 @@ package adapter
 import (
 	"errors"
 	"sync"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -18,8 +17,6 @@ type Metrics struct {
 	coldStarts  *prometheus.CounterVec
 	initTime    *prometheus.HistogramVec
 	throttles   *prometheus.CounterVec
-	schedules   *prometheus.CounterVec
-	lastFire    *prometheus.GaugeVec
 	outbound    *prometheus.CounterVec
 	// compilations counts modules loaded, by where their machine code came
 	// from: a precompiled image shows only source="cache".
@@ -71,14 +68,6 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_throttles_total",
 			Help: "Invocations refused because the function was at its concurrency limit.",
 		}, []string{"function"}),
-		schedules: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "ferry_schedule_fires_total",
-			Help: "Times a schedule fired (its event was queued).",
-		}, []string{"function", "rule"}),
-		lastFire: prometheus.NewGaugeVec(prometheus.GaugeOpts{
-			Name: "ferry_schedule_last_fire_timestamp_seconds",
-			Help: "When each schedule last fired, Unix time.",
-		}, []string{"function", "rule"}),
 		outbound: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "ferry_outbound_requests_total",
 			Help: "Outbound HTTP requests from functions by outcome (success: a response arrived; refused: the host is not in allowedOutboundHosts; error: no response).",
@@ -92,7 +81,7 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	// Both series exist from the start, so that "0 compiled" is a sample.
 	m.compilations.WithLabelValues(CompiledNow)
 	m.compilations.WithLabelValues(CompiledFromCache)
-	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles, m.schedules, m.lastFire,
+	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles,
 		m.outbound, m.compilations, instancesCollector{m})
 	return m
 }
@@ -169,10 +158,4 @@ func (m *Metrics) observe(f *Function, trigger string, res *Result, err error) {
 // outboundObserver counts one function's outbound requests.
 func (m *Metrics) outboundObserver(function string) func(outcome string) {
 	return func(outcome string) { m.outbound.WithLabelValues(function, outcome).Inc() }
-}
-
-// scheduleFired records a schedule's firing.
-func (m *Metrics) scheduleFired(function, rule string, at time.Time) {
-	m.schedules.WithLabelValues(function, rule).Inc()
-	m.lastFire.WithLabelValues(function, rule).Set(float64(at.UnixNano()) / 1e9)
 }

@@ -362,8 +362,7 @@ func (h *Host) deliver(f *FunctionDef, rec *Record) error {
 // Handler returns the app's HTTP front: every HTTP trigger under
 // /<routePrefix>/<route>, the queue endpoints under /admin/queues/, and
 // POST /admin/functions/{name} for the app's functions.
-// It matches only those paths (it is a *mux.Router: Match says whether a
-// request is its; an adapter.Mount).
+// It matches only those paths (Mount gives it to the gateway).
 func (h *Host) Handler() *mux.Router {
 	r := mux.NewRouter()
 	r.SkipClean(true)
@@ -388,6 +387,23 @@ func (h *Host) Handler() *mux.Router {
 			return h.Function(strings.TrimPrefix(req.URL.Path, "/admin/functions/")) != nil
 		})
 	return r
+}
+
+// Mount returns the app's HTTP front (Handler) as the gateway mounts it
+// (gateway.Mount): served before the gateway's own routes, for the
+// requests it owns.
+func (h *Host) Mount() Mount { return Mount{h.Handler()} }
+
+// Mount is an app's HTTP front as a gateway mount.
+type Mount struct{ router *mux.Router }
+
+func (m Mount) ServeHTTP(w http.ResponseWriter, r *http.Request) { m.router.ServeHTTP(w, r) }
+
+// Owns reports whether one of the app's routes matches r, also when only
+// the method differs (the app answers that with Azure's 404).
+func (m Mount) Owns(r *http.Request) bool {
+	var rm mux.RouteMatch
+	return m.router.Match(r, &rm) && (rm.MatchErr == nil || rm.MatchErr == mux.ErrMethodMismatch)
 }
 
 // Paths returns the paths of the app's HTTP triggers as route templates,

@@ -27,7 +27,7 @@ import (
 // messages on queues nothing consumes (poison queues, a queue another app
 // reads).
 //
-// This is not adapter.Queue: that queue holds Lambda Event invocations only
+// This is not gateway.Queue: that queue holds Lambda Event invocations only
 // while they are processed and spools them at Close; a Storage queue holds
 // messages for their time to live whether or not a function consumes them,
 // and makes them visible again after a failure. They share the atomic file

@@ -23,6 +23,7 @@ import (
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/internal/gobuild"
 )
@@ -81,11 +82,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	metrics := adapter.NewMetrics(reg)
-	opts := []adapter.ServerOption{adapter.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
+	opts := []gateway.ServerOption{gateway.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
 	if !*noAccess {
-		opts = append(opts, adapter.WithAccessLog(logs, format == adapter.LogJSON))
+		opts = append(opts, gateway.WithAccessLog(logs, format == adapter.LogJSON))
 	}
-	srv := adapter.NewServer(opts...)
+	srv := gateway.NewServer(opts...)
 
 	// Listen first: /healthz answers while modules build and compile, and
 	// /readyz says 503 until they are ready (a startup probe's job).
@@ -114,7 +115,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer engine.Close(context.Background())
 	d, err := deploy(ctx, engine, cfg, !*fireSchedules, format, logs, stderr)
 	if err == nil {
-		d.Queue, err = adapter.NewQueue(d.Functions, adapter.QueueOptions{
+		d.Queue, err = gateway.NewQueue(d.Functions, gateway.QueueOptions{
 			Capacity: cfg.Async.QueueSize,
 			SpoolDir: cmp.Or(cfg.Async.SpoolDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "spool")),
 			Log:      logs,
@@ -147,7 +148,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ferry: %d schedule(s) not fired here (--schedules=false)\n", len(d.schedules))
 		d.schedules = nil
 	}
-	schedules := adapter.StartSchedules(d.schedules, d.Queue, metrics, logs)
+	schedules := gateway.StartSchedules(d.schedules, d.Queue, gateway.NewScheduleMetrics(reg), logs)
 	printRoutes(stderr, ln.Addr(), d)
 	if st := engine.CompileStats(); st.FromCache > 0 {
 		fmt.Fprintf(stderr, "ferry: %d module(s) compiled, %d from the compilation cache\n", st.Compiled, st.FromCache)
@@ -195,8 +196,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 
 // deployment is a loaded config.
 type deployment struct {
-	adapter.Deployment
-	schedules []adapter.ScheduleTrigger
+	gateway.Deployment
+	schedules []gateway.ScheduleTrigger
 	sources   map[string]string // function name → Go source dir, for --watch
 	azure     []*azure.Host
 }
@@ -207,7 +208,7 @@ type deployment struct {
 // noTimers keeps Azure timer triggers from firing in this process
 // (--schedules=false): they run through POST /admin/functions/{name}.
 func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, noTimers bool, format adapter.LogFormat, logs, stderr io.Writer) (*deployment, error) {
-	d := &deployment{Deployment: adapter.Deployment{Functions: map[string]*adapter.Function{}}, sources: map[string]string{}}
+	d := &deployment{Deployment: gateway.Deployment{Functions: map[string]*adapter.Function{}}, sources: map[string]string{}}
 	var errs []error
 	for _, fc := range cfg.Functions {
 		module := fc.Module
@@ -230,7 +231,7 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, noTim
 		}
 		d.Functions[fc.Name] = f
 		for _, h := range fc.HTTP {
-			rt := adapter.Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
+			rt := gateway.Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
 				Format: events.HTTPFormat(cmp.Or(h.Format, string(events.FormatHTTPAPI))), Stage: h.Stage,
 				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
 			}}
@@ -242,7 +243,7 @@ func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, noTim
 		}
 		for _, s := range fc.Schedules {
 			if s.Enabled {
-				d.schedules = append(d.schedules, adapter.ScheduleTrigger{Function: f, Rule: s.Name, Schedule: s.Schedule, Input: s.Input})
+				d.schedules = append(d.schedules, gateway.ScheduleTrigger{Function: f, Rule: s.Name, Schedule: s.Schedule, Input: s.Input})
 			}
 		}
 	}
@@ -302,7 +303,7 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	d.Functions[fc.Name] = f
-	d.Mounts = append(d.Mounts, h.Handler())
+	d.Mounts = append(d.Mounts, h.Mount())
 	d.azure = append(d.azure, h)
 	return nil
 }

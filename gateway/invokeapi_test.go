@@ -1,4 +1,4 @@
-package adapter_test
+package gateway_test
 
 import (
 	"bytes"
@@ -17,6 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -24,8 +25,8 @@ import (
 // API over loopback, the way a user points it at ferry with an endpoint
 // URL.
 func lambdaClient(t *testing.T, functions map[string]*adapter.Function) (*lambda.Client, string) {
-	s := adapter.NewServer()
-	if err := s.Deploy(adapter.Deployment{Functions: functions}); err != nil {
+	s := gateway.NewServer()
+	if err := s.Deploy(gateway.Deployment{Functions: functions}); err != nil {
 		t.Fatal(err)
 	}
 	srv := httptest.NewServer(s)
@@ -41,7 +42,7 @@ func lambdaClient(t *testing.T, functions map[string]*adapter.Function) (*lambda
 func TestInvokeAPIWithSDK(t *testing.T) {
 	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Environment: map[string]string{"K": "V"}})
 	errs := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "errors", Concurrency: 1, Timeout: 2 * time.Second})
-	ctxecho := sampletest.Load(t, "testdata/ctxecho", adapter.Config{Name: "ctxecho"})
+	ctxecho := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho"})
 	client, _ := lambdaClient(t, map[string]*adapter.Function{"hello": hello, "errors": errs, "ctxecho": ctxecho})
 	ctx := context.Background()
 

@@ -1,4 +1,4 @@
-package adapter
+package gateway
 
 import (
 	"bytes"
@@ -16,6 +16,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/internal/atomicfile"
 )
 
@@ -75,7 +76,7 @@ type QueueOptions struct {
 // Queue runs Event invocations in the background. It is safe for
 // concurrent use.
 type Queue struct {
-	functions map[string]*Function
+	functions map[string]*adapter.Function
 	capacity  int
 	spoolDir  string
 
@@ -89,18 +90,18 @@ type Queue struct {
 
 	mu        sync.Mutex
 	events    map[*event]struct{} // accepted and not finished
-	lanes     map[*Function]*lane
+	lanes     map[*adapter.Function]*lane
 	running   int  // events being processed, across lanes
 	closed    bool // Close has begun: no intake, nothing new starts
 	final     bool // Close has spooled the events: later outcomes are ignored
 	drained   chan struct{}
 	isDrained bool
-	onAttempt []func(function string, attempt int, res *Result)
+	onAttempt []func(function string, attempt int, res *adapter.Result)
 }
 
 // lane is one function's ready events.
 type lane struct {
-	fn      *Function
+	fn      *adapter.Function
 	ready   []*event
 	running int
 }
@@ -117,12 +118,12 @@ const (
 // event is one accepted event. Its fields change only under Queue.mu,
 // and only by the goroutine processing it.
 type event struct {
-	fn       *Function
-	req      Request // RequestID and TraceID filled in
+	fn       *adapter.Function
+	req      adapter.Request // RequestID and TraceID filled in
 	enqueued time.Time
-	attempts int       // attempts that ran
-	due      time.Time // when waiting for a retry
-	last     *Result   // the last attempt's outcome (Payload, ErrorType)
+	attempts int             // attempts that ran
+	due      time.Time       // when waiting for a retry
+	last     *adapter.Result // the last attempt's outcome (Payload, ErrorType)
 	state    eventState
 	timer    *time.Timer
 }
@@ -130,7 +131,7 @@ type event struct {
 // NewQueue returns a running queue for functions (keyed by name, the
 // names destinations refer to). With a SpoolDir it loads the events a
 // previous Close spooled there, removes their files and runs them.
-func NewQueue(functions map[string]*Function, opts QueueOptions) (*Queue, error) {
+func NewQueue(functions map[string]*adapter.Function, opts QueueOptions) (*Queue, error) {
 	if opts.Capacity == 0 {
 		opts.Capacity = 1000
 	}
@@ -147,14 +148,14 @@ func NewQueue(functions map[string]*Function, opts QueueOptions) (*Queue, error)
 		spoolDir:  opts.SpoolDir,
 		log:       log,
 		events:    map[*event]struct{}{},
-		lanes:     map[*Function]*lane{},
+		lanes:     map[*adapter.Function]*lane{},
 		drained:   make(chan struct{}),
 	}
 	for name, f := range functions {
-		a := f.cfg.Async
+		a := f.Config().Async
 		for _, d := range []struct {
 			what string
-			dest Destination
+			dest adapter.Destination
 		}{{"onSuccess", a.OnSuccess}, {"onFailure", a.OnFailure}} {
 			if d.dest.Function != "" && q.lookup(d.dest.Function) == nil {
 				return nil, fmt.Errorf("async: %s: %s destination: no function %q", name, d.what, d.dest.Function)
@@ -192,7 +193,7 @@ func NewQueue(functions map[string]*Function, opts QueueOptions) (*Queue, error)
 // attempt's number (1 for the first) and its result, on the goroutine
 // that ran it: fn must be quick and safe for concurrent use. Register
 // before enqueuing; each call adds one more observer.
-func (q *Queue) OnAttempt(fn func(function string, attempt int, res *Result)) {
+func (q *Queue) OnAttempt(fn func(function string, attempt int, res *adapter.Result)) {
 	q.mu.Lock()
 	q.onAttempt = append(q.onAttempt, fn)
 	q.mu.Unlock()
@@ -203,12 +204,12 @@ func (q *Queue) OnAttempt(fn func(function string, attempt int, res *Result)) {
 // req.Trigger defaults to TriggerEvent (a schedule passes
 // TriggerSchedule). The queue keeps a copy of req. Errors: ErrQueueFull,
 // ErrQueueClosed, ErrClosed (f is closed).
-func (q *Queue) Enqueue(f *Function, req *Request) (string, error) {
+func (q *Queue) Enqueue(f *adapter.Function, req *adapter.Request) (string, error) {
 	if f == nil || req == nil {
 		return "", errors.New("async: Enqueue needs a function and a request")
 	}
-	if f.isClosed() {
-		return "", ErrClosed
+	if f.Closed() {
+		return "", adapter.ErrClosed
 	}
 	ev := newEvent(f, req, time.Now())
 	q.mu.Lock()
@@ -309,19 +310,19 @@ func (q *Queue) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func newEvent(f *Function, req *Request, now time.Time) *event {
+func newEvent(f *adapter.Function, req *adapter.Request, now time.Time) *event {
 	r := *req
 	r.Payload = bytes.Clone(req.Payload)
 	r.ClientContext = bytes.Clone(req.ClientContext)
 	r.CognitoIdentity = bytes.Clone(req.CognitoIdentity)
 	if r.RequestID == "" {
-		r.RequestID = NewRequestID()
+		r.RequestID = adapter.NewRequestID()
 	}
 	if r.TraceID == "" {
-		r.TraceID = newTraceID(now) // one trace across the attempts
+		r.TraceID = adapter.NewTraceID(now) // one trace across the attempts
 	}
 	if r.Trigger == "" {
-		r.Trigger = TriggerEvent
+		r.Trigger = adapter.TriggerEvent
 	}
 	return &event{fn: f, req: r, enqueued: now}
 }
@@ -370,7 +371,7 @@ func (q *Queue) ready(ev *event) {
 // pump starts ready events of l while its function has room; q.mu is
 // held.
 func (q *Queue) pump(l *lane) {
-	for !q.closed && l.running < l.fn.cfg.Concurrency && len(l.ready) > 0 {
+	for !q.closed && l.running < l.fn.Config().Concurrency && len(l.ready) > 0 {
 		ev := l.ready[0]
 		l.ready[0] = nil
 		l.ready = l.ready[1:]
@@ -400,13 +401,14 @@ func (q *Queue) run(l *lane, ev *event) {
 		q.checkDrained()
 		q.mu.Unlock()
 	}()
-	name := ev.fn.cfg.Name
-	cfg := &ev.fn.cfg.Async
+	fnCfg := ev.fn.Config()
+	name := fnCfg.Name
+	cfg := &fnCfg.Async
 	if time.Since(ev.enqueued) > cfg.MaxEventAge {
 		q.finish(ev, ConditionEventAgeExceeded, ev.last)
 		return
 	}
-	var res *Result
+	var res *adapter.Result
 	err := q.stop.Err()
 	if err == nil {
 		req := ev.req
@@ -427,7 +429,7 @@ func (q *Queue) run(l *lane, ev *event) {
 
 	q.mu.Lock()
 	ev.attempts++
-	ev.last = &Result{Payload: res.Payload, ErrorType: res.ErrorType}
+	ev.last = &adapter.Result{Payload: res.Payload, ErrorType: res.ErrorType}
 	attempt, hooks, final := ev.attempts, q.onAttempt, q.final
 	q.mu.Unlock()
 	for _, h := range hooks {
@@ -463,11 +465,11 @@ func (q *Queue) run(l *lane, ev *event) {
 
 // finish delivers ev's record to its destination and lets it go. last is
 // the outcome of its last attempt, nil if none ran.
-func (q *Queue) finish(ev *event, condition string, last *Result) {
-	name, id := ev.fn.cfg.Name, ev.req.RequestID
-	dest := ev.fn.cfg.Async.OnFailure
+func (q *Queue) finish(ev *event, condition string, last *adapter.Result) {
+	name, id := ev.fn.Config().Name, ev.req.RequestID
+	dest := ev.fn.Config().Async.OnFailure
 	if condition == ConditionSuccess {
-		dest = ev.fn.cfg.Async.OnSuccess
+		dest = ev.fn.Config().Async.OnSuccess
 	}
 	var record []byte
 	if !dest.IsZero() {
@@ -496,7 +498,7 @@ func (q *Queue) finish(ev *event, condition string, last *Result) {
 		var next *event
 		if target != nil {
 			// Replaces ev, so the queue does not grow: no capacity check.
-			next = newEvent(target, &Request{Payload: bytes.TrimSpace(record)}, time.Now())
+			next = newEvent(target, &adapter.Request{Payload: bytes.TrimSpace(record)}, time.Now())
 			q.add(next)
 		}
 		q.mu.Unlock()
@@ -519,12 +521,12 @@ func (q *Queue) finish(ev *event, condition string, last *Result) {
 
 // lookup finds a function by its key in the map NewQueue was given, else
 // by its configured name.
-func (q *Queue) lookup(name string) *Function {
+func (q *Queue) lookup(name string) *adapter.Function {
 	if f := q.functions[name]; f != nil {
 		return f
 	}
 	for _, f := range q.functions {
-		if f.cfg.Name == name {
+		if f.Config().Name == name {
 			return f
 		}
 	}
@@ -561,13 +563,14 @@ type responseContext struct {
 }
 
 // record renders ev's invocation record as one line of JSON.
-func (q *Queue) record(ev *event, condition string, last *Result) []byte {
+func (q *Queue) record(ev *event, condition string, last *adapter.Result) []byte {
+	fnCfg := ev.fn.Config()
 	rec := destinationRecord{
 		Version:   "1.0",
 		Timestamp: time.Now().UTC().Format("2006-01-02T15:04:05.000Z"),
 		RequestContext: requestContext{
 			RequestID:              ev.req.RequestID,
-			FunctionARN:            ev.fn.cfg.ARN() + ":$LATEST",
+			FunctionARN:            fnCfg.ARN() + ":$LATEST",
 			Condition:              condition,
 			ApproximateInvokeCount: ev.attempts,
 		},
@@ -651,7 +654,7 @@ const spoolVersion = 1
 func (ev *event) spoolEntry() spoolEntry {
 	e := spoolEntry{
 		Version:            spoolVersion,
-		Function:           ev.fn.cfg.Name,
+		Function:           ev.fn.Config().Name,
 		RequestID:          ev.req.RequestID,
 		TraceID:            ev.req.TraceID,
 		InvokedFunctionARN: ev.req.InvokedFunctionARN,
@@ -672,10 +675,10 @@ func (ev *event) spoolEntry() spoolEntry {
 	return e
 }
 
-func (e *spoolEntry) event(f *Function) *event {
+func (e *spoolEntry) event(f *adapter.Function) *event {
 	ev := &event{
 		fn: f,
-		req: Request{
+		req: adapter.Request{
 			Payload:            e.Payload,
 			RequestID:          e.RequestID,
 			TraceID:            e.TraceID,
@@ -689,7 +692,7 @@ func (e *spoolEntry) event(f *Function) *event {
 		due:      e.Due,
 	}
 	if e.Attempts > 0 {
-		ev.last = &Result{Payload: e.LastResponse, ErrorType: e.LastErrorType}
+		ev.last = &adapter.Result{Payload: e.LastResponse, ErrorType: e.LastErrorType}
 	}
 	return ev
 }

@@ -1,4 +1,4 @@
-package adapter_test
+package gateway_test
 
 import (
 	"bufio"
@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -75,9 +76,9 @@ func readRecords(t *testing.T, path string) []asyncRecord {
 	return recs
 }
 
-func newQueue(t *testing.T, functions map[string]*adapter.Function, opts adapter.QueueOptions) *adapter.Queue {
+func newQueue(t *testing.T, functions map[string]*adapter.Function, opts gateway.QueueOptions) *gateway.Queue {
 	t.Helper()
-	q, err := adapter.NewQueue(functions, opts)
+	q, err := gateway.NewQueue(functions, opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +95,7 @@ type attempt struct {
 }
 
 // attempts collects every attempt the queue reports.
-func attempts(q *adapter.Queue) chan attempt {
+func attempts(q *gateway.Queue) chan attempt {
 	ch := make(chan attempt, 100)
 	q.OnAttempt(func(function string, n int, res *adapter.Result) {
 		ch <- attempt{function, n, res.RequestID, res.ErrorType, time.Now()}
@@ -138,7 +139,7 @@ func TestAsyncRetriesExhausted(t *testing.T) {
 		OnFailure:   adapter.Destination{File: failures},
 	}})
 	var log sampletest.LogBuffer
-	q := newQueue(t, map[string]*adapter.Function{"errors": f}, adapter.QueueOptions{Log: &log})
+	q := newQueue(t, map[string]*adapter.Function{"errors": f}, gateway.QueueOptions{Log: &log})
 	seen := attempts(q)
 
 	const payload = `{"mode":"error","field":"email"}`
@@ -201,7 +202,7 @@ func TestAsyncEventAgeExceeded(t *testing.T) {
 		MaxEventAge: time.Minute,
 		OnFailure:   adapter.Destination{File: failures},
 	}})
-	q := newQueue(t, map[string]*adapter.Function{"errors": f}, adapter.QueueOptions{})
+	q := newQueue(t, map[string]*adapter.Function{"errors": f}, gateway.QueueOptions{})
 	id, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"string"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -220,10 +221,10 @@ func TestAsyncOnSuccessToFunction(t *testing.T) {
 	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Async: adapter.AsyncConfig{
 		OnSuccess: adapter.Destination{Function: "ctxecho"},
 	}})
-	ctxecho := sampletest.Load(t, "testdata/ctxecho", adapter.Config{Name: "ctxecho", Async: adapter.AsyncConfig{
+	ctxecho := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho", Async: adapter.AsyncConfig{
 		OnSuccess: adapter.Destination{File: successes},
 	}})
-	q := newQueue(t, map[string]*adapter.Function{"hello": hello, "ctxecho": ctxecho}, adapter.QueueOptions{})
+	q := newQueue(t, map[string]*adapter.Function{"hello": hello, "ctxecho": ctxecho}, gateway.QueueOptions{})
 	id, err := q.Enqueue(hello, &adapter.Request{Payload: []byte(`"async"`)})
 	if err != nil {
 		t.Fatal(err)
@@ -269,7 +270,7 @@ func TestAsyncQueueFullAndClosed(t *testing.T) {
 	f := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 	}})
-	q, err := adapter.NewQueue(map[string]*adapter.Function{"errors": f}, adapter.QueueOptions{Capacity: 2})
+	q, err := gateway.NewQueue(map[string]*adapter.Function{"errors": f}, gateway.QueueOptions{Capacity: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -282,7 +283,7 @@ func TestAsyncQueueFullAndClosed(t *testing.T) {
 		}
 		ids = append(ids, id)
 	}
-	if _, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"ok"}`)}); !errors.Is(err, adapter.ErrQueueFull) {
+	if _, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"ok"}`)}); !errors.Is(err, gateway.ErrQueueFull) {
 		t.Fatalf("third event: %v, want ErrQueueFull", err)
 	}
 	nextAttempt(t, seen)
@@ -297,7 +298,7 @@ func TestAsyncQueueFullAndClosed(t *testing.T) {
 		!strings.Contains(err.Error(), ids[0]) || !strings.Contains(err.Error(), ids[1]) {
 		t.Fatalf("Close: %v", err)
 	}
-	if _, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"ok"}`)}); !errors.Is(err, adapter.ErrQueueClosed) {
+	if _, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"ok"}`)}); !errors.Is(err, gateway.ErrQueueClosed) {
 		t.Fatalf("after Close: %v, want ErrQueueClosed", err)
 	}
 	if err := q.Close(ctx); err != nil {
@@ -362,7 +363,7 @@ func TestAsyncSpoolRestart(t *testing.T) {
 	flaky1 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "flaky", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 	}})
-	q1 := newQueue(t, map[string]*adapter.Function{"work": work1, "flaky": flaky1}, adapter.QueueOptions{SpoolDir: spool, Log: &log})
+	q1 := newQueue(t, map[string]*adapter.Function{"work": work1, "flaky": flaky1}, gateway.QueueOptions{SpoolDir: spool, Log: &log})
 	seen := attempts(q1)
 	before := time.Now()
 	flakyID, err := q1.Enqueue(flaky1, &adapter.Request{Payload: []byte(`{"mode":"error"}`)})
@@ -427,7 +428,7 @@ func TestAsyncSpoolRestart(t *testing.T) {
 	flaky2 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "flaky", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 	}})
-	q2 := newQueue(t, map[string]*adapter.Function{"work": work2, "flaky": flaky2}, adapter.QueueOptions{SpoolDir: spool, Log: &log})
+	q2 := newQueue(t, map[string]*adapter.Function{"work": work2, "flaky": flaky2}, gateway.QueueOptions{SpoolDir: spool, Log: &log})
 	if files := spoolFiles(t, spool); len(files) != 0 {
 		t.Fatalf("spool not emptied by NewQueue: %d files", len(files))
 	}
@@ -472,7 +473,7 @@ func TestAsyncCloseWhileRunning(t *testing.T) {
 		OnFailure:   adapter.Destination{File: failures},
 	}})
 	var log sampletest.LogBuffer
-	q := newQueue(t, map[string]*adapter.Function{"slow": f}, adapter.QueueOptions{SpoolDir: spool, Log: &log})
+	q := newQueue(t, map[string]*adapter.Function{"slow": f}, gateway.QueueOptions{SpoolDir: spool, Log: &log})
 	id, err := q.Enqueue(f, &adapter.Request{Payload: []byte(`{"mode":"sleep"}`)})
 	if err != nil {
 		t.Fatal(err)
@@ -497,7 +498,7 @@ func TestAsyncConfigErrors(t *testing.T) {
 	f := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Async: adapter.AsyncConfig{
 		OnFailure: adapter.Destination{Function: "missing"},
 	}})
-	if _, err := adapter.NewQueue(map[string]*adapter.Function{"hello": f}, adapter.QueueOptions{}); err == nil ||
+	if _, err := gateway.NewQueue(map[string]*adapter.Function{"hello": f}, gateway.QueueOptions{}); err == nil ||
 		!strings.Contains(err.Error(), `no function "missing"`) {
 		t.Fatalf("NewQueue: %v", err)
 	}

@@ -1,4 +1,4 @@
-package adapter
+package gateway
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
 )
 
@@ -42,7 +43,7 @@ type Server struct {
 // Deployment is what a Server serves.
 type Deployment struct {
 	// Functions by name.
-	Functions map[string]*Function
+	Functions map[string]*adapter.Function
 	// Routes maps HTTP requests to functions.
 	Routes []Route
 	// Queue takes Event invocations; nil refuses them.
@@ -52,12 +53,14 @@ type Deployment struct {
 	Mounts []Mount
 }
 
-// Mount is a handler for the requests it matches, such as a
-// *mux.Router: a request is its when Match finds a route for it (also
-// when only the method differs, which the mount answers itself).
+// Mount is a handler for the requests it owns, such as an Azure Functions
+// app's front (azure's Host.Mount). Owns says whether a request is the
+// mount's: also when only the method differs, which the mount answers
+// itself. The interface is the gateway's own so that its router (gorilla/mux)
+// stays an implementation detail.
 type Mount interface {
 	http.Handler
-	Match(*http.Request, *mux.RouteMatch) bool
+	Owns(*http.Request) bool
 }
 
 // Route is one HTTP trigger: requests matching Path and Methods invoke
@@ -118,10 +121,7 @@ func (s *Server) Deploy(d Deployment) error {
 	api := &invokeAPI{functions: d.Functions, queue: d.Queue}
 	api.register(r)
 	for _, m := range d.Mounts {
-		r.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool {
-			var rm mux.RouteMatch
-			return m.Match(req, &rm) && (rm.MatchErr == nil || rm.MatchErr == mux.ErrMethodMismatch)
-		}).Handler(m)
+		r.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool { return m.Owns(req) }).Handler(m)
 	}
 	seen := map[string]string{}
 	for _, rt := range d.Routes {
@@ -335,7 +335,7 @@ func commonSegments(template, path string) int {
 
 // httpTrigger serves one route: the request becomes the event, the
 // function's result the response.
-func (s *Server) httpTrigger(rt Route, f *Function) http.Handler {
+func (s *Server) httpTrigger(rt Route, f *adapter.Function) http.Handler {
 	format := rt.HTTP.Format
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.CORS != nil && r.Method == http.MethodOptions && rt.CORS.Preflight(w, r) {
@@ -353,9 +353,9 @@ func (s *Server) httpTrigger(rt Route, f *Function) http.Handler {
 		route := rt.HTTP
 		route.Resource = rt.Path
 		route.PathParameters = mux.Vars(r)
-		route.FunctionName = f.cfg.Name
-		route.Region, route.AccountID = f.cfg.Region, f.cfg.AccountID
-		requestID := NewRequestID()
+		route.FunctionName = f.Config().Name
+		route.Region, route.AccountID = f.Config().Region, f.Config().AccountID
+		requestID := adapter.NewRequestID()
 		payload, err := events.NewHTTPEvent(r, body, route, requestID, time.Now())
 		if err != nil {
 			events.WriteHTTPError(w, format, http.StatusBadRequest)
@@ -370,14 +370,14 @@ func (s *Server) httpTrigger(rt Route, f *Function) http.Handler {
 		}
 		// Behind a gateway a request waits for an instance at most as
 		// long as the function may run, then is throttled.
-		ctx, cancel := context.WithTimeout(r.Context(), f.cfg.Timeout)
+		ctx, cancel := context.WithTimeout(r.Context(), f.Config().Timeout)
 		defer cancel()
-		res, err := f.Invoke(ctx, &Request{
-			Payload: payload, RequestID: requestID, Trigger: TriggerHTTP,
+		res, err := f.Invoke(ctx, &adapter.Request{
+			Payload: payload, RequestID: requestID, Trigger: adapter.TriggerHTTP,
 			TraceID: r.Header.Get("X-Amzn-Trace-Id"),
 		})
 		switch {
-		case errors.Is(err, ErrTooManyRequests):
+		case errors.Is(err, adapter.ErrTooManyRequests):
 			events.WriteHTTPError(w, format, http.StatusTooManyRequests)
 			return
 		case err != nil:

@@ -1,4 +1,4 @@
-package adapter
+package gateway
 
 import (
 	"context"
@@ -13,6 +13,7 @@ import (
 
 	"github.com/gorilla/mux"
 
+	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -34,7 +35,7 @@ const maxEventSize = 1 << 20
 // (functions/function/invocations) reaches the only function, or the one
 // named "function".
 type invokeAPI struct {
-	functions map[string]*Function
+	functions map[string]*adapter.Function
 	queue     *Queue // takes Event invocations; nil refuses them
 }
 
@@ -60,7 +61,7 @@ func serviceError(w http.ResponseWriter, status int, code, messageKey, message s
 }
 
 // lookup resolves a name, ARN or partial ARN plus qualifier to a function.
-func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*Function, bool) {
+func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*adapter.Function, bool) {
 	ref := mux.Vars(r)["name"]
 	name, qualifier := ref, r.URL.Query().Get("Qualifier")
 	if i := strings.Index(ref, ":function:"); i >= 0 { // full or partial ARN
@@ -84,7 +85,8 @@ func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*Function,
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {
 		arn := fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:%s", name)
 		if ok {
-			arn = f.cfg.ARN()
+			cfg := f.Config()
+			arn = cfg.ARN()
 		}
 		if qualifier != "" {
 			arn += ":" + qualifier
@@ -124,7 +126,7 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 		serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Could not parse request body into json: "+err.Error(), nil)
 		return
 	}
-	req := &Request{Payload: payload, TraceID: r.Header.Get("X-Amzn-Trace-Id")}
+	req := &adapter.Request{Payload: payload, TraceID: r.Header.Get("X-Amzn-Trace-Id")}
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		b, err := base64.StdEncoding.DecodeString(cc)
 		if err != nil || !json.Valid(b) {
@@ -146,7 +148,7 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 	cancel()
 	res, err := f.Invoke(ready, req)
 	switch {
-	case errors.Is(err, ErrTooManyRequests):
+	case errors.Is(err, adapter.ErrTooManyRequests):
 		w.Header().Set("Retry-After", "1")
 		serviceError(w, http.StatusTooManyRequests, "TooManyRequestsException", "message", "Rate Exceeded.",
 			map[string]string{"Reason": "ReservedFunctionConcurrentInvocationLimitExceeded"})
@@ -175,7 +177,7 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 
 // enqueue accepts an Event invocation: 202 once it is queued; it runs,
 // and is retried, in the background.
-func (api *invokeAPI) enqueue(w http.ResponseWriter, f *Function, req *Request) {
+func (api *invokeAPI) enqueue(w http.ResponseWriter, f *adapter.Function, req *adapter.Request) {
 	if len(req.Payload) > maxEventSize {
 		serviceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "message",
 			fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxEventSize), nil)
@@ -187,7 +189,7 @@ func (api *invokeAPI) enqueue(w http.ResponseWriter, f *Function, req *Request) 
 		return
 	}
 	req.ClientContext = nil // Lambda passes it on synchronous calls only
-	req.Trigger = TriggerEvent
+	req.Trigger = adapter.TriggerEvent
 	id, err := api.queue.Enqueue(f, req)
 	switch {
 	case errors.Is(err, ErrQueueFull):
@@ -219,21 +221,22 @@ type functionConfiguration struct {
 	Environment  *struct{ Variables map[string]string } `json:",omitempty"`
 }
 
-func configuration(f *Function) functionConfiguration {
+func configuration(f *adapter.Function) functionConfiguration {
+	cfg := f.Config()
 	c := functionConfiguration{
-		FunctionName: f.cfg.Name,
-		FunctionArn:  f.cfg.ARN(),
+		FunctionName: cfg.Name,
+		FunctionArn:  cfg.ARN(),
 		Runtime:      "provided.al2023",
-		Handler:      f.cfg.Name,
-		MemorySize:   f.cfg.Memory,
-		Timeout:      int(f.cfg.Timeout.Seconds() + 0.999),
+		Handler:      cfg.Name,
+		MemorySize:   cfg.Memory,
+		Timeout:      int(cfg.Timeout.Seconds() + 0.999),
 		Version:      "$LATEST",
 		State:        "Active",
 		PackageType:  "Zip",
 		Description:  "WebAssembly " + f.Mode().String() + " module run by ferry (ABI v" + fmt.Sprint(hostabi.Version) + ")",
 	}
-	if len(f.cfg.Environment) > 0 {
-		c.Environment = &struct{ Variables map[string]string }{f.cfg.Environment}
+	if len(cfg.Environment) > 0 {
+		c.Environment = &struct{ Variables map[string]string }{cfg.Environment}
 	}
 	return c
 }

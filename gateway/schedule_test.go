@@ -1,4 +1,4 @@
-package adapter_test
+package gateway_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -38,16 +39,16 @@ func TestSchedules(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	q := newQueue(t, map[string]*adapter.Function{"tick": f}, adapter.QueueOptions{})
+	q := newQueue(t, map[string]*adapter.Function{"tick": f}, gateway.QueueOptions{})
 	// A real expression beside it must not fire within the test.
 	never, err := events.ParseSchedule("cron(0 12 1 1 ? 2199)")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s := adapter.StartSchedules([]adapter.ScheduleTrigger{
+	s := gateway.StartSchedules([]gateway.ScheduleTrigger{
 		{Function: f, Rule: "tick-fast", Schedule: every(50 * time.Millisecond), Input: []byte(`"tick"`)},
 		{Function: f, Rule: "tick-2199", Schedule: never},
-	}, q, metrics, nil)
+	}, q, gateway.NewScheduleMetrics(reg), nil)
 	waitFor(t, "two runs", func() bool { return len(readRecords(t, out)) >= 2 })
 	s.Stop()
 	waitFor(t, "the queue to drain", func() bool { return q.Depth() == 0 })
@@ -95,10 +96,10 @@ func gathered(t *testing.T, reg *prometheus.Registry, name, value string) float6
 // EventBridge's Scheduled Event for the rule, as the function receives it.
 func TestScheduledEventPayload(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "runs.jsonl")
-	f := sampletest.Load(t, "testdata/ctxecho", adapter.Config{Name: "tick", Region: "eu-west-1", AccountID: "111122223333",
+	f := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "tick", Region: "eu-west-1", AccountID: "111122223333",
 		Async: adapter.AsyncConfig{OnSuccess: adapter.Destination{File: out}}})
-	q := newQueue(t, map[string]*adapter.Function{"tick": f}, adapter.QueueOptions{})
-	s := adapter.StartSchedules([]adapter.ScheduleTrigger{{Function: f, Rule: "nightly", Schedule: every(10 * time.Millisecond)}}, q, nil, nil)
+	q := newQueue(t, map[string]*adapter.Function{"tick": f}, gateway.QueueOptions{})
+	s := gateway.StartSchedules([]gateway.ScheduleTrigger{{Function: f, Rule: "nightly", Schedule: every(10 * time.Millisecond)}}, q, nil, nil)
 	waitFor(t, "a run", func() bool { return len(readRecords(t, out)) >= 1 })
 	s.Stop()
 	r := readRecords(t, out)[0]
