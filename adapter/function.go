@@ -15,8 +15,8 @@ import (
 	"github.com/tetratelabs/wazero"
 
 	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
-	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Function is one loaded function: its compiled code, its configuration
@@ -416,7 +416,7 @@ func (inv *invocation) start() {
 
 // NewRequestID returns a random UUID (version 4), the shape of Lambda's
 // request ids (and of Azure's invocation ids).
-func NewRequestID() string { return events.NewGUID() }
+func NewRequestID() string { return lambdaspec.NewGUID() }
 
 // NewTraceID returns an X-Ray trace header value for a new, unsampled
 // trace: Root=1-<8 hex digits of time>-<24 hex digits>;Parent=<16>;Sampled=0.

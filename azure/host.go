@@ -22,6 +22,7 @@ import (
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/internal/atomicfile"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Triggers, for metrics (adapter.Request.Trigger).
@@ -255,7 +256,7 @@ func invocationEnvelope(function, id string, body []byte) httpmsg.Request {
 
 // send runs one invocation of f with the invocation document body.
 func (h *Host) send(ctx context.Context, f *FunctionDef, trigger string, body []byte) *Record {
-	id := events.NewGUID()
+	id := lambdaspec.NewGUID()
 	return h.exchange(ctx, f, trigger, id, invocationEnvelope(f.Name, id, body), true)
 }
 
@@ -516,7 +517,7 @@ func (h *Host) httpTrigger(f *FunctionDef) http.Handler {
 			w.WriteHeader(http.StatusRequestEntityTooLarge)
 			return
 		}
-		id := events.NewGUID()
+		id := lambdaspec.NewGUID()
 		if forward {
 			header := r.Header.Clone()
 			header.Set("X-Azure-Functions-Invocationid", id)
@@ -768,7 +769,7 @@ func (h *Host) fireTimerNow(f *FunctionDef) {
 // runMessage runs queue function f once with text as a message, on demand.
 func (h *Host) runMessage(f *FunctionDef, text string) {
 	now := h.clock.Now()
-	msg := &events.AzureQueueMessage{ID: events.NewGUID(), PopReceipt: popReceipt(), Text: text, DequeueCount: 1,
+	msg := &events.AzureQueueMessage{ID: lambdaspec.NewGUID(), PopReceipt: popReceipt(), Text: text, DequeueCount: 1,
 		InsertionTime: now, ExpirationTime: now.Add(7 * 24 * time.Hour), NextVisibleTime: now}
 	doc, err := json.Marshal(events.NewAzureQueueInvocation(f.Name, f.Trigger.Name, msg, now))
 	if err != nil {

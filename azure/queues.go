@@ -17,6 +17,7 @@ import (
 
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/atomicfile"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Queues is an in-process stand-in for Azure Storage queues: named queues
@@ -151,7 +152,7 @@ func (qs *Queues) Put(name, text string, delay, ttl time.Duration) (events.Azure
 	}
 	now := qs.clock.Now().UTC().Truncate(time.Second)
 	m := &message{AzureQueueMessage: events.AzureQueueMessage{
-		ID: events.NewGUID(), PopReceipt: popReceipt(), Text: text,
+		ID: lambdaspec.NewGUID(), PopReceipt: popReceipt(), Text: text,
 		InsertionTime: now, NextVisibleTime: now.Add(delay),
 	}}
 	if ttl > 0 {

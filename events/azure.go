@@ -12,6 +12,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Azure Functions custom handler payloads: what the Functions host POSTs to
@@ -59,7 +61,7 @@ const azureUtcNow = "2006-01-02T15:04:05.0000000Z"
 
 // NewAzureSys returns Metadata.sys for an invocation of function at now.
 func NewAzureSys(function string, now time.Time) AzureSys {
-	return AzureSys{MethodName: function, UtcNow: now.UTC().Format(azureUtcNow), RandGuid: NewGUID()}
+	return AzureSys{MethodName: function, UtcNow: now.UTC().Format(azureUtcNow), RandGuid: lambdaspec.NewGUID()}
 }
 
 // NewAzureHTTPInvocation builds the invocation of an HTTP-triggered function

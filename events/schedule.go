@@ -9,6 +9,8 @@ import (
 	"time"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
+
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Schedule is a parsed EventBridge schedule expression: rate(value unit) or
@@ -86,7 +88,7 @@ func ScheduledEvent(ruleName, region, accountID string, t time.Time) ([]byte, er
 	}
 	return json.Marshal(lambdaevents.EventBridgeEvent{
 		Version:    "0",
-		ID:         NewGUID(),
+		ID:         lambdaspec.NewGUID(),
 		DetailType: "Scheduled Event",
 		Source:     "aws.events",
 		AccountID:  accountID,

@@ -21,6 +21,7 @@ import (
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/internal/sampletest"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // startNative builds this handler natively and runs it as the Functions
@@ -89,7 +90,7 @@ func envelope(function string, doc *events.AzureInvocation) httpmsg.Request {
 	body, _ := json.Marshal(doc)
 	return httpmsg.Request{Method: "POST", URL: "/" + function, Header: map[string][]string{
 		"Content-Type":                   {"application/json"},
-		"X-Azure-Functions-Invocationid": {events.NewGUID()},
+		"X-Azure-Functions-Invocationid": {lambdaspec.NewGUID()},
 	}, Body: body}
 }
 
@@ -111,7 +112,7 @@ func TestDifferentialNativeCustomHandler(t *testing.T) {
 	get.Header.Add("Accept", "application/json")
 	post, _ := http.NewRequest("POST", "http://localhost:7071/api/HttpExample", nil)
 	noName, _ := http.NewRequest("GET", "http://localhost:7071/api/HttpExample", nil)
-	msg := &events.AzureQueueMessage{ID: events.NewGUID(), PopReceipt: "AgAAAAMAAAAAAAAAAgtnj8x+1QE=", Text: `{"name":"Ada"}`,
+	msg := &events.AzureQueueMessage{ID: lambdaspec.NewGUID(), PopReceipt: "AgAAAAMAAAAAAAAAAgtnj8x+1QE=", Text: `{"name":"Ada"}`,
 		DequeueCount: 1, InsertionTime: now, ExpirationTime: now.Add(7 * 24 * time.Hour), NextVisibleTime: now.Add(10 * time.Minute)}
 	poison := *msg
 	poison.Text = "poison"
@@ -122,7 +123,7 @@ func TestDifferentialNativeCustomHandler(t *testing.T) {
 		"QueueExample":         envelope("QueueExample", events.NewAzureQueueInvocation("QueueExample", "myQueueItem", msg, now)),
 		"QueueExample failing": envelope("QueueExample", events.NewAzureQueueInvocation("QueueExample", "myQueueItem", &poison, now)),
 		"TimerExample":         envelope("TimerExample", events.NewAzureTimerInvocation("TimerExample", "myTimer", now.Add(-5*time.Minute), now, now, false, time.UTC, now)),
-		"forwarded hello":      {Method: "GET", URL: "/api/hello?name=Ada", Header: map[string][]string{"X-Azure-Functions-Invocationid": {events.NewGUID()}}},
+		"forwarded hello":      {Method: "GET", URL: "/api/hello?name=Ada", Header: map[string][]string{"X-Azure-Functions-Invocationid": {lambdaspec.NewGUID()}}},
 		"forwarded hello 400":  {Method: "POST", URL: "/api/hello", Header: map[string][]string{}, Body: []byte("x")},
 		"unknown function":     envelope("Nope", &events.AzureInvocation{}),
 		"not JSON":             {Method: "POST", URL: "/HttpExample", Header: map[string][]string{"Content-Type": {"application/json"}}, Body: []byte("{")},

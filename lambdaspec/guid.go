@@ -1,4 +1,4 @@
-package events
+package lambdaspec
 
 import (
 	"crypto/rand"
