@@ -22,10 +22,8 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
-	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/config"
-	"github.com/ferrywasm/ferry/internal/gobuild"
 )
 
 // runServe runs `ferry serve` until ctx ends (SIGTERM, Ctrl-C), then
@@ -113,19 +111,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", err)
 	}
 	defer engine.Close(context.Background())
-	d, err := deploy(ctx, engine, cfg, !*fireSchedules, format, logs, stderr)
+	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !*fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Metrics: reg})
 	if err == nil {
-		d.Queue, err = gateway.NewQueue(d.Functions, gateway.QueueOptions{
-			Capacity: cfg.Async.QueueSize,
-			SpoolDir: cmp.Or(cfg.Async.SpoolDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "spool")),
-			Log:      logs,
-		})
-	}
-	if err == nil {
-		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
-			Name: "ferry_async_queue_depth",
-			Help: "Event invocations accepted and not finished (queued, running or waiting for a retry).",
-		}, func() float64 { return float64(d.Queue.Depth()) }))
 		err = srv.Deploy(d.Deployment)
 	}
 	if err != nil {
@@ -133,22 +120,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	for _, h := range d.azure {
-		h.Start()
-	}
-	if len(d.azure) > 0 {
-		reg.MustRegister(azureQueueDepth(d.azure))
-	}
-	if n := azureTimers(d.azure); !*fireSchedules && n > 0 {
+	if n := d.AzureTimers(); !*fireSchedules && n > 0 {
 		fmt.Fprintf(stderr, "ferry: %d Azure timer(s) not fired here (--schedules=false); POST /admin/functions/{name} runs one\n", n)
 	}
-	if !*fireSchedules && len(d.schedules) > 0 {
+	if !*fireSchedules && len(d.Schedules) > 0 {
 		// Another process fires them (ferry k8s's CronJobs, through the
 		// Invoke API): firing here too would run each tick once per replica.
-		fmt.Fprintf(stderr, "ferry: %d schedule(s) not fired here (--schedules=false)\n", len(d.schedules))
-		d.schedules = nil
+		fmt.Fprintf(stderr, "ferry: %d schedule(s) not fired here (--schedules=false)\n", len(d.Schedules))
+		d.Schedules = nil
 	}
-	schedules := gateway.StartSchedules(d.schedules, d.Queue, gateway.NewScheduleMetrics(reg), logs)
+	d.Start()
 	printRoutes(stderr, ln.Addr(), d)
 	if st := engine.CompileStats(); st.FromCache > 0 {
 		fmt.Fprintf(stderr, "ferry: %d module(s) compiled, %d from the compilation cache\n", st.Compiled, st.FromCache)
@@ -172,193 +153,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	dctx, cancel := context.WithTimeout(context.Background(), *drain)
 	defer cancel()
 	status := 0
-	schedules.Stop()
+	d.StopSchedules()
 	if err := httpSrv.Shutdown(dctx); err != nil {
 		fmt.Fprintf(stderr, "ferry: drain: %v\n", err)
 		status = 1
 	}
-	if err := d.Queue.Close(dctx); err != nil {
-		fmt.Fprintf(stderr, "ferry: async queue: %v\n", err)
+	if err := d.Close(dctx); err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
 		status = 1
-	}
-	for _, h := range d.azure {
-		if err := h.Close(dctx); err != nil {
-			fmt.Fprintf(stderr, "ferry: %v\n", err)
-			status = 1
-		}
-	}
-	for _, f := range d.Functions {
-		f.Close(context.Background())
 	}
 	fmt.Fprintln(stderr, "ferry: stopped")
 	return status
 }
 
-// deployment is a loaded config.
-type deployment struct {
-	gateway.Deployment
-	schedules []gateway.ScheduleTrigger
-	sources   map[string]string // function name → Go source dir, for --watch
-	azure     []*azure.Host
-}
-
-// deploy builds (source functions), compiles and warms every function of
-// cfg and turns its triggers into routes and schedules.
-//
-// noTimers keeps Azure timer triggers from firing in this process
-// (--schedules=false): they run through POST /admin/functions/{name}.
-func deploy(ctx context.Context, engine *adapter.Engine, cfg *config.File, noTimers bool, format adapter.LogFormat, logs, stderr io.Writer) (*deployment, error) {
-	d := &deployment{Deployment: gateway.Deployment{Functions: map[string]*adapter.Function{}}, sources: map[string]string{}}
-	var errs []error
-	for _, fc := range cfg.Functions {
-		module := fc.Module
-		if fc.Source != "" {
-			fmt.Fprintf(stderr, "ferry: building %s from %s\n", fc.Name, fc.Source)
-			var err error
-			if module, err = gobuild.Cached(ctx, fc.Source); err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: function %s: %w", cfg.Path, fc.Line, fc.Name, err))
-				continue
-			}
-			d.sources[fc.Name] = fc.Source
-		}
-		f, err := engine.LoadFile(ctx, module, functionConfig(cfg, fc, format, logs))
-		if err == nil && fc.MinInstances > 0 {
-			err = f.Warm(ctx, fc.MinInstances)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: function %s: %w", cfg.Path, fc.Line, fc.Name, err))
-			continue
-		}
-		d.Functions[fc.Name] = f
-		for _, h := range fc.HTTP {
-			rt := gateway.Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
-				Format: events.HTTPFormat(cmp.Or(h.Format, string(events.FormatHTTPAPI))), Stage: h.Stage,
-				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
-			}}
-			if c := h.CORS; c != nil {
-				rt.CORS = &events.CORS{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
-					ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials}
-			}
-			d.Routes = append(d.Routes, rt)
-		}
-		for _, s := range fc.Schedules {
-			if s.Enabled {
-				d.schedules = append(d.schedules, gateway.ScheduleTrigger{Function: f, Rule: s.Name, Schedule: s.Schedule, Input: s.Input})
-			}
-		}
-	}
-	for _, ac := range cfg.AzureApps {
-		if err := deployAzure(ctx, engine, cfg, ac, d, noTimers, format, logs, stderr); err != nil {
-			errs = append(errs, err)
-		}
-	}
-	if err := errors.Join(errs...); err != nil {
-		for _, f := range d.Functions {
-			f.Close(ctx)
-		}
-		return nil, err
-	}
-	return d, nil
-}
-
-// deployAzure loads an Azure Functions app folder, builds its custom
-// handler and adds its routes and triggers to d.
-func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac config.AzureApp, d *deployment, noTimers bool, format adapter.LogFormat, logs, stderr io.Writer) error {
-	where := ac.Path
-	if ac.Line > 0 {
-		where = fmt.Sprintf("%s:%d: azure app %s", cfg.Path, ac.Line, ac.Path)
-	}
-	getenv := func(k string) string {
-		if v, ok := ac.Environment[k]; ok {
-			return v
-		}
-		return os.Getenv(k)
-	}
-	app, err := azure.Load(ac.Path, getenv)
-	if err != nil {
-		return err
-	}
-	fc := app.FunctionConfig(ac.Environment)
-	if _, taken := d.Functions[fc.Name]; taken {
-		return fmt.Errorf("%s: the app's name %s is already a function's name", where, fc.Name)
-	}
-	fc.Memory, fc.Concurrency, fc.AllowedOutboundHosts = ac.Memory, ac.Concurrency, ac.AllowedOutboundHosts
-	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, logs
-	module := ac.Module
-	if module == "" {
-		fmt.Fprintf(stderr, "ferry: building Azure app %s from %s\n", app.Name, app.Dir)
-		if module, err = gobuild.Cached(ctx, app.Dir); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
-		}
-		d.sources[fc.Name] = app.Dir
-	}
-	f, err := engine.LoadFile(ctx, module, fc)
-	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	state := cmp.Or(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
-	h, err := azure.NewHost(app, f, azure.Options{StateDir: state, Log: logs, Keys: azure.KeysFromEnv(getenv, app), NoTimers: noTimers})
-	if err != nil {
-		f.Close(ctx)
-		return fmt.Errorf("%s: %w", where, err)
-	}
-	d.Functions[fc.Name] = f
-	d.Mounts = append(d.Mounts, h.Mount())
-	d.azure = append(d.azure, h)
-	return nil
-}
-
-// azureTimers counts the timer-triggered functions of hosts.
-func azureTimers(hosts []*azure.Host) int {
-	n := 0
-	for _, h := range hosts {
-		for _, f := range h.App().Functions {
-			if f.Trigger.Type == azure.TimerTrigger {
-				n++
-			}
-		}
-	}
-	return n
-}
-
-// azureQueueDepth is ferry_azure_queue_messages: the messages on each
-// queue of each Azure app, visible or not.
-func azureQueueDepth(hosts []*azure.Host) prometheus.Collector {
-	desc := prometheus.NewDesc("ferry_azure_queue_messages", "Messages on an Azure app's queue, visible or not (poison queues included).", []string{"app", "queue"}, nil)
-	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
-		for _, h := range hosts {
-			for _, q := range h.Queues().Names() {
-				ch <- prometheus.MustNewConstMetric(desc, prometheus.GaugeValue, float64(len(h.Queues().Peek(q))), h.App().Name, q)
-			}
-		}
-	}}
-}
-
-type collectorFunc struct {
-	desc    *prometheus.Desc
-	collect func(chan<- prometheus.Metric)
-}
-
-func (c collectorFunc) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
-func (c collectorFunc) Collect(ch chan<- prometheus.Metric) { c.collect(ch) }
-
-// functionConfig turns a config file entry into the adapter's Config.
-func functionConfig(cfg *config.File, fc config.Function, format adapter.LogFormat, logs io.Writer) adapter.Config {
-	return adapter.Config{
-		Name: fc.Name, Memory: fc.Memory, Timeout: fc.Timeout, Environment: fc.Environment,
-		Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout, MinInstances: fc.MinInstances,
-		SpareInstances: fc.SpareInstances, PrimeEvent: fc.PrimeEvent,
-		Region: cfg.Region, AccountID: cfg.AccountID, LogFormat: format, LogSink: logs,
-		AllowedOutboundHosts: fc.AllowedOutboundHosts, Files: fc.Files, EphemeralStorage: fc.EphemeralStorage,
-		Async: adapter.AsyncConfig{
-			RetryDelays: fc.AsyncConfig.RetryDelays, MaxEventAge: fc.AsyncConfig.MaxEventAge,
-			OnSuccess: adapter.Destination(fc.AsyncConfig.OnSuccess), OnFailure: adapter.Destination(fc.AsyncConfig.OnFailure),
-		},
-	}
-}
-
 // printRoutes lists what is served, the way sam local start-api does.
-func printRoutes(w io.Writer, addr net.Addr, d *deployment) {
+func printRoutes(w io.Writer, addr net.Addr, d *gateway.Gateway) {
 	base := "http://" + addr.String()
 	if tcp, ok := addr.(*net.TCPAddr); ok && tcp.IP.IsUnspecified() {
 		base = fmt.Sprintf("http://localhost:%d", tcp.Port)
@@ -378,10 +187,10 @@ func printRoutes(w io.Writer, addr net.Addr, d *deployment) {
 		}
 		fmt.Fprintf(w, "ferry: route    %-12s %s %s%s (%s)\n", r.Function, methods, base, r.Path, r.HTTP.Format)
 	}
-	for _, s := range d.schedules {
+	for _, s := range d.Schedules {
 		fmt.Fprintf(w, "ferry: schedule %-12s %s\n", s.Function.Config().Name, s.Rule)
 	}
-	for _, h := range d.azure {
+	for _, h := range d.Azure {
 		for _, f := range h.App().Functions {
 			switch f.Trigger.Type {
 			case azure.HTTPTrigger:

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/gobuild"
 )
 
@@ -20,9 +21,9 @@ const watchPeriod = 500 * time.Millisecond
 // watchSources rebuilds a source function whose files change and reloads
 // it in place: routes, queue and metrics keep pointing at the same
 // function. A build that fails leaves the previous code serving.
-func watchSources(ctx context.Context, d *deployment, logs io.Writer) {
+func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 	seen := map[string]uint64{}
-	for name, dir := range d.sources {
+	for name, dir := range d.Sources {
 		seen[name] = fingerprint(dir)
 	}
 	t := time.NewTicker(watchPeriod)
@@ -33,7 +34,7 @@ func watchSources(ctx context.Context, d *deployment, logs io.Writer) {
 			return
 		case <-t.C:
 		}
-		for name, dir := range d.sources {
+		for name, dir := range d.Sources {
 			fp := fingerprint(dir)
 			if fp == seen[name] {
 				continue
