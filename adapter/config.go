@@ -8,7 +8,7 @@ import (
 	"regexp"
 	"time"
 
-	"github.com/ferrywasm/ferry/hostabi"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Config is a function's configuration, with Lambda's meanings and
@@ -64,7 +64,7 @@ type Config struct {
 
 	// AllowedOutboundHosts are the origins the function may send HTTP
 	// requests to: scheme://host[:port] with * wildcards (see
-	// hostabi.HostPattern). Empty, the default, refuses every request.
+	// lambdaspec.HostPattern). Empty, the default, refuses every request.
 	AllowedOutboundHosts []string
 	// Files is a host directory mounted read-only at /var/task
 	// (LAMBDA_TASK_ROOT), the function's own files; "" mounts nothing.
@@ -196,7 +196,7 @@ func (c *Config) setDefaults() error {
 	if c.AccountID == "" {
 		c.AccountID = "123456789012"
 	}
-	if _, err := hostabi.ParseHostPolicy(c.AllowedOutboundHosts); err != nil {
+	if _, err := lambdaspec.ParseHostPolicy(c.AllowedOutboundHosts); err != nil {
 		return fmt.Errorf("allowedOutboundHosts: %w", err)
 	}
 	if c.Files != "" {

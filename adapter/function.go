@@ -89,7 +89,7 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 		stop:   make(chan struct{}),
 	}
 	f.code.Store(c)
-	allow, _ := hostabi.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
+	allow, _ := lambdaspec.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
 	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound}
 	if c.rewritten == nil {
 		c.disable(f, c.snap.reason)

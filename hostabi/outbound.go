@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpwire"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Outbound is what a function may reach over HTTP and how its requests go
@@ -20,7 +21,7 @@ import (
 // Call.
 type Outbound struct {
 	// Allow is allowedOutboundHosts; empty refuses every request.
-	Allow HostPolicy
+	Allow lambdaspec.HostPolicy
 	// Function names the function in refusal messages.
 	Function string
 	// Transport sends the requests; nil is DefaultTransport. It must not
@@ -160,7 +161,7 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 		stack[0] = o.fail(fmt.Sprintf("ferry: unsupported protocol scheme %q", u.Scheme))
 		return
 	}
-	var policy HostPolicy
+	var policy lambdaspec.HostPolicy
 	name := "the function"
 	if ob != nil {
 		policy = ob.Allow

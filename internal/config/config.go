@@ -126,7 +126,7 @@ type Function struct {
 	Environment map[string]string
 	// AllowedOutboundHosts are the origins the function may call over
 	// HTTP, each scheme://host[:port] with * wildcards (see
-	// hostabi.HostPattern); nil or empty allows none.
+	// lambdaspec.HostPattern); nil or empty allows none.
 	AllowedOutboundHosts []string
 	// Files is the absolute directory mounted read-only at /var/task. Parse
 	// fills in the default: the source directory, or the module's

@@ -18,7 +18,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/ferrywasm/ferry/events"
-	"github.com/ferrywasm/ferry/hostabi"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Load reads and parses the file at path.
@@ -242,7 +242,7 @@ func (p *parser) allowedHosts(v *yaml.Node, where string) []string {
 	for j, item := range items {
 		w := fmt.Sprintf("%s[%d]", where, j)
 		if s, ok := p.nonEmpty(item, w); ok {
-			if _, err := hostabi.ParseHostPattern(s); err != nil {
+			if _, err := lambdaspec.ParseHostPattern(s); err != nil {
 				p.fail(item, w, "%v", err)
 				continue
 			}

@@ -1,4 +1,4 @@
-package hostabi
+package lambdaspec
 
 import (
 	"net/url"
