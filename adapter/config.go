@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"regexp"
 	"time"
 
 	"github.com/ferrywasm/ferry/lambdaspec"
@@ -136,7 +135,7 @@ func (a *AsyncConfig) setDefaults() error {
 		if d.dest.Function != "" && d.dest.File != "" {
 			return fmt.Errorf("async %s destination: a function or a file, not both", d.what)
 		}
-		if d.dest.Function != "" && !nameRE.MatchString(d.dest.Function) {
+		if d.dest.Function != "" && !lambdaspec.FunctionNamePattern.MatchString(d.dest.Function) {
 			return fmt.Errorf("async %s destination: function name %q: want 1 to 64 letters, digits, - or _", d.what, d.dest.Function)
 		}
 	}
@@ -151,29 +150,27 @@ const (
 	LogJSON LogFormat = "JSON"
 )
 
-var nameRE = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
-
 func (c *Config) setDefaults() error {
 	if c.Name == "" {
 		c.Name = "function"
 	}
-	if !nameRE.MatchString(c.Name) {
+	if !lambdaspec.FunctionNamePattern.MatchString(c.Name) {
 		return fmt.Errorf("function name %q: want 1 to 64 letters, digits, - or _", c.Name)
 	}
 	if c.Memory == 0 {
-		c.Memory = 128
+		c.Memory = lambdaspec.DefaultMemoryMB
 	}
-	if c.Memory < 128 || c.Memory > 10240 {
-		return fmt.Errorf("memory %d MB: want 128 to 10240", c.Memory)
+	if c.Memory < lambdaspec.MinMemoryMB || c.Memory > lambdaspec.MaxMemoryMB {
+		return fmt.Errorf("memory %d MB: want %d to %d", c.Memory, lambdaspec.MinMemoryMB, lambdaspec.MaxMemoryMB)
 	}
 	if c.Timeout == 0 {
-		c.Timeout = 3 * time.Second
+		c.Timeout = lambdaspec.DefaultTimeout
 	}
-	if c.Timeout < 0 || c.Timeout > 900*time.Second {
-		return fmt.Errorf("timeout %v: want up to 900s", c.Timeout)
+	if c.Timeout < 0 || c.Timeout > lambdaspec.MaxTimeout {
+		return fmt.Errorf("timeout %v: want up to %v", c.Timeout, lambdaspec.MaxTimeout)
 	}
 	if c.Concurrency == 0 {
-		c.Concurrency = 10
+		c.Concurrency = lambdaspec.DefaultConcurrency
 	}
 	if c.Concurrency < 0 {
 		return fmt.Errorf("concurrency %d: want at least 1", c.Concurrency)
@@ -210,10 +207,10 @@ func (c *Config) setDefaults() error {
 		c.Files = abs
 	}
 	if c.EphemeralStorage == 0 {
-		c.EphemeralStorage = 512
+		c.EphemeralStorage = lambdaspec.DefaultEphemeralStorageMB
 	}
-	if c.EphemeralStorage < 1 || c.EphemeralStorage > 10240 {
-		return fmt.Errorf("ephemeral storage %d MB: want 1 to 10240", c.EphemeralStorage)
+	if c.EphemeralStorage < 1 || c.EphemeralStorage > lambdaspec.MaxEphemeralStorageMB {
+		return fmt.Errorf("ephemeral storage %d MB: want 1 to %d", c.EphemeralStorage, lambdaspec.MaxEphemeralStorageMB)
 	}
 	switch c.LogFormat {
 	case "":

@@ -289,8 +289,8 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 		}
 		if v := m["memory"]; v != nil {
 			if mb, ok := p.integer(v, where+": memory"); ok {
-				if mb < 128 || mb > 10240 {
-					p.fail(v, where+": memory", "%d MB is outside 128 to 10240", mb)
+				if mb < lambdaspec.MinMemoryMB || mb > lambdaspec.MaxMemoryMB {
+					p.fail(v, where+": memory", "%d MB is outside %d to %d", mb, lambdaspec.MinMemoryMB, lambdaspec.MaxMemoryMB)
 				}
 				a.Memory = mb
 			}
@@ -318,7 +318,6 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 var (
 	regionPattern    = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-\d+$`)
 	accountPattern   = regexp.MustCompile(`^\d{12}$`)
-	namePattern      = regexp.MustCompile(`^[A-Za-z0-9_-]{1,64}$`)
 	envKeyPattern    = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*$`)
 	ruleNamePattern  = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 	paramNamePattern = regexp.MustCompile(`^[A-Za-z0-9._-]+$`)
@@ -384,7 +383,7 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	if v := m["name"]; v == nil {
 		p.fail(n, where, "name: missing")
 	} else if s, ok := p.str(v, where+": name"); ok {
-		if !namePattern.MatchString(s) {
+		if !lambdaspec.FunctionNamePattern.MatchString(s) {
 			p.fail(v, where+": name", "%q is not a valid function name (1 to 64 letters, digits, - and _)", s)
 		} else if line, dup := x.names[s]; dup {
 			p.fail(v, where+": name", "%q is already the name of the function at line %d", s, line)
@@ -426,17 +425,17 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	if v := m["memory"]; v != nil {
 		if mb, ok := p.integer(v, at("memory")); ok {
 			switch {
-			case mb < 128:
-				p.fail(v, at("memory"), "%d is below Lambda's minimum of 128 MB", mb)
-			case mb > 10240:
-				p.fail(v, at("memory"), "%d is above Lambda's maximum of 10240 MB", mb)
+			case mb < lambdaspec.MinMemoryMB:
+				p.fail(v, at("memory"), "%d is below Lambda's minimum of %d MB", mb, lambdaspec.MinMemoryMB)
+			case mb > lambdaspec.MaxMemoryMB:
+				p.fail(v, at("memory"), "%d is above Lambda's maximum of %d MB", mb, lambdaspec.MaxMemoryMB)
 			}
 			fn.Memory = mb
 		}
 	}
 	if v := m["timeout"]; v != nil {
 		if d, ok := p.duration(v, at("timeout")); ok {
-			p.durationRange(v, at("timeout"), d, time.Second, 900*time.Second, "Lambda's")
+			p.durationRange(v, at("timeout"), d, time.Second, lambdaspec.MaxTimeout, "Lambda's")
 			fn.Timeout = d
 		}
 	}
@@ -472,10 +471,10 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	if v := m["ephemeralStorage"]; v != nil {
 		if mb, ok := p.integer(v, at("ephemeralStorage")); ok {
 			switch {
-			case mb < 512:
-				p.fail(v, at("ephemeralStorage"), "%d is below Lambda's minimum of 512 MB", mb)
-			case mb > 10240:
-				p.fail(v, at("ephemeralStorage"), "%d is above Lambda's maximum of 10240 MB", mb)
+			case mb < lambdaspec.MinEphemeralStorageMB:
+				p.fail(v, at("ephemeralStorage"), "%d is below Lambda's minimum of %d MB", mb, lambdaspec.MinEphemeralStorageMB)
+			case mb > lambdaspec.MaxEphemeralStorageMB:
+				p.fail(v, at("ephemeralStorage"), "%d is above Lambda's maximum of %d MB", mb, lambdaspec.MaxEphemeralStorageMB)
 			}
 			fn.EphemeralStorage = mb
 		}

@@ -39,6 +39,7 @@ import (
 	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/internal/image"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Defaults for what ferry.yaml's kubernetes: block leaves out.
@@ -134,13 +135,13 @@ func Generate(o Options) ([]Object, error) {
 	for _, fn := range cfg.Functions {
 		timeout, memory, concurrency := fn.Timeout, int64(fn.Memory), int64(fn.Concurrency)
 		if timeout == 0 {
-			timeout = 3 * time.Second
+			timeout = lambdaspec.DefaultTimeout
 		}
 		if memory == 0 {
-			memory = 128
+			memory = lambdaspec.DefaultMemoryMB
 		}
 		if concurrency == 0 {
-			concurrency = 10
+			concurrency = lambdaspec.DefaultConcurrency
 		}
 		longest = max(longest, timeout)
 		// The limit lets every instance reach its memory size: a function
@@ -153,10 +154,10 @@ func Generate(o Options) ([]Object, error) {
 		// The custom handler's instances, sized as a function's.
 		memory, concurrency := int64(a.Memory), int64(a.Concurrency)
 		if memory == 0 {
-			memory = 128
+			memory = lambdaspec.DefaultMemoryMB
 		}
 		if concurrency == 0 {
-			concurrency = 10
+			concurrency = lambdaspec.DefaultConcurrency
 		}
 		limitMB += memory * concurrency
 		requestMB += memory
