@@ -89,30 +89,12 @@ type AsyncConfig struct {
 	OnSuccess, OnFailure Destination
 }
 
-// Destination is where an invocation record goes: another function (the
-// record is queued to it as an Event) or a file of JSON lines. The zero
-// value is no destination.
-type Destination struct {
-	Function string
-	File     string
-}
-
-// IsZero says there is no destination.
-func (d Destination) IsZero() bool { return d.Function == "" && d.File == "" }
-
-func (d Destination) String() string {
-	switch {
-	case d.Function != "":
-		return "function " + d.Function
-	case d.File != "":
-		return "file " + d.File
-	}
-	return "none"
-}
+// Destination is where an invocation record goes (lambdaspec.Destination).
+type Destination = lambdaspec.Destination
 
 func (a *AsyncConfig) setDefaults() error {
 	if a.RetryDelays == nil {
-		a.RetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
+		a.RetryDelays = append([]time.Duration(nil), lambdaspec.DefaultRetryDelays...)
 	} else {
 		// The caller's slice stays the caller's; an empty one stays non-nil.
 		a.RetryDelays = append(make([]time.Duration, 0, len(a.RetryDelays)), a.RetryDelays...)

@@ -29,6 +29,9 @@ const (
 	FormatALB         HTTPFormat = "alb"          // Application Load Balancer target
 )
 
+// HTTPFormats lists the formats, in the order messages name them.
+var HTTPFormats = []HTTPFormat{FormatREST, FormatHTTPAPI, FormatFunctionURL, FormatALB}
+
 // ParseHTTPFormat reads a format name as written in configuration. An empty
 // name is the HTTP API: it is what `sam init` templates and new AWS consoles
 // pick, and its responses are the most forgiving (a bare JSON result works).

@@ -88,13 +88,9 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 		d.Functions[fc.Name] = f
 		for _, h := range fc.HTTP {
 			rt := Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
-				Format: events.HTTPFormat(cmp.Or(h.Format, string(events.FormatHTTPAPI))), Stage: h.Stage,
+				Format: cmp.Or(h.Format, events.FormatHTTPAPI), Stage: h.Stage,
 				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
-			}}
-			if c := h.CORS; c != nil {
-				rt.CORS = &events.CORS{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
-					ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials}
-			}
+			}, CORS: h.CORS}
 			d.Routes = append(d.Routes, rt)
 		}
 		for _, s := range fc.Schedules {
@@ -269,7 +265,7 @@ func functionConfig(cfg *config.File, fc config.Function, format adapter.LogForm
 		AllowedOutboundHosts: fc.AllowedOutboundHosts, Files: fc.Files, EphemeralStorage: fc.EphemeralStorage,
 		Async: adapter.AsyncConfig{
 			RetryDelays: fc.AsyncConfig.RetryDelays, MaxEventAge: fc.AsyncConfig.MaxEventAge,
-			OnSuccess: adapter.Destination(fc.AsyncConfig.OnSuccess), OnFailure: adapter.Destination(fc.AsyncConfig.OnFailure),
+			OnSuccess: fc.AsyncConfig.OnSuccess, OnFailure: fc.AsyncConfig.OnFailure,
 		},
 	}
 }

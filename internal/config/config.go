@@ -35,18 +35,8 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
-
-// The HTTP event formats a route can deliver.
-const (
-	FormatREST        = "rest"         // API Gateway REST API, payload 1.0
-	FormatHTTPAPI     = "http-api"     // API Gateway HTTP API, payload 2.0 (the default)
-	FormatFunctionURL = "function-url" // Lambda function URL
-	FormatALB         = "alb"          // Application Load Balancer target
-)
-
-// Formats lists the valid HTTPRoute.Format values.
-var Formats = []string{FormatREST, FormatHTTPAPI, FormatFunctionURL, FormatALB}
 
 // File is a parsed ferry.yaml.
 type File struct {
@@ -171,21 +161,10 @@ type FunctionAsync struct {
 	OnSuccess, OnFailure Destination
 }
 
-// DefaultRetryDelays are the waits before retries 1 and 2 when the file
-// does not give them.
-var DefaultRetryDelays = []time.Duration{time.Minute, 2 * time.Minute}
-
 // Destination is where an asynchronous invocation's record goes: another
-// function of the file, or a file of JSON lines. At most one is set.
-type Destination struct {
-	// Function names a function declared in the same file.
-	Function string
-	// File is an absolute path; its directory may not exist yet.
-	File string
-}
-
-// IsZero reports whether the destination is unset.
-func (d Destination) IsZero() bool { return d == Destination{} }
+// function of the file, or a file of JSON lines (an absolute path). At most
+// one is set.
+type Destination = lambdaspec.Destination
 
 // HTTPRoute is an HTTP route to a function.
 type HTTPRoute struct {
@@ -194,8 +173,9 @@ type HTTPRoute struct {
 	Path string
 	// Methods are upper-case; nil means any method (also written ANY).
 	Methods []string
-	// Format is one of Formats; Parse fills in the default, http-api.
-	Format string
+	// Format is one of events.HTTPFormats; Parse fills in the default,
+	// http-api.
+	Format events.HTTPFormat
 	// Stage is the API Gateway stage events carry; "" when not set.
 	Stage string
 	// BinaryMediaTypes are media types (type/subtype, * allowed) whose
@@ -203,19 +183,11 @@ type HTTPRoute struct {
 	BinaryMediaTypes []string
 	// MultiValueHeaders is the ALB target group setting (alb only).
 	MultiValueHeaders bool
-	// CORS is nil when the route has no CORS configuration.
-	CORS *CORS
+	// CORS is nil when the route has no CORS configuration; MaxAge is 0 to
+	// 86400 seconds.
+	CORS *events.CORS
 	// Line is the line of the route's entry in the file.
 	Line int
-}
-
-// CORS is a route's CORS configuration, as API Gateway HTTP APIs and
-// function URLs take it.
-type CORS struct {
-	AllowOrigins, AllowMethods, AllowHeaders, ExposeHeaders []string
-	// MaxAge is in seconds, 0 to 86400.
-	MaxAge           int
-	AllowCredentials bool
 }
 
 // ScheduleTrigger is an EventBridge scheduled rule targeting a function.

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/ferrywasm/ferry/events"
 )
 
 // workspace makes a directory with the files the test configs point at,
@@ -164,7 +166,7 @@ func TestParseFullFile(t *testing.T) {
 					{
 						Path: "/hello/{id}", Methods: []string{"GET", "POST"}, Format: "rest", Stage: "Prod",
 						BinaryMediaTypes: []string{"image/png", "*/*"},
-						CORS: &CORS{
+						CORS: &events.CORS{
 							AllowOrigins: []string{"https://example.com"}, AllowMethods: []string{"GET"},
 							AllowHeaders: []string{"content-type"}, ExposeHeaders: []string{},
 							MaxAge: 300, AllowCredentials: true,
@@ -237,7 +239,7 @@ func TestParseDefaults(t *testing.T) {
 		fn.AsyncConfig.RetryDelays != nil || !fn.AsyncConfig.OnFailure.IsZero() {
 		t.Errorf("function defaults: %+v", fn)
 	}
-	if r := fn.HTTP[0]; r.Format != FormatHTTPAPI || r.Methods != nil || r.CORS != nil {
+	if r := fn.HTTP[0]; r.Format != events.FormatHTTPAPI || r.Methods != nil || r.CORS != nil {
 		t.Errorf("route defaults: %+v", r)
 	}
 	if s := fn.Schedules[0]; !s.Enabled || s.Name != "a-schedule-1" || s.Input != nil || s.Schedule.Interval() != time.Hour {
@@ -471,7 +473,7 @@ func TestSamplesConfig(t *testing.T) {
 	routes := func(name string) []string {
 		var out []string
 		for _, r := range byName[name].HTTP {
-			out = append(out, r.Format+" "+r.Path)
+			out = append(out, string(r.Format)+" "+r.Path)
 		}
 		return out
 	}

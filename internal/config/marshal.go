@@ -37,7 +37,7 @@ func Marshal(f *File) ([]byte, error) {
 			fy.Async = ay
 		}
 		for _, r := range fn.HTTP {
-			ry := routeYAML{Path: r.Path, Methods: r.Methods, Format: r.Format, Stage: r.Stage,
+			ry := routeYAML{Path: r.Path, Methods: r.Methods, Format: string(r.Format), Stage: r.Stage,
 				BinaryMediaTypes: r.BinaryMediaTypes, MultiValueHeaders: r.MultiValueHeaders}
 			if c := r.CORS; c != nil {
 				ry.CORS = &corsYAML{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,

@@ -755,7 +755,7 @@ func (p *parser) async(n *yaml.Node, where string, x *crossRefs) FunctionAsync {
 		return a
 	}
 	at := func(key string) string { return where + ": " + key }
-	retries := len(DefaultRetryDelays)
+	retries := len(lambdaspec.DefaultRetryDelays)
 	if v := m["maxRetries"]; v != nil {
 		if r, ok := p.integer(v, at("maxRetries")); ok {
 			if r < 0 || r > 2 {
@@ -787,7 +787,7 @@ func (p *parser) async(n *yaml.Node, where string, x *crossRefs) FunctionAsync {
 			if j < len(delays) {
 				a.RetryDelays[j] = delays[j]
 			} else {
-				a.RetryDelays[j] = DefaultRetryDelays[j]
+				a.RetryDelays[j] = lambdaspec.DefaultRetryDelays[j]
 			}
 		}
 	}
@@ -834,7 +834,7 @@ func (p *parser) destination(n *yaml.Node, where string, x *crossRefs) Destinati
 var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT": true, "PATCH": true, "DELETE": true, "OPTIONS": true}
 
 func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRoute, bool) {
-	r := HTTPRoute{Line: n.Line, Format: FormatHTTPAPI}
+	r := HTTPRoute{Line: n.Line, Format: events.FormatHTTPAPI}
 	m, ok := p.fields(n, where, "path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors")
 	if !ok {
 		return r, false
@@ -883,13 +883,15 @@ func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRo
 	if formatNode != nil {
 		if s, ok := p.str(formatNode, at("format")); ok {
 			valid := false
-			for _, f := range Formats {
-				valid = valid || s == f
+			names := make([]string, 0, len(events.HTTPFormats))
+			for _, f := range events.HTTPFormats {
+				valid = valid || s == string(f)
+				names = append(names, string(f))
 			}
 			if !valid {
-				p.fail(formatNode, at("format"), "%q is not one of %s", s, strings.Join(Formats, ", "))
+				p.fail(formatNode, at("format"), "%q is not one of %s", s, strings.Join(names, ", "))
 			}
-			r.Format = s
+			r.Format = events.HTTPFormat(s)
 		}
 	}
 	if v := m["stage"]; v != nil {
@@ -909,14 +911,14 @@ func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRo
 	}
 	if v := m["multiValueHeaders"]; v != nil {
 		if b, ok := p.boolean(v, at("multiValueHeaders")); ok {
-			if r.Format != FormatALB {
+			if r.Format != events.FormatALB {
 				p.fail(v, at("multiValueHeaders"), "only applies to format alb, and this route's format is %s", r.Format)
 			}
 			r.MultiValueHeaders = b
 		}
 	}
 	if v := m["cors"]; v != nil {
-		if r.Format == FormatALB {
+		if r.Format == events.FormatALB {
 			p.fail(v, at("cors"), "format alb has no CORS configuration (an ALB passes preflight requests to the function)")
 		}
 		r.CORS = p.cors(v, at("cors"))
@@ -991,12 +993,12 @@ func routeKey(path string) string {
 	return strings.Join(segments, "/")
 }
 
-func (p *parser) cors(n *yaml.Node, where string) *CORS {
+func (p *parser) cors(n *yaml.Node, where string) *events.CORS {
 	m, ok := p.fields(n, where, "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials")
 	if !ok {
 		return nil
 	}
-	c := &CORS{}
+	c := &events.CORS{}
 	at := func(key string) string { return where + ": " + key }
 	lists := []struct {
 		key string
