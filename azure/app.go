@@ -1,13 +1,8 @@
-// Package azure runs Azure Functions apps on ferry: it loads an app folder
-// as it is in a user's repository (host.json, one folder per function with
-// its function.json, the custom handler's Go source), and serves its
-// functions through one ferry function (the custom handler compiled to
-// Wasm): HTTP triggers as routes under /api, timer triggers on their
-// NCRONTAB schedules, queue triggers from in-process queues that persist
-// across restarts.
-//
-// Payload shapes are in events/azure.go; the HTTP envelope the handler is
-// invoked with is in hostabi/ABI.md.
+// Package azure is an Azure Functions app's definition: it loads an app
+// folder as it is in a user's repository (host.json, one folder per
+// function with its function.json, the custom handler's Go source) into
+// functions, triggers, timers and queue names. It needs no engine, so the
+// Kubernetes generator reads apps with it; azure/azurehost runs them.
 package azure
 
 import (
@@ -22,7 +17,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
 )
 
@@ -133,9 +127,13 @@ type hostJSON struct {
 	FunctionTimeout string `json:"functionTimeout"`
 }
 
+// QueueNamePattern is what Azure Storage accepts as a queue name: 3 to 63
+// lower-case letters, digits and single hyphens, starting and ending with a
+// letter or digit.
+var QueueNamePattern = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
+
 var (
 	functionNameRE = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_-]{0,126}$`)
-	queueNameRE    = regexp.MustCompile(`^[a-z0-9](?:[a-z0-9]|-[a-z0-9]){2,62}$`)
 	settingRE      = regexp.MustCompile(`^%([A-Za-z0-9_.:-]+)%$`)
 )
 
@@ -326,7 +324,7 @@ func queueName(s string, getenv func(string) string) (string, error) {
 		}
 		s = v
 	}
-	if !queueNameRE.MatchString(s) {
+	if !QueueNamePattern.MatchString(s) {
 		return "", fmt.Errorf("queueName %q: want 3 to 63 lowercase letters, digits and single hyphens, starting and ending with a letter or digit", s)
 	}
 	return s, nil
@@ -359,39 +357,4 @@ func ParseTimeSpan(s string) (time.Duration, error) {
 	}
 	return time.Duration(days)*24*time.Hour + time.Duration(h)*time.Hour + time.Duration(m)*time.Minute +
 		time.Duration(sec*float64(time.Second)), nil
-}
-
-var unsafeNameRE = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
-
-// FunctionConfig returns the engine configuration of the app's custom
-// handler: named after the app folder, with the app's functionTimeout
-// (default 5 minutes, Azure's Consumption plan default; at most 900 s, the
-// engine's limit) and the environment a custom handler sees on Azure, plus
-// env.
-func (a *App) FunctionConfig(env map[string]string) adapter.Config {
-	name := unsafeNameRE.ReplaceAllString(a.Name, "-")
-	if len(name) > 64 {
-		name = name[:64]
-	}
-	if name == "" || name == "-" {
-		name = "azure-app"
-	}
-	timeout := a.FunctionTimeout
-	if timeout == 0 {
-		timeout = 5 * time.Minute
-	}
-	if timeout > 900*time.Second {
-		timeout = 900 * time.Second
-	}
-	e := map[string]string{
-		"FUNCTIONS_WORKER_RUNTIME":     "custom",
-		"FUNCTIONS_CUSTOMHANDLER_PORT": "0",
-		"AzureWebJobsScriptRoot":       "/home/site/wwwroot",
-		"WEBSITE_SITE_NAME":            name,
-	}
-	for k, v := range env {
-		e[k] = v
-	}
-	// The app folder is the function's files, read-only at /var/task.
-	return adapter.Config{Name: name, Timeout: timeout, Environment: e, Files: a.Dir}
 }

@@ -1,15 +1,15 @@
-package azure
+package azure_test
 
 import (
-	"context"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/ferrywasm/ferry/internal/sampletest"
+	"github.com/ferrywasm/ferry/azure"
 )
+
+const sampleApp = "../samples/azure-app"
 
 // writeApp writes an app folder: host.json and function folders.
 func writeApp(t *testing.T, host string, functions map[string]string) string {
@@ -30,7 +30,7 @@ func writeApp(t *testing.T, host string, functions map[string]string) string {
 const customHost = `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"}}}`
 
 func TestLoadSample(t *testing.T) {
-	app, err := Load(sampleApp, func(string) string { return "" })
+	app, err := azure.Load(sampleApp, func(string) string { return "" })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,7 +52,7 @@ func TestLoadSample(t *testing.T) {
 
 func TestLoadTimeZone(t *testing.T) {
 	env := map[string]string{"WEBSITE_TIME_ZONE": "Asia/Tokyo"}
-	app, err := Load(sampleApp, func(k string) string { return env[k] })
+	app, err := azure.Load(sampleApp, func(k string) string { return env[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -61,7 +61,7 @@ func TestLoadTimeZone(t *testing.T) {
 		t.Fatalf("location %v", tm.Location())
 	}
 	env["WEBSITE_TIME_ZONE"] = "Eastern Standard Time" // a Windows name: Linux plans take IANA names
-	if _, err := Load(sampleApp, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "WEBSITE_TIME_ZONE") {
+	if _, err := azure.Load(sampleApp, func(k string) string { return env[k] }); err == nil || !strings.Contains(err.Error(), "WEBSITE_TIME_ZONE") {
 		t.Errorf("Windows zone name: %v", err)
 	}
 }
@@ -86,12 +86,12 @@ func TestLoadErrors(t *testing.T) {
 		{customHost, nil, "no functions"},
 	}
 	for _, tt := range tests {
-		_, err := Load(writeApp(t, tt.host, tt.fns), getenv)
+		_, err := azure.Load(writeApp(t, tt.host, tt.fns), getenv)
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("error %v, want it to say %q", err, tt.want)
 		}
 	}
-	if _, err := Load(t.TempDir(), getenv); err == nil || !strings.Contains(err.Error(), "not an Azure Functions app folder") {
+	if _, err := azure.Load(t.TempDir(), getenv); err == nil || !strings.Contains(err.Error(), "not an Azure Functions app folder") {
 		t.Errorf("no host.json: %v", err)
 	}
 	// Disabled functions are left out.
@@ -101,68 +101,8 @@ func TestLoadErrors(t *testing.T) {
 		"C": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"r"}]}`,
 	})
 	env["AzureWebJobs.C.Disabled"] = "true"
-	app, err := Load(dir, getenv)
+	app, err := azure.Load(dir, getenv)
 	if err != nil || len(app.Functions) != 1 || app.Functions[0].Name != "B" {
 		t.Errorf("disabled: %+v %v", app, err)
-	}
-}
-
-func TestRouteTemplates(t *testing.T) {
-	h := &Host{app: &App{RoutePrefix: "api"}}
-	for route, want := range map[string]string{
-		"":                          "/api/F",
-		"products/{id:int}":         "/api/products/{id:-?[0-9]+}",
-		"files/{*path}":             "/api/files/{path:.*}",
-		"items/{category}/{id?}":    "/api/items/{category:[^/]+}/{id:[^/]+} /api/items/{category:[^/]+}",
-		"/lead/{name:alpha}/detail": "/api/lead/{name:[A-Za-z]+}/detail",
-	} {
-		got := strings.Join(h.templates(&FunctionDef{Name: "F", Trigger: Binding{Route: route}}), " ")
-		if got != want {
-			t.Errorf("%q: %s, want %s", route, got, want)
-		}
-	}
-	h.app.RoutePrefix = ""
-	if got := h.templates(&FunctionDef{Name: "F"}); got[0] != "/F" {
-		t.Errorf("no prefix: %v", got)
-	}
-}
-
-// TestForwardingMode: with enableForwardingHttpRequest, an HTTP-only
-// function gets the client's request at its own path, and its response
-// is the client's, status and headers included.
-func TestForwardingMode(t *testing.T) {
-	dir := writeApp(t, `{"version":"2.0","customHandler":{"description":{"defaultExecutablePath":"handler"},"enableForwardingHttpRequest":true}}`,
-		map[string]string{"hello": `{"bindings":[{"type":"httpTrigger","direction":"in","name":"req","authLevel":"anonymous","methods":["get","post"]},{"type":"http","direction":"out","name":"res"}]}`})
-	app, err := Load(dir, func(string) string { return "" })
-	if err != nil {
-		t.Fatal(err)
-	}
-	fn := sampletest.Load(t, sampleApp, app.FunctionConfig(nil))
-	recs := newRecords()
-	host, err := NewHost(app, fn, Options{Observe: recs.observe})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer host.Close(context.Background())
-	fx := &fixture{srv: httptestServer(t, host.Handler())}
-	resp, body := fx.do(t, "GET", "/api/hello?name=Ada", nil, http.Header{"X-Test": {"1"}})
-	if resp.StatusCode != 200 || string(body) != "Hello, Ada. This HTTP triggered function executed successfully." {
-		t.Fatalf("%d %s", resp.StatusCode, body)
-	}
-	rec := recs.wait(t, "hello", 1)[0]
-	if rec.Request.Method != "GET" || rec.Request.URL != "/api/hello?name=Ada" || rec.Request.Header["X-Test"][0] != "1" {
-		t.Errorf("forwarded request: %+v", rec.Request)
-	}
-	if got := resp.Header.Get("X-Invocation"); got != rec.InvocationID {
-		t.Errorf("X-Azure-Functions-InvocationId seen by the handler: %q, want %q", got, rec.InvocationID)
-	}
-	// A non-2xx answer is the client's answer.
-	resp, body = fx.do(t, "POST", "/api/hello", nil, nil)
-	if resp.StatusCode != 400 || string(body) != "Pass a name in the query string." {
-		t.Errorf("%d %s", resp.StatusCode, body)
-	}
-	// POST only from "methods".
-	if resp, _ := fx.do(t, "PUT", "/api/hello?name=x", nil, nil); resp.StatusCode != 404 {
-		t.Errorf("PUT: %d", resp.StatusCode)
 	}
 }

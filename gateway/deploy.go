@@ -14,6 +14,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
+	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/internal/gobuild"
@@ -32,7 +33,7 @@ type Gateway struct {
 	// built from (ferry serve --watch rebuilds them).
 	Sources map[string]string
 	// Azure are the Azure Functions apps' hosts.
-	Azure []*azure.Host
+	Azure []*azurehost.Host
 
 	opts      Options
 	scheduler *Scheduler
@@ -190,7 +191,7 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	if err != nil {
 		return err
 	}
-	fc := app.FunctionConfig(ac.Environment)
+	fc := azurehost.FunctionConfig(app, ac.Environment)
 	if _, taken := d.Functions[fc.Name]; taken {
 		return fmt.Errorf("%s: the app's name %s is already a function's name", where, fc.Name)
 	}
@@ -209,7 +210,7 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	state := cmp.Or(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
-	h, err := azure.NewHost(app, f, azure.Options{StateDir: state, Log: logs, Keys: azure.KeysFromEnv(getenv, app), NoTimers: noTimers})
+	h, err := azurehost.NewHost(app, f, azurehost.Options{StateDir: state, Log: logs, Keys: azurehost.KeysFromEnv(getenv, app), NoTimers: noTimers})
 	if err != nil {
 		f.Close(ctx)
 		return fmt.Errorf("%s: %w", where, err)
@@ -236,7 +237,7 @@ func (d *Gateway) AzureTimers() int {
 
 // azureQueueDepth is ferry_azure_queue_messages: the messages on each
 // queue of each Azure app, visible or not.
-func azureQueueDepth(hosts []*azure.Host) prometheus.Collector {
+func azureQueueDepth(hosts []*azurehost.Host) prometheus.Collector {
 	desc := prometheus.NewDesc("ferry_azure_queue_messages", "Messages on an Azure app's queue, visible or not (poison queues included).", []string{"app", "queue"}, nil)
 	return collectorFunc{desc: desc, collect: func(ch chan<- prometheus.Metric) {
 		for _, h := range hosts {

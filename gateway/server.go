@@ -49,12 +49,12 @@ type Deployment struct {
 	// Queue takes Event invocations; nil refuses them.
 	Queue *Queue
 	// Mounts serve the requests they match before Routes are tried: an
-	// Azure Functions app's routes and queue endpoints (azure.Host).
+	// Azure Functions app's routes and queue endpoints (azurehost.Host).
 	Mounts []Mount
 }
 
 // Mount is a handler for the requests it owns, such as an Azure Functions
-// app's front (azure's Host.Mount). Owns says whether a request is the
+// app's front (azurehost.Host.Mount). Owns says whether a request is the
 // mount's: also when only the method differs, which the mount answers
 // itself. The interface is the gateway's own so that its router (gorilla/mux)
 // stays an implementation detail.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
+	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/internal/gobuild"
 )
 
@@ -34,7 +35,7 @@ func invokeAzure(ctx context.Context, dir, function string, doc []byte, cfg adap
 	if !known {
 		return fail(stderr, "invoke", fmt.Errorf("app %s has no function %q", dir, function))
 	}
-	fc := app.FunctionConfig(cfg.Environment)
+	fc := azurehost.FunctionConfig(app, cfg.Environment)
 	fc.Memory, fc.LogFormat, fc.Concurrency, fc.LogSink = cfg.Memory, cfg.LogFormat, 1, stderr
 	fc.AllowedOutboundHosts = cfg.AllowedOutboundHosts
 	if cfg.Files != "" {
@@ -57,7 +58,7 @@ func invokeAzure(ctx context.Context, dir, function string, doc []byte, cfg adap
 	if err != nil {
 		return fail(stderr, "invoke", err)
 	}
-	host, err := azure.NewHost(app, fn, azure.Options{Log: stderr})
+	host, err := azurehost.NewHost(app, fn, azurehost.Options{Log: stderr})
 	if err != nil {
 		return fail(stderr, "invoke", err)
 	}

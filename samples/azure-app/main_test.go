@@ -18,6 +18,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
+	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/internal/sampletest"
@@ -104,7 +105,7 @@ func TestDifferentialNativeCustomHandler(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := sampletest.Load(t, ".", app.FunctionConfig(nil))
+	fn := sampletest.Load(t, ".", azurehost.FunctionConfig(app, nil))
 
 	now := time.Date(2026, 3, 2, 10, 5, 0, 0, time.UTC)
 	get, _ := http.NewRequest("GET", "http://localhost:7071/api/HttpExample/books?name=Ada&x=1", nil)

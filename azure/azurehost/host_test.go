@@ -1,4 +1,4 @@
-package azure
+package azurehost
 
 import (
 	"context"
@@ -15,11 +15,12 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
-const sampleApp = "../samples/azure-app"
+const sampleApp = "../../samples/azure-app"
 
 // records collects what Options.Observe sees.
 type records struct {
@@ -72,7 +73,7 @@ func (r *records) wait(t *testing.T, function string, n int) []*Record {
 }
 
 type fixture struct {
-	app  *App
+	app  *azure.App
 	fn   *adapter.Function
 	host *Host
 	srv  *httptest.Server
@@ -84,12 +85,12 @@ type fixture struct {
 func start(t *testing.T, opts Options, env map[string]string) *fixture {
 	t.Helper()
 	getenv := func(k string) string { return env[k] }
-	app, err := Load(sampleApp, getenv)
+	app, err := azure.Load(sampleApp, getenv)
 	if err != nil {
 		t.Fatal(err)
 	}
 	fx := &fixture{app: app, recs: newRecords(), log: &sampletest.LogBuffer{}}
-	fx.fn = sampletest.Load(t, sampleApp, app.FunctionConfig(nil))
+	fx.fn = sampletest.Load(t, sampleApp, FunctionConfig(app, nil))
 	opts.Observe = fx.recs.observe
 	opts.Log = fx.log
 	if opts.Keys.Functions == nil && opts.Keys.Host == nil {

@@ -1,4 +1,4 @@
-package azure
+package azurehost
 
 import (
 	"context"

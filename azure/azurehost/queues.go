@@ -1,4 +1,4 @@
-package azure
+package azurehost
 
 import (
 	"bytes"
@@ -15,6 +15,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/atomicfile"
 	"github.com/ferrywasm/ferry/lambdaspec"
@@ -81,7 +82,7 @@ func OpenQueues(dir string, clock Clock) (*Queues, error) {
 	}
 	now := clock.Now()
 	for _, d := range dirs {
-		if !d.IsDir() || !queueNameRE.MatchString(d.Name()) {
+		if !d.IsDir() || !azure.QueueNamePattern.MatchString(d.Name()) {
 			continue
 		}
 		q := qs.queue(d.Name())
@@ -141,7 +142,7 @@ var seq atomic.Int64
 // Message: visible after delay, kept for ttl (0 means 7 days, a negative
 // ttl forever).
 func (qs *Queues) Put(name, text string, delay, ttl time.Duration) (events.AzureQueueMessage, error) {
-	if !queueNameRE.MatchString(name) {
+	if !azure.QueueNamePattern.MatchString(name) {
 		return events.AzureQueueMessage{}, fmt.Errorf("queue name %q: want 3 to 63 lowercase letters, digits and single hyphens", name)
 	}
 	if len(text) > MaxMessageSize {

@@ -1,4 +1,12 @@
-package azure
+// Package azurehost runs Azure Functions apps (package azure loads their
+// definitions) on ferry's engine: each app's functions run through one
+// ferry function (the custom handler compiled to Wasm): HTTP triggers as
+// routes under /api, timer triggers on their NCRONTAB schedules, queue
+// triggers from in-process queues that persist across restarts.
+//
+// Payload shapes are in events/azure.go; the HTTP envelope the handler is
+// invoked with is in hostabi/ABI.md.
+package azurehost
 
 import (
 	"bytes"
@@ -19,6 +27,7 @@ import (
 	"github.com/gorilla/mux"
 
 	"github.com/ferrywasm/ferry/adapter"
+	"github.com/ferrywasm/ferry/azure"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/internal/atomicfile"
@@ -44,7 +53,7 @@ type Keys struct {
 // KeysFromEnv reads keys from the environment: FERRY_AZURE_MASTER_KEY,
 // FERRY_AZURE_HOST_KEYS (comma-separated) and FERRY_AZURE_FUNCTION_KEYS_<Function>
 // (comma-separated; the function's name as written in its folder).
-func KeysFromEnv(getenv func(string) string, app *App) Keys {
+func KeysFromEnv(getenv func(string) string, app *azure.App) Keys {
 	if getenv == nil {
 		getenv = os.Getenv
 	}
@@ -104,7 +113,7 @@ type Record struct {
 
 // Host serves one app through one ferry function (its custom handler).
 type Host struct {
-	app   *App
+	app   *azure.App
 	fn    *adapter.Function
 	opts  Options
 	clock Clock
@@ -130,7 +139,7 @@ const lease = 10 * time.Minute
 // NewHost prepares app to be served by fn (the app's custom handler
 // loaded into an engine). It opens the app's queues; Start starts its
 // timers and queue consumers, Handler serves its HTTP triggers.
-func NewHost(app *App, fn *adapter.Function, opts Options) (*Host, error) {
+func NewHost(app *azure.App, fn *adapter.Function, opts Options) (*Host, error) {
 	if opts.Clock == nil {
 		opts.Clock = SystemClock{}
 	}
@@ -151,13 +160,13 @@ func NewHost(app *App, fn *adapter.Function, opts Options) (*Host, error) {
 }
 
 // App returns the app served.
-func (h *Host) App() *App { return h.app }
+func (h *Host) App() *azure.App { return h.app }
 
 // Queues returns the app's queues.
 func (h *Host) Queues() *Queues { return h.queue }
 
 // Function returns the function definition named name, or nil.
-func (h *Host) Function(name string) *FunctionDef {
+func (h *Host) Function(name string) *azure.FunctionDef {
 	for _, f := range h.app.Functions {
 		if strings.EqualFold(f.Name, name) {
 			return f
@@ -181,7 +190,7 @@ func (h *Host) Start() {
 	h.started = true
 	for _, f := range h.app.Functions {
 		switch f.Trigger.Type {
-		case TimerTrigger:
+		case azure.TimerTrigger:
 			if h.opts.NoTimers {
 				continue
 			}
@@ -190,7 +199,7 @@ func (h *Host) Start() {
 				defer h.wg.Done()
 				h.runTimer(f)
 			}()
-		case QueueTrigger:
+		case azure.QueueTrigger:
 			h.wg.Add(1)
 			go func() {
 				defer h.wg.Done()
@@ -255,14 +264,14 @@ func invocationEnvelope(function, id string, body []byte) httpmsg.Request {
 }
 
 // send runs one invocation of f with the invocation document body.
-func (h *Host) send(ctx context.Context, f *FunctionDef, trigger string, body []byte) *Record {
+func (h *Host) send(ctx context.Context, f *azure.FunctionDef, trigger string, body []byte) *Record {
 	id := lambdaspec.NewGUID()
 	return h.exchange(ctx, f, trigger, id, invocationEnvelope(f.Name, id, body), true)
 }
 
 // exchange sends env to the handler and reads its response (and, when
 // reply is true, the invocation reply in it).
-func (h *Host) exchange(ctx context.Context, f *FunctionDef, trigger, id string, env httpmsg.Request, reply bool) *Record {
+func (h *Host) exchange(ctx context.Context, f *azure.FunctionDef, trigger, id string, env httpmsg.Request, reply bool) *Record {
 	rec := &Record{Function: f.Name, InvocationID: id, Trigger: trigger, Request: env}
 	start := time.Now()
 	h.logf("Executing 'Functions.%s' (Reason='%s', Id=%s)", f.Name, reason(trigger), id)
@@ -330,7 +339,7 @@ func reason(trigger string) string {
 }
 
 // deliver writes the reply's queue outputs; errors are logged.
-func (h *Host) deliver(f *FunctionDef, rec *Record) error {
+func (h *Host) deliver(f *azure.FunctionDef, rec *Record) error {
 	var errs []error
 	for _, o := range f.Outputs {
 		if o.Type != "queue" {
@@ -369,7 +378,7 @@ func (h *Host) Handler() *mux.Router {
 	r.SkipClean(true)
 	r.MethodNotAllowedHandler = http.NotFoundHandler() // Azure: a method not in "methods" is a 404
 	for _, f := range h.app.Functions {
-		if f.Trigger.Type != HTTPTrigger {
+		if f.Trigger.Type != azure.HTTPTrigger {
 			continue
 		}
 		for _, tmpl := range h.templates(f) {
@@ -409,7 +418,7 @@ func (m Mount) Owns(r *http.Request) bool {
 
 // Paths returns the paths of the app's HTTP triggers as route templates,
 // for listings.
-func (h *Host) Paths(f *FunctionDef) []string { return h.templates(f) }
+func (h *Host) Paths(f *azure.FunctionDef) []string { return h.templates(f) }
 
 var routeParamRE = regexp.MustCompile(`\{([^{}]*)\}`)
 
@@ -417,7 +426,7 @@ var routeParamRE = regexp.MustCompile(`\{([^{}]*)\}`)
 // {name}, {name:constraint}, {name?}, {*rest}) into gorilla/mux templates
 // under the route prefix. An optional parameter yields a template with and
 // one without it.
-func (h *Host) templates(f *FunctionDef) []string {
+func (h *Host) templates(f *azure.FunctionDef) []string {
 	route := f.Trigger.Route
 	if route == "" {
 		route = f.Name
@@ -465,7 +474,7 @@ func (h *Host) templates(f *FunctionDef) []string {
 }
 
 // authorized checks a request's key against the function's auth level.
-func (h *Host) authorized(f *FunctionDef, r *http.Request) bool {
+func (h *Host) authorized(f *azure.FunctionDef, r *http.Request) bool {
 	level := f.Trigger.AuthLevel
 	if level == "anonymous" {
 		return true
@@ -501,7 +510,7 @@ func (h *Host) authorized(f *FunctionDef, r *http.Request) bool {
 // maxHTTPBody is Azure Functions' request size limit (100 MB).
 const maxHTTPBody = 100 << 20
 
-func (h *Host) httpTrigger(f *FunctionDef) http.Handler {
+func (h *Host) httpTrigger(f *azure.FunctionDef) http.Handler {
 	forward := h.app.ForwardHTTP && f.HTTPOnly()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.authorized(f, r) {
@@ -715,9 +724,9 @@ func (h *Host) runFunction(w http.ResponseWriter, r *http.Request) {
 	}
 	var run func()
 	switch f.Trigger.Type {
-	case TimerTrigger:
+	case azure.TimerTrigger:
 		run = func() { h.fireTimerNow(f) }
-	case QueueTrigger:
+	case azure.QueueTrigger:
 		if len(input) > MaxMessageSize {
 			adminError(w, http.StatusRequestEntityTooLarge, fmt.Sprintf("input is over %d bytes, a queue message's limit", MaxMessageSize))
 			return
@@ -749,7 +758,7 @@ func adminError(w http.ResponseWriter, status int, msg string) {
 }
 
 // fireTimerNow runs timer function f once, on demand (not past due).
-func (h *Host) fireTimerNow(f *FunctionDef) {
+func (h *Host) fireTimerNow(f *azure.FunctionDef) {
 	h.statusMu.Lock()
 	st := h.loadStatus(f)
 	h.statusMu.Unlock()
@@ -767,7 +776,7 @@ func (h *Host) fireTimerNow(f *FunctionDef) {
 }
 
 // runMessage runs queue function f once with text as a message, on demand.
-func (h *Host) runMessage(f *FunctionDef, text string) {
+func (h *Host) runMessage(f *azure.FunctionDef, text string) {
 	now := h.clock.Now()
 	msg := &events.AzureQueueMessage{ID: lambdaspec.NewGUID(), PopReceipt: popReceipt(), Text: text, DequeueCount: 1,
 		InsertionTime: now, ExpirationTime: now.Add(7 * 24 * time.Hour), NextVisibleTime: now}
@@ -809,7 +818,7 @@ func storageError(w http.ResponseWriter, status int, code, msg string) {
 
 // consume runs f for each message of its queue, up to BatchSize at once;
 // a message that fails MaxDequeueCount times moves to <queue>-poison.
-func (h *Host) consume(f *FunctionDef) {
+func (h *Host) consume(f *azure.FunctionDef) {
 	name := f.Trigger.QueueName
 	slots := make(chan struct{}, h.app.BatchSize)
 	var running sync.WaitGroup
@@ -846,7 +855,7 @@ func (h *Host) consume(f *FunctionDef) {
 	}
 }
 
-func (h *Host) process(f *FunctionDef, msg *events.AzureQueueMessage) {
+func (h *Host) process(f *azure.FunctionDef, msg *events.AzureQueueMessage) {
 	name := f.Trigger.QueueName
 	inv := events.NewAzureQueueInvocation(f.Name, f.Trigger.Name, msg, h.clock.Now())
 	doc, err := json.Marshal(inv)
@@ -891,14 +900,14 @@ type timerStatus struct {
 	LastUpdated time.Time `json:"LastUpdated"`
 }
 
-func (h *Host) statusFile(f *FunctionDef) (dir, name string) {
+func (h *Host) statusFile(f *azure.FunctionDef) (dir, name string) {
 	if h.opts.StateDir == "" {
 		return "", ""
 	}
 	return filepath.Join(h.opts.StateDir, "timers"), f.Name + ".json"
 }
 
-func (h *Host) loadStatus(f *FunctionDef) timerStatus {
+func (h *Host) loadStatus(f *azure.FunctionDef) timerStatus {
 	var st timerStatus
 	dir, name := h.statusFile(f)
 	if dir == "" {
@@ -913,7 +922,7 @@ func (h *Host) loadStatus(f *FunctionDef) timerStatus {
 	return st
 }
 
-func (h *Host) saveStatus(f *FunctionDef, st timerStatus) {
+func (h *Host) saveStatus(f *azure.FunctionDef, st timerStatus) {
 	dir, name := h.statusFile(f)
 	if dir == "" {
 		return
@@ -934,7 +943,7 @@ func (h *Host) saveStatus(f *FunctionDef, st timerStatus) {
 // each invocation's ScheduleStatus has the previous occurrence as Last and
 // the one being run as Next; occurrences missed while an invocation ran
 // are skipped.
-func (h *Host) runTimer(f *FunctionDef) {
+func (h *Host) runTimer(f *azure.FunctionDef) {
 	st := h.loadStatus(f)
 	now := h.clock.Now()
 	loc := f.Schedule.Location()
@@ -977,4 +986,39 @@ func (h *Host) runTimer(f *FunctionDef) {
 		}
 		fire(next, false)
 	}
+}
+
+var unsafeNameRE = regexp.MustCompile(`[^A-Za-z0-9_-]+`)
+
+// FunctionConfig returns the engine configuration of app a's custom
+// handler: named after the app folder, with the app's functionTimeout
+// (default 5 minutes, Azure's Consumption plan default; at most 900 s, the
+// engine's limit) and the environment a custom handler sees on Azure, plus
+// env.
+func FunctionConfig(a *azure.App, env map[string]string) adapter.Config {
+	name := unsafeNameRE.ReplaceAllString(a.Name, "-")
+	if len(name) > 64 {
+		name = name[:64]
+	}
+	if name == "" || name == "-" {
+		name = "azure-app"
+	}
+	timeout := a.FunctionTimeout
+	if timeout == 0 {
+		timeout = 5 * time.Minute
+	}
+	if timeout > lambdaspec.MaxTimeout {
+		timeout = lambdaspec.MaxTimeout
+	}
+	e := map[string]string{
+		"FUNCTIONS_WORKER_RUNTIME":     "custom",
+		"FUNCTIONS_CUSTOMHANDLER_PORT": "0",
+		"AzureWebJobsScriptRoot":       "/home/site/wwwroot",
+		"WEBSITE_SITE_NAME":            name,
+	}
+	for k, v := range env {
+		e[k] = v
+	}
+	// The app folder is the function's files, read-only at /var/task.
+	return adapter.Config{Name: name, Timeout: timeout, Environment: e, Files: a.Dir}
 }
