@@ -7,6 +7,7 @@
 //	ferry serve [-f ferry.yaml]               serve functions over HTTP, like sam local start-api/start-lambda
 //	ferry image -f ferry.yaml -o IMAGE.tar    build a container image without Docker
 //	ferry k8s -f ferry.yaml [-o DIR]          print Kubernetes manifests for the app
+//	ferry migrate [--dry-run] PATH            turn a SAM, CloudFormation, Serverless or Azure app into a ferry app
 //
 // Exit status: 0 success; 1 the function failed (its error document is
 // printed on stdout); 2 bad usage or input, or ferry could not run it.
@@ -35,6 +36,8 @@ Usage:
   ferry image -f ferry.yaml -o IMAGE.tar     build a container image (no Docker needed), with precompiled modules
   ferry k8s -f ferry.yaml [-o DIR]           print (or write) Kubernetes manifests: Deployment, Service,
                                              ConfigMap, HPA or KEDA ScaledObject, a CronJob per schedule
+  ferry migrate [--dry-run] [-o DIR] PATH    turn a SAM/CloudFormation/CDK template, serverless.yml or Azure
+                                             Functions app into ferry.yaml, porting its Go handlers in place
   ferry fire-schedule -f ferry.yaml RULE     fire a schedule once through a ferry's Invoke API (the CronJobs' command)
   ferry compile --cache-dir DIR MODULE...    precompile modules into a compilation cache (what ferry image runs)
   ferry probe URL                            exit 0 if URL answers 200 (an exec probe for images without curl)
@@ -73,6 +76,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runImage(context.Background(), args[1:], stdout, stderr)
 	case "k8s":
 		return runK8s(args[1:], stdout, stderr)
+	case "migrate":
+		return runMigrate(args[1:], stdout, stderr)
 	case "fire-schedule":
 		return runFireSchedule(args[1:], stdout, stderr)
 	case "probe":
