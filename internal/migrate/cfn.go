@@ -25,6 +25,8 @@ type cfn struct {
 	// fn maps a function resource's logical ID to its index in
 	// m.cfg.Functions.
 	fn map[string]int
+	// later runs after every function is known.
+	later []func() error
 }
 
 func (m *migration) cloudFormation(input string) error {
@@ -70,6 +72,11 @@ func (m *migration) cloudFormation(input string) error {
 	}
 	for _, r := range functions {
 		if err := c.function(r); err != nil {
+			return err
+		}
+	}
+	for _, f := range c.later {
+		if err := f(); err != nil {
 			return err
 		}
 	}
@@ -220,6 +227,24 @@ func (c *cfn) function(r *resource) error {
 			return err
 		}
 	}
+	if n, p, err := c.prop(r, "LoggingConfig"); err != nil {
+		return err
+	} else if lf, err := t.field(n, "LogFormat", p); err != nil {
+		return err
+	} else if lf != nil {
+		format, err := t.evalString(lf, p+".LogFormat")
+		if err != nil {
+			return err
+		}
+		switch c.cfg.LogFormat {
+		case "", format:
+			c.cfg.LogFormat = format
+		default:
+			c.add(Item{Resource: r.id, Type: "LoggingConfig", Status: Attention, Line: lf.Line,
+				Detail: "ferry has one log format for every function, and another function's is " + c.cfg.LogFormat,
+				Action: "choose one logFormat in ferry.yaml"})
+		}
+	}
 	if n, _, _ := c.prop(r, "Architectures"); n != nil {
 		notes = append(notes, "Architectures do not apply: ferry runs WebAssembly on any host")
 	}
@@ -268,9 +293,8 @@ func (c *cfn) function(r *resource) error {
 	if n, p, err := c.prop(r, "EventInvokeConfig"); err != nil {
 		return err
 	} else if n != nil {
-		if err := c.eventInvokeConfig(r.id, n, p); err != nil {
-			return err
-		}
+		// Its destinations may name functions declared further down.
+		c.later = append(c.later, func() error { return c.eventInvokeConfig(r.id, n, p) })
 	}
 	if r.typ == "AWS::Serverless::Function" {
 		events, err := t.field(r.props, "Events", path)

@@ -307,6 +307,8 @@ func (s *sls) function(key string, spec, prov map[string]any) error {
 				Action: "give the function credentials for what they allowed (environment) and allowedOutboundHosts: [https://*.amazonaws.com]"})
 		}
 	}
+	item.Detail = fmt.Sprintf("function %s, source %s", fn.Name, fn.Source)
+	s.add(item)
 	s.asyncSettings(key, spec, &fn)
 	events, _ := spec["events"].([]any)
 	for i, ev := range events {
@@ -323,8 +325,6 @@ func (s *sls) function(key string, spec, prov map[string]any) error {
 	}
 	s.cfg.Functions = append(s.cfg.Functions, fn)
 	s.handlers = append(s.handlers, handler{dir: dir, function: fn.Name})
-	item.Detail = fmt.Sprintf("function %s, source %s", fn.Name, fn.Source)
-	s.add(item)
 	return nil
 }
 

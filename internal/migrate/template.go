@@ -99,6 +99,12 @@ func newTemplate(file string, root *yaml.Node, overrides map[string]string, regi
 			if o, ok := overrides[name]; ok {
 				val = &o
 			}
+			if ne := mapGet(kv[1], "NoEcho"); ne != nil && ne.Value == "true" {
+				// A secret stays out of ferry.yaml: functions read it from
+				// ferry's environment.
+				t.params[name] = t.placeholder(envName(name), "the NoEcho parameter "+name, kv[0], "Parameters."+name)
+				continue
+			}
 			if val == nil {
 				t.missing[name] = kv[0].Line
 				continue
