@@ -19,7 +19,7 @@ import (
 // cfn converts one SAM or CloudFormation template.
 type cfn struct {
 	*migration
-	t       *template
+	t           *template
 	globals     *yaml.Node // Globals.Function
 	globalsRoot *yaml.Node // Globals
 	// fn maps a function resource's logical ID to its index in

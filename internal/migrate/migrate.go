@@ -249,6 +249,9 @@ func (m *migration) writeConfig() error {
 		return err
 	}
 	rel, _ := filepath.Rel(m.outDir, m.res.Input)
+	if rel == "." {
+		rel = "the app in this folder"
+	}
 	header := fmt.Sprintf("# Written by ferry migrate from %s. Run it with: ferry serve -f ferry.yaml\n", filepath.ToSlash(rel))
 	data := append([]byte(header), body...)
 	// The sources exist (they were ported in place, or will be), so

@@ -194,19 +194,11 @@ func portAzure(file string, src []byte) ([]byte, error) {
 	}
 	quoted := strconv.Quote(sdkAzfunc)
 	if others == 0 {
-		edits = append(edits, edit{off(httpSpec.Pos()), off(httpSpec.End()), quoted})
-	} else {
-		// After the end of net/http's line, so its comment stays with it.
-		end := off(httpSpec.End())
-		if i := strings.IndexByte(string(src[end:]), '\n'); i >= 0 {
-			end += i + 1
-		}
-		line := "\t" + quoted + "\n"
-		if !isGrouped(f, httpSpec) {
-			line = "import " + quoted + "\n"
-		}
-		edits = append(edits, edit{end, end, line})
+		// net/http is no longer used: its line goes.
+		start, end := lineBounds(src, off(httpSpec.Pos()), off(httpSpec.End()))
+		edits = append(edits, edit{start, end, ""})
 	}
+	edits = append(edits, addImport(f, src, off, quoted))
 	out, err := format.Source(applyEdits(src, edits))
 	if err != nil {
 		return nil, fmt.Errorf("%s: the ported file does not format: %v", file, err)
@@ -214,13 +206,49 @@ func portAzure(file string, src []byte) ([]byte, error) {
 	return out, nil
 }
 
-func isGrouped(f *ast.File, spec *ast.ImportSpec) bool {
+// lineBounds widens [start, end) to the whole lines holding it.
+func lineBounds(src []byte, start, end int) (int, int) {
+	for start > 0 && src[start-1] != '\n' {
+		start--
+	}
+	for end < len(src) && src[end] != '\n' {
+		end++
+	}
+	if end < len(src) {
+		end++
+	}
+	return start, end
+}
+
+// addImport adds an import as goimports would: in the last import group
+// when that group is not the standard library's, else as a new group
+// after it.
+func addImport(f *ast.File, src []byte, off func(token.Pos) int, quoted string) edit {
+	var last *ast.GenDecl
 	for _, d := range f.Decls {
-		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT && slices.Contains(g.Specs, ast.Spec(spec)) {
-			return g.Lparen.IsValid()
+		if g, ok := d.(*ast.GenDecl); ok && g.Tok == token.IMPORT {
+			last = g
 		}
 	}
-	return false
+	if last == nil || !last.Lparen.IsValid() {
+		at := 0
+		if last != nil {
+			_, at = lineBounds(src, off(last.Pos()), off(last.End()))
+		} else {
+			_, at = lineBounds(src, off(f.Name.Pos()), off(f.Name.End()))
+		}
+		return edit{at, at, "\nimport " + quoted + "\n"}
+	}
+	at, _ := lineBounds(src, off(last.Rparen), off(last.Rparen))
+	text := "\t" + quoted + "\n"
+	if n := len(last.Specs); n > 0 {
+		p, _ := strconv.Unquote(last.Specs[n-1].(*ast.ImportSpec).Path.Value)
+		first, _, _ := strings.Cut(p, "/")
+		if !strings.Contains(first, ".") {
+			text = "\n" + text
+		}
+	}
+	return edit{at, at, text}
 }
 
 // portGoMod makes the handler's module require the guest SDK: from the
@@ -387,12 +415,12 @@ func compareSumLines(a, b string) int {
 
 // risky are imports whose use does not work in WebAssembly, and what to do.
 var risky = map[string][2]string{
-	"C":                      {"cgo (import \"C\") cannot be compiled to WebAssembly", "replace the C code with Go, or keep this function on AWS Lambda"},
-	"os/exec":                {"os/exec: a WebAssembly module cannot start processes", "do the work in Go, or call a service over HTTP instead"},
-	"syscall":                {"syscall: most system calls do not exist under WASI", "use the os, net/http and io packages instead"},
-	"golang.org/x/sys/unix":  {"golang.org/x/sys/unix: Unix system calls do not exist under WASI", "use the os, net/http and io packages instead"},
-	"plugin":                 {"plugin: WebAssembly cannot load Go plugins", "link the code into the handler"},
-	"unsafe":                 {"unsafe: pointers are 32 bits in WebAssembly", "check that no unsafe code assumes 64-bit pointers or a memory layout"},
+	"C":                                     {"cgo (import \"C\") cannot be compiled to WebAssembly", "replace the C code with Go, or keep this function on AWS Lambda"},
+	"os/exec":                               {"os/exec: a WebAssembly module cannot start processes", "do the work in Go, or call a service over HTTP instead"},
+	"syscall":                               {"syscall: most system calls do not exist under WASI", "use the os, net/http and io packages instead"},
+	"golang.org/x/sys/unix":                 {"golang.org/x/sys/unix: Unix system calls do not exist under WASI", "use the os, net/http and io packages instead"},
+	"plugin":                                {"plugin: WebAssembly cannot load Go plugins", "link the code into the handler"},
+	"unsafe":                                {"unsafe: pointers are 32 bits in WebAssembly", "check that no unsafe code assumes 64-bit pointers or a memory layout"},
 	"github.com/aws/aws-sdk-go/aws/session": {"the AWS SDK for Go v1 builds its own transport", "give it ferry's client: session.NewSession(&aws.Config{HTTPClient: lambda.HTTPClient()}), and allowedOutboundHosts: [https://*.amazonaws.com]"},
 }
 
