@@ -96,7 +96,13 @@ var listening = regexp.MustCompile(`ferry: listening on (http://\S+)`)
 // until it is ready.
 func startServe(t testing.TB, yaml string, args ...string) *server {
 	t.Helper()
-	file := write(t, "ferry.yaml", []byte(yaml))
+	return startServeFile(t, write(t, "ferry.yaml", []byte(yaml)), args...)
+}
+
+// startServeFile runs `ferry serve -f file` until the test ends, and waits
+// until it is ready.
+func startServeFile(t testing.TB, file string, args ...string) *server {
+	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan int, 1), log: &sampletest.LogBuffer{}}
 	go func() {
