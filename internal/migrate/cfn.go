@@ -508,43 +508,50 @@ func (c *cfn) functionIn(n *yaml.Node) string {
 	return ""
 }
 
-// refsIn lists the names a node refers to, in order.
+// refsIn lists the names a node refers to, in order, visiting each node
+// once (aliases can share or nest nodes).
 func refsIn(n *yaml.Node) []string {
-	n = deref(n)
-	if n == nil {
-		return nil
-	}
-	fn, arg := intrinsic(n)
-	switch fn {
-	case "Ref":
-		return []string{arg.Value}
-	case "Fn::GetAtt":
-		if arg.Kind == yaml.ScalarNode {
-			id, _, _ := strings.Cut(arg.Value, ".")
-			return []string{id}
-		}
-		if len(arg.Content) > 0 {
-			return []string{arg.Content[0].Value}
-		}
-	case "Fn::Sub":
-		s := arg
-		if arg.Kind == yaml.SequenceNode && len(arg.Content) > 0 {
-			s = arg.Content[0]
-		}
-		var out []string
-		for _, m := range subVar.FindAllStringSubmatch(s.Value, -1) {
-			id, _, _ := strings.Cut(m[1], ".")
-			out = append(out, id)
-		}
-		if arg.Kind == yaml.SequenceNode && len(arg.Content) > 1 {
-			out = append(out, refsIn(arg.Content[1])...)
-		}
-		return out
-	}
 	var out []string
-	for _, ch := range n.Content {
-		out = append(out, refsIn(ch)...)
+	seen := map[*yaml.Node]bool{}
+	var walk func(n *yaml.Node)
+	walk = func(n *yaml.Node) {
+		n = deref(n)
+		if n == nil || seen[n] {
+			return
+		}
+		seen[n] = true
+		fn, arg := intrinsic(n)
+		switch fn {
+		case "Ref":
+			out = append(out, arg.Value)
+			return
+		case "Fn::GetAtt":
+			if arg.Kind == yaml.ScalarNode {
+				id, _, _ := strings.Cut(arg.Value, ".")
+				out = append(out, id)
+			} else if len(arg.Content) > 0 {
+				out = append(out, arg.Content[0].Value)
+			}
+			return
+		case "Fn::Sub":
+			s := arg
+			if arg.Kind == yaml.SequenceNode && len(arg.Content) > 0 {
+				s = arg.Content[0]
+			}
+			for _, m := range subVar.FindAllStringSubmatch(s.Value, -1) {
+				id, _, _ := strings.Cut(m[1], ".")
+				out = append(out, id)
+			}
+			if arg.Kind == yaml.SequenceNode && len(arg.Content) > 1 {
+				walk(arg.Content[1])
+			}
+			return
+		}
+		for _, ch := range n.Content {
+			walk(ch)
+		}
 	}
+	walk(n)
 	return out
 }
 

@@ -334,13 +334,19 @@ func detect(path string) (string, string, error) {
 	return "", "", &badInput{fmt.Sprintf("%s is not a SAM or CloudFormation template (no Resources) nor a serverless.yml (no service and functions)", path)}
 }
 
+// flatText joins the scalars of a node (its top two levels).
 func flatText(n *yaml.Node) string {
+	if n = deref(n); n == nil {
+		return ""
+	}
 	if n.Kind == yaml.ScalarNode {
 		return n.Value
 	}
 	var parts []string
 	for _, c := range n.Content {
-		parts = append(parts, flatText(c))
+		if c = deref(c); c != nil && c.Kind == yaml.ScalarNode {
+			parts = append(parts, c.Value)
+		}
 	}
 	return strings.Join(parts, " ")
 }

@@ -31,6 +31,8 @@ type template struct {
 	// functionNames maps a function resource's logical ID to its ferry
 	// name, for Ref and Fn::GetAtt .Arn.
 	functionNames map[string]string
+	depth         int // of eval, against cycles through aliases
+	steps         int // of eval, against alias bombs
 	// placeholders are the values ferry cannot know, each now a ${NAME}
 	// reference to ferry's environment, with where they were found.
 	placeholders []placeholder
@@ -49,6 +51,12 @@ type placeholder struct {
 	name, what, path string
 	line             int
 }
+
+// Limits on evaluating a template: real ones stay far below them.
+const (
+	maxDepth = 100
+	maxSteps = 1_000_000
+)
 
 // noValue is what AWS::NoValue evaluates to: the enclosing key or list
 // item is dropped.
@@ -313,6 +321,16 @@ func (t *template) field(n *yaml.Node, key, path string) (*yaml.Node, error) {
 
 // eval evaluates n to a string, a []any, a map[string]any, nil, or noValue.
 func (t *template) eval(n *yaml.Node, path string) (any, error) {
+	// An alias inside its own anchor makes a cycle, and aliases of
+	// aliases a value far larger than its text.
+	if t.steps++; t.steps > maxSteps {
+		return nil, t.errorf(n, path, "the template's values are larger than %d nodes once its aliases are expanded", maxSteps)
+	}
+	if t.depth++; t.depth > maxDepth {
+		t.depth--
+		return nil, t.errorf(n, path, "nested more than %d levels deep (an alias inside its own anchor?)", maxDepth)
+	}
+	defer func() { t.depth-- }()
 	n, err := t.node(n, path)
 	if err != nil {
 		return nil, err
