@@ -242,6 +242,9 @@ func (m *migration) rel(abs string) string {
 	return r
 }
 
+// writtenBy starts every ferry.yaml migrate writes.
+const writtenBy = "# Written by ferry migrate"
+
 // writeConfig renders ferry.yaml and checks it with ferry's own parser.
 func (m *migration) writeConfig() error {
 	body, err := config.Marshal(&m.cfg)
@@ -252,7 +255,12 @@ func (m *migration) writeConfig() error {
 	if rel == "." {
 		rel = "the app in this folder"
 	}
-	header := fmt.Sprintf("# Written by ferry migrate from %s. Run it with: ferry serve -f ferry.yaml\n", filepath.ToSlash(rel))
+	header := fmt.Sprintf("%s from %s. Run it with: ferry serve -f ferry.yaml\n", writtenBy, filepath.ToSlash(rel))
+	// A ferry.yaml of the user's own is never overwritten; one migrate
+	// wrote is, so that migrating again after a template change works.
+	if old, err := os.ReadFile(m.res.ConfigPath); err == nil && !bytes.HasPrefix(old, []byte(writtenBy)) {
+		return &badInput{fmt.Sprintf("%s exists and was not written by ferry migrate: move it away, or write elsewhere with -o DIR", m.res.ConfigPath)}
+	}
 	data := append([]byte(header), body...)
 	// The sources exist (they were ported in place, or will be), so
 	// ferry's strict parser checks everything but ${NAME} values.

@@ -245,6 +245,21 @@ func TestBadInputIsExitTwoWithFileLineOrPath(t *testing.T) {
 	}
 }
 
+func TestKeepsAFerryYAMLItDidNotWrite(t *testing.T) {
+	dir := writeApp(t, withHandler(map[string]string{
+		"template.yaml": "Resources:\n  Fn: {Type: AWS::Serverless::Function, Properties: {CodeUri: fn}}\n",
+		"ferry.yaml":    "functions: []\n",
+	}))
+	_, err := Run(Options{Path: dir, SDK: SDK{Dir: sdkDir(t)}})
+	if !IsBadInput(err) || !strings.Contains(err.Error(), "ferry.yaml exists and was not written by ferry migrate") {
+		t.Errorf("err = %v", err)
+	}
+	res := run(t, Options{Path: dir, OutDir: filepath.Join(dir, "ferry")})
+	if res.ConfigPath != filepath.Join(dir, "ferry", "ferry.yaml") || !strings.Contains(string(res.Config), "source: ../fn") {
+		t.Errorf("-o: %s\n%s", res.ConfigPath, res.Config)
+	}
+}
+
 func TestDryRunDiffIsExact(t *testing.T) {
 	dir := writeApp(t, map[string]string{
 		"template.yaml": `Transform: AWS::Serverless-2016-10-31
@@ -473,11 +488,11 @@ Resources:
 
 import (
 	"context"
-	"net"
 	"net/http"
 	"os/exec"
 	"unsafe"
 
+	"example.com/fn/db"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/config"
 )
@@ -487,7 +502,7 @@ func main() {
 		_, _ = config.LoadDefaultConfig(ctx)
 		_, _ = http.Get("https://api.example.com/v1/things")
 		_ = &http.Transport{}
-		_, _ = net.Dial("tcp", "db:5432")
+		db.Open()
 		_ = exec.Command("ls")
 		_ = unsafe.Sizeof(0)
 		return nil
@@ -495,6 +510,8 @@ func main() {
 }
 `,
 		"fn/cgo.go": "package main\n\n// int two() { return 2; }\nimport \"C\"\n",
+		// A package of the handler's module is compiled in too.
+		"fn/db/db.go": "package db\n\nimport \"net\"\n\nfunc Open() { _, _ = net.Dial(\"tcp\", \"db:5432\") }\n",
 	})
 	res := run(t, Options{Path: dir})
 	for _, want := range []struct {

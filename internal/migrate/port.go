@@ -427,69 +427,111 @@ var risky = map[string][2]string{
 // scan reports the handler's code that cannot run, or needs settings, in
 // WebAssembly.
 func (m *migration) scan(h handler) error {
-	found := map[string]bool{}
-	var origins []string
-	httpUse, ownTransport, awsV2 := false, false, false
+	sc := &scanned{found: map[string]bool{}}
 	fset := token.NewFileSet()
-	for _, file := range goFiles(h.dir) {
-		f, err := parser.ParseFile(fset, file, nil, 0)
-		if err != nil {
-			return &badInput{err.Error()}
+	modDir, modPath := findGoMod(h.dir), ""
+	if modDir != "" {
+		if data, err := os.ReadFile(filepath.Join(modDir, "go.mod")); err == nil {
+			modPath = modfile.ModulePath(data)
 		}
-		names := map[string]string{} // local name → import path
-		for _, imp := range f.Imports {
-			p, _ := strconv.Unquote(imp.Path.Value)
-			if _, ok := risky[p]; ok && !found[p] {
-				found[p] = true
-				pos := fset.Position(imp.Pos())
-				w := risky[p]
-				m.add(Item{Resource: h.function, Type: "code", Status: Attention, File: file, Line: pos.Line, Detail: w[0], Action: w[1]})
-			}
-			if strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2/") {
-				awsV2 = true
-			}
-			name := p[strings.LastIndex(p, "/")+1:]
-			if imp.Name != nil {
-				name = imp.Name.Name
-			}
-			names[name] = p
-		}
-		ast.Inspect(f, func(n ast.Node) bool {
-			switch n := n.(type) {
-			case *ast.SelectorExpr:
-				x, ok := n.X.(*ast.Ident)
-				if !ok {
-					return true
-				}
-				switch names[x.Name] {
-				case "net":
-					if strings.HasPrefix(n.Sel.Name, "Dial") || strings.HasPrefix(n.Sel.Name, "Listen") {
-						key := "net." + n.Sel.Name
-						if !found[key] {
-							found[key] = true
-							m.add(Item{Resource: h.function, Type: "code", Status: Attention, File: file, Line: fset.Position(n.Pos()).Line,
-								Detail: key + ": WebAssembly under WASI has no sockets", Action: "talk HTTP through net/http instead (ferry sends it through the host)"})
-						}
-					}
-				case "net/http":
-					switch n.Sel.Name {
-					case "Get", "Post", "Head", "PostForm", "NewRequest", "NewRequestWithContext", "DefaultClient", "Client", "DefaultTransport":
-						httpUse = true
-					case "Transport":
-						httpUse, ownTransport = true, true
-					}
-				}
-			case *ast.BasicLit:
-				if n.Kind == token.STRING {
-					s, _ := strconv.Unquote(n.Value)
-					if o := origin(s); o != "" && !slices.Contains(origins, o) {
-						origins = append(origins, o)
-					}
-				}
-			}
-			return true
-		})
 	}
+	// The handler's package, then each package of its own module it
+	// imports: the code that is compiled into the module.
+	queue, queued := []string{h.dir}, map[string]bool{h.dir: true}
+	for len(queue) > 0 {
+		dir := queue[0]
+		queue = queue[1:]
+		for _, file := range goFiles(dir) {
+			f, err := parser.ParseFile(fset, file, nil, 0)
+			if err != nil {
+				return &badInput{err.Error()}
+			}
+			for _, imp := range f.Imports {
+				p, _ := strconv.Unquote(imp.Path.Value)
+				if rest, ok := strings.CutPrefix(p, modPath+"/"); ok && modPath != "" {
+					if d := filepath.Join(modDir, filepath.FromSlash(rest)); !queued[d] {
+						queued[d] = true
+						queue = append(queue, d)
+					}
+				}
+			}
+			m.scanFile(h, fset, file, f, sc)
+		}
+	}
+	return m.outboundAdvice(h, sc)
+}
+
+// scanned is what the scan of a handler's code found.
+type scanned struct {
+	found   map[string]bool // reported already
+	origins []string        // of the absolute URLs in the code
+	// httpUse: net/http clients; ownTransport: a new http.Transport;
+	// awsV2: the AWS SDK for Go v2.
+	httpUse, ownTransport, awsV2 bool
+}
+
+// scanFile notes what one file does that WebAssembly cannot, or that
+// needs settings.
+func (m *migration) scanFile(h handler, fset *token.FileSet, file string, f *ast.File, sc *scanned) {
+	names := map[string]string{} // local name → import path
+	for _, imp := range f.Imports {
+		p, _ := strconv.Unquote(imp.Path.Value)
+		if _, ok := risky[p]; ok && !sc.found[p] {
+			sc.found[p] = true
+			pos := fset.Position(imp.Pos())
+			w := risky[p]
+			m.add(Item{Resource: h.function, Type: "code", Status: Attention, File: file, Line: pos.Line, Detail: w[0], Action: w[1]})
+		}
+		if strings.HasPrefix(p, "github.com/aws/aws-sdk-go-v2/") {
+			sc.awsV2 = true
+		}
+		name := p[strings.LastIndex(p, "/")+1:]
+		if imp.Name != nil {
+			name = imp.Name.Name
+		}
+		names[name] = p
+	}
+	ast.Inspect(f, func(n ast.Node) bool {
+		switch n := n.(type) {
+		case *ast.SelectorExpr:
+			x, ok := n.X.(*ast.Ident)
+			if !ok {
+				return true
+			}
+			switch names[x.Name] {
+			case "net":
+				if strings.HasPrefix(n.Sel.Name, "Dial") || strings.HasPrefix(n.Sel.Name, "Listen") {
+					key := "net." + n.Sel.Name
+					if !sc.found[key] {
+						sc.found[key] = true
+						m.add(Item{Resource: h.function, Type: "code", Status: Attention, File: file, Line: fset.Position(n.Pos()).Line,
+							Detail: key + ": WebAssembly under WASI has no sockets", Action: "talk HTTP through net/http instead (ferry sends it through the host)"})
+					}
+				}
+			case "net/http":
+				switch n.Sel.Name {
+				case "Get", "Post", "Head", "PostForm", "NewRequest", "NewRequestWithContext", "DefaultClient", "Client", "DefaultTransport":
+					sc.httpUse = true
+				case "Transport":
+					sc.httpUse, sc.ownTransport = true, true
+				}
+			}
+		case *ast.BasicLit:
+			if n.Kind == token.STRING {
+				s, _ := strconv.Unquote(n.Value)
+				if o := origin(s); o != "" && !slices.Contains(sc.origins, o) {
+					sc.origins = append(sc.origins, o)
+				}
+			}
+		}
+		return true
+	})
+}
+
+// outboundAdvice reports the outbound HTTP the code sends, and the
+// settings it needs under ferry.
+func (m *migration) outboundAdvice(h handler, sc *scanned) error {
+	origins, httpUse, ownTransport, awsV2 := sc.origins, sc.httpUse, sc.ownTransport, sc.awsV2
 	if httpUse || awsV2 {
 		var detail, action []string
 		hosts := origins
