@@ -247,6 +247,12 @@ func (s *sls) function(key string, spec, prov map[string]any) error {
 		}
 		return prov[k]
 	}
+	if spec["image"] != nil {
+		item.Status, item.Detail = NotSupported, "a container image function (image:)"
+		item.Action = "ferry runs Go handlers compiled to WebAssembly: give the function a Go handler package"
+		s.add(item)
+		return nil
+	}
 	rt, _ := get("runtime").(string)
 	if !goRuntime(rt) {
 		item.Status, item.Detail = NotSupported, "runtime "+rt+": ferry runs Go handlers only, not yet "+runtimeFamily(rt)
