@@ -2,6 +2,7 @@ package migrate
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -481,7 +482,7 @@ func listOf(n *yaml.Node) []*yaml.Node {
 	return []*yaml.Node{n}
 }
 
-// function returns the ferry function a value names (a function name or
+// functionNamed returns the ferry function a value names (a function name or
 // ARN, or a placeholder) or "".
 func (c *cfn) functionNamed(v string) string {
 	if m := functionARN.FindStringSubmatch(v); m != nil {
@@ -555,11 +556,12 @@ func refsIn(n *yaml.Node) []string {
 	return out
 }
 
-func (c *cfn) function1(id string) *config.Function { return &c.cfg.Functions[c.fn[id]] }
+// functionOf is the ferry function converted from a function resource.
+func (c *cfn) functionOf(id string) *config.Function { return &c.cfg.Functions[c.fn[id]] }
 
 func (c *cfn) functionURL(id string, n *yaml.Node, path string) error {
 	t := c.t
-	fn := c.function1(id)
+	fn := c.functionOf(id)
 	item := Item{Resource: id + "/FunctionUrl", Type: "FunctionUrlConfig", Status: Ported, Line: n.Line}
 	if auth, err := t.field(n, "AuthType", path); err != nil {
 		return err
@@ -667,7 +669,7 @@ func (c *cfn) restCORS(n *yaml.Node, path string) (*config.CORS, error) {
 
 func (c *cfn) eventInvokeConfig(id string, n *yaml.Node, path string) error {
 	t := c.t
-	fn := c.function1(id)
+	fn := c.functionOf(id)
 	a := &fn.AsyncConfig
 	var parts []string
 	if rn, err := t.field(n, "MaximumRetryAttempts", path); err != nil {
@@ -750,22 +752,21 @@ func (c *cfn) eventInvokeConfig(id string, n *yaml.Node, path string) error {
 
 // notRunYet says what to do for each event source ferry does not run.
 var notRunYet = map[string]string{
-	"S3":                "ferry does not receive S3 notifications: invoke the function with an S3 event through the Invoke API (ferry generate-event s3 put)",
-	"SNS":               "ferry does not subscribe to SNS topics: invoke the function with an SNS event through the Invoke API",
-	"SQS":               "ferry does not poll SQS queues yet: invoke the function with an SQS event through the Invoke API, or keep this trigger on AWS",
-	"DynamoDB":          "ferry does not read DynamoDB streams: invoke the function with a DynamoDB event through the Invoke API",
-	"Kinesis":           "ferry does not read Kinesis streams: invoke the function with a Kinesis event through the Invoke API",
-	"MQ":                "ferry does not read Amazon MQ: keep this trigger on AWS",
-	"MSK":               "ferry does not read Kafka: keep this trigger on AWS",
-	"SelfManagedKafka":  "ferry does not read Kafka: keep this trigger on AWS",
-	"DocumentDB":        "ferry does not read DocumentDB change streams: keep this trigger on AWS",
-	"CloudWatchEvent":   "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
-	"EventBridgeRule":   "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
-	"CloudWatchLogs":    "ferry does not subscribe to log groups: keep this trigger on AWS",
-	"IoTRule":           "ferry does not run IoT rules: keep this trigger on AWS",
-	"AlexaSkill":        "ferry does not receive Alexa requests: keep this trigger on AWS",
-	"Cognito":           "ferry does not receive Cognito triggers: keep this trigger on AWS",
-	"SchedulerSchedule": "",
+	"S3":               "ferry does not receive S3 notifications: invoke the function with an S3 event through the Invoke API (ferry generate-event s3 put)",
+	"SNS":              "ferry does not subscribe to SNS topics: invoke the function with an SNS event through the Invoke API",
+	"SQS":              "ferry does not poll SQS queues yet: invoke the function with an SQS event through the Invoke API, or keep this trigger on AWS",
+	"DynamoDB":         "ferry does not read DynamoDB streams: invoke the function with a DynamoDB event through the Invoke API",
+	"Kinesis":          "ferry does not read Kinesis streams: invoke the function with a Kinesis event through the Invoke API",
+	"MQ":               "ferry does not read Amazon MQ: keep this trigger on AWS",
+	"MSK":              "ferry does not read Kafka: keep this trigger on AWS",
+	"SelfManagedKafka": "ferry does not read Kafka: keep this trigger on AWS",
+	"DocumentDB":       "ferry does not read DocumentDB change streams: keep this trigger on AWS",
+	"CloudWatchEvent":  "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
+	"EventBridgeRule":  "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
+	"CloudWatchLogs":   "ferry does not subscribe to log groups: keep this trigger on AWS",
+	"IoTRule":          "ferry does not run IoT rules: keep this trigger on AWS",
+	"AlexaSkill":       "ferry does not receive Alexa requests: keep this trigger on AWS",
+	"Cognito":          "ferry does not receive Cognito triggers: keep this trigger on AWS",
 }
 
 func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) error {
@@ -779,7 +780,7 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 		return err
 	}
 	ppath := path + ".Properties"
-	fn := c.function1(r.id)
+	fn := c.functionOf(r.id)
 	item := Item{Resource: r.id + "/" + name, Type: typ, Status: Ported, Line: n.Line}
 	str := func(key string) (string, error) {
 		v, err := t.field(props, key, ppath)
@@ -887,12 +888,8 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 			item.Detail += " (disabled)"
 		}
 	default:
-		item.Status = NotSupported
-		if why, ok := notRunYet[typ]; ok && why != "" {
-			item.Detail, item.Action = typ+" events are not run by ferry", why
-		} else {
-			item.Detail, item.Action = typ+" events are not run by ferry", "invoke the function through the Invoke API, or keep this trigger on AWS"
-		}
+		item.Status, item.Detail = NotSupported, typ+" events are not run by ferry"
+		item.Action = cmp.Or(notRunYet[typ], "invoke the function through the Invoke API, or keep this trigger on AWS")
 	}
 	c.add(item)
 	return nil

@@ -118,7 +118,7 @@ func (c *cfn) rule(r *resource, path string) error {
 				Detail: fmt.Sprintf("target %d is not a function of this template", i+1), Action: "keep this target on AWS"})
 			continue
 		}
-		fn := c.function1(id)
+		fn := c.functionOf(id)
 		s := config.ScheduleTrigger{Name: name, Expression: expr, Enabled: enabled}
 		if len(list) > 1 {
 			s.Name = ruleName(name, fmt.Sprint(i+1))
@@ -203,7 +203,7 @@ func (c *cfn) v2Route(r *resource, path string) error {
 		item.Status = Attention
 		item.Action = "authorization " + a.Value + " is not checked by ferry: check credentials in the handler or in front of ferry"
 	}
-	fn := c.function1(id)
+	fn := c.functionOf(id)
 	fn.HTTP = append(fn.HTTP, route)
 	item.Detail = fmt.Sprintf("%s route %s %s of function %s", route.Format, methodsText(route.Methods), route.Path, fn.Name)
 	c.add(item)
@@ -269,7 +269,7 @@ func (c *cfn) restMethod(r *resource, path string) error {
 		item.Status = Attention
 		item.Action = "API keys are not checked by ferry: check them in the handler or in front of ferry"
 	}
-	fn := c.function1(id)
+	fn := c.functionOf(id)
 	fn.HTTP = append(fn.HTTP, route)
 	item.Detail = fmt.Sprintf("rest route %s %s of function %s", methodsText(route.Methods), route.Path, fn.Name)
 	c.add(item)
