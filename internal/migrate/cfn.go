@@ -108,7 +108,8 @@ func (c *cfn) prop(r *resource, key string) (*yaml.Node, string, error) {
 	return n, "Globals.Function." + key, err
 }
 
-// goRuntimes are the runtimes a Go handler deploys on.
+// goRuntime reports whether a Go handler deploys on the runtime: go1.x,
+// or a provided.* custom runtime running its bootstrap binary.
 func goRuntime(rt string) bool {
 	return rt == "" || rt == "go1.x" || strings.HasPrefix(rt, "provided")
 }
@@ -311,6 +312,7 @@ func (c *cfn) function(r *resource) error {
 	return nil
 }
 
+// runtimeFamily is a runtime's language, for the report.
 func runtimeFamily(rt string) string {
 	for _, f := range []string{"nodejs", "python", "java", "dotnet", "ruby"} {
 		if strings.HasPrefix(rt, f) {
@@ -467,6 +469,7 @@ func (c *cfn) policies(r *resource) error {
 	return nil
 }
 
+// listOf is a list's items, or a single value as a list of one.
 func listOf(n *yaml.Node) []*yaml.Node {
 	n = deref(n)
 	if n == nil {
@@ -559,6 +562,8 @@ func refsIn(n *yaml.Node) []string {
 // functionOf is the ferry function converted from a function resource.
 func (c *cfn) functionOf(id string) *config.Function { return &c.cfg.Functions[c.fn[id]] }
 
+// functionURL turns a function URL into function-url routes under the
+// function's name.
 func (c *cfn) functionURL(id string, n *yaml.Node, path string) error {
 	t := c.t
 	fn := c.functionOf(id)
@@ -667,6 +672,8 @@ func (c *cfn) restCORS(n *yaml.Node, path string) (*config.CORS, error) {
 	return nil, c.t.errorf(n, path, "want a quoted origin or a mapping")
 }
 
+// eventInvokeConfig turns Lambda's asynchronous invocation settings into
+// the function's async: block.
 func (c *cfn) eventInvokeConfig(id string, n *yaml.Node, path string) error {
 	t := c.t
 	fn := c.functionOf(id)
@@ -769,6 +776,7 @@ var notRunYet = map[string]string{
 	"Cognito":          "ferry does not receive Cognito triggers: keep this trigger on AWS",
 }
 
+// samEvent converts one event of a SAM function.
 func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) error {
 	t := c.t
 	typ := ""
@@ -897,6 +905,8 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 
 var validRule = regexp.MustCompile(`^[A-Za-z0-9._-]{1,64}$`)
 
+// ruleName names a schedule after its function and event, within the
+// 64 characters EventBridge allows.
 func ruleName(fn, event string) string {
 	s := fn + "-" + event
 	if len(s) > 64 {
@@ -905,6 +915,7 @@ func ruleName(fn, event string) string {
 	return s
 }
 
+// methodsText writes a route's methods for the report.
 func methodsText(m []string) string {
 	if m == nil {
 		return "ANY"
@@ -936,6 +947,8 @@ func (c *cfn) pathMethod(props *yaml.Node, path string, route *config.HTTPRoute)
 	return nil
 }
 
+// eventAuth reports an event's authorizer or API key, which ferry does
+// not check.
 func (c *cfn) eventAuth(props *yaml.Node, path string, item *Item) {
 	auth := mapGet(props, "Auth")
 	if auth == nil {
@@ -1055,6 +1068,7 @@ func (c *cfn) httpSettings(r *resource, rp string, route *config.HTTPRoute, item
 	return nil
 }
 
+// apiAuth reports an API's default authorizer.
 func (c *cfn) apiAuth(api *resource, item *Item) {
 	auth := mapGet(api.props, "Auth")
 	if auth == nil {
