@@ -128,6 +128,8 @@ Flags:
 	return res.ExitStatus()
 }
 
+// printReport writes the report as text: one line an item, with what to
+// do under it, then the files written and the counts.
 func printReport(w io.Writer, res *migrate.Result, base string, dryRun bool) {
 	rel := func(p string) string {
 		if r, err := filepath.Rel(base, p); err == nil {

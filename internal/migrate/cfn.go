@@ -30,6 +30,9 @@ type cfn struct {
 	later []func() error
 }
 
+// cloudFormation converts a SAM or CloudFormation template: function
+// names first (any value may refer to one), then the functions and their
+// events, then the resources that point at functions.
 func (m *migration) cloudFormation(input string) error {
 	root, err := readYAML(input)
 	if err != nil {
@@ -114,6 +117,7 @@ func goRuntime(rt string) bool {
 	return rt == "" || rt == "go1.x" || strings.HasPrefix(rt, "provided")
 }
 
+// function converts one AWS::Serverless::Function or AWS::Lambda::Function.
 func (c *cfn) function(r *resource) error {
 	t := c.t
 	path := "Resources." + r.id + ".Properties"
@@ -438,6 +442,8 @@ func (c *cfn) environment(r *resource) (map[string]string, error) {
 // basicPolicies only let a function write its logs.
 var basicPolicies = []string{"AWSLambdaBasicExecutionRole", "AWSLambdaExecute", "CloudWatchLogsFullAccess", "AWSXrayWriteOnlyAccess"}
 
+// policies reports IAM policies beyond writing logs: ferry does not
+// enforce them, so the function needs credentials of its own.
 func (c *cfn) policies(r *resource) error {
 	n, _, err := c.prop(r, "Policies")
 	if err != nil || n == nil {

@@ -67,6 +67,8 @@ func (c *cfn) other(r *resource) error {
 	return nil
 }
 
+// unknownTarget reports a resource that points at no function of the
+// template.
 func (c *cfn) unknownTarget(r *resource, key string) error {
 	c.add(Item{Resource: r.id, Type: r.typ, Status: NotSupported, Line: r.line,
 		Detail: key + " names no function of this template", Action: "nothing ferry can serve; remove it or point it at a function of the template"})

@@ -62,6 +62,7 @@ func unifiedDiff(name string, old, new []byte) string {
 	return out.String()
 }
 
+// hunkRange writes a hunk header's start,count as diff -u does.
 func hunkRange(start, n int) string {
 	if n == 0 {
 		return fmt.Sprintf("%d,0", start)

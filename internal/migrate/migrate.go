@@ -207,6 +207,7 @@ func Run(opts Options) (*Result, error) {
 	return m.res, nil
 }
 
+// summary lists the items, for the error when no function is left.
 func summary(items []Item) string {
 	if len(items) == 0 {
 		return "the input declares no functions"
@@ -218,6 +219,7 @@ func summary(items []Item) string {
 	return strings.Join(parts, "; ")
 }
 
+// add appends a report item, located in the input when it has a line.
 func (m *migration) add(it Item) {
 	if it.File == "" && it.Line != 0 {
 		it.File = m.res.Input

@@ -86,6 +86,7 @@ func goFiles(dir string) []string {
 	return slices.DeleteFunc(files, func(f string) bool { return strings.HasSuffix(f, "_test.go") })
 }
 
+// portSources ports the handler package's Go files in place.
 func (m *migration) portSources(h handler) error {
 	for _, file := range goFiles(h.dir) {
 		src, err := os.ReadFile(file)
@@ -116,6 +117,7 @@ type edit struct {
 	text       string
 }
 
+// applyEdits applies non-overlapping edits to a copy of src.
 func applyEdits(src []byte, edits []edit) []byte {
 	slices.SortFunc(edits, func(a, b edit) int { return b.start - a.start })
 	out := slices.Clone(src)

@@ -27,6 +27,8 @@ type sls struct {
 	depth        int
 }
 
+// serverless converts a serverless.yml: its variables are resolved, then
+// each function of the aws provider is converted in file order.
 func (m *migration) serverless(input string) error {
 	root, err := readYAML(input)
 	if err != nil {
@@ -124,6 +126,8 @@ func (s *sls) resolve(v any, path string) (any, error) {
 	return v, nil
 }
 
+// resolveString resolves the variables of one string, innermost first; a
+// string that is one variable keeps the variable's type.
 func (s *sls) resolveString(str, path string) (any, error) {
 	s.depth++
 	defer func() { s.depth-- }()
@@ -149,6 +153,7 @@ func (s *sls) resolveString(str, path string) (any, error) {
 	}
 }
 
+// scalarText writes a resolved value as text.
 func scalarText(v any) string {
 	switch v := v.(type) {
 	case string:
@@ -238,6 +243,7 @@ func (s *sls) lookup(dotted, path string) (any, error) {
 	return cur, nil
 }
 
+// function converts one function, with the provider's defaults.
 func (s *sls) function(key string, spec, prov map[string]any) error {
 	line := s.lines[key]
 	item := Item{Resource: key, Type: "function", Status: Ported, File: s.file, Line: line}
@@ -334,6 +340,7 @@ func (s *sls) function(key string, spec, prov map[string]any) error {
 	return nil
 }
 
+// asyncSettings reads a function's retries, event age and destinations.
 func (s *sls) asyncSettings(key string, spec map[string]any, fn *config.Function) {
 	a := &fn.AsyncConfig
 	if v, ok := spec["maximumRetryAttempts"]; ok {
@@ -373,6 +380,7 @@ func (s *sls) asyncSettings(key string, spec map[string]any, fn *config.Function
 	}
 }
 
+// intValue reads a whole number setting of a function.
 func (s *sls) intValue(v any, key, field string) (int, error) {
 	if v == nil {
 		return 0, nil
@@ -412,6 +420,7 @@ func (s *sls) sourceDir(key, handlerPath string, spec map[string]any) string {
 	return ""
 }
 
+// event converts one of a function's events.
 func (s *sls) event(key string, i int, ev any, prov map[string]any, fn *config.Function) error {
 	evm, ok := ev.(map[string]any)
 	if !ok || len(evm) != 1 {

@@ -75,6 +75,7 @@ type badInput struct{ msg string }
 
 func (e *badInput) Error() string { return e.msg }
 
+// errorf is bad input at a node: "file:line: path: message".
 func (t *template) errorf(n *yaml.Node, path, format string, args ...any) error {
 	line := 0
 	if n != nil {
@@ -172,6 +173,7 @@ func (t *template) active(r *resource) (bool, error) {
 	return t.condition(r.cond, r.node, "Resources."+r.id+".Condition")
 }
 
+// condition evaluates a named condition once.
 func (t *template) condition(name string, at *yaml.Node, path string) (bool, error) {
 	if v, ok := t.condValues[name]; ok {
 		return v, nil
@@ -193,6 +195,7 @@ func (t *template) condition(name string, at *yaml.Node, path string) (bool, err
 	return v, nil
 }
 
+// condExpr evaluates a condition function.
 func (t *template) condExpr(n *yaml.Node, path string) (bool, error) {
 	fn, arg := intrinsic(n)
 	switch fn {
@@ -409,6 +412,7 @@ func (t *template) evalInt(n *yaml.Node, path string) (int, error) {
 	return i, nil
 }
 
+// call evaluates an intrinsic function.
 func (t *template) call(fn string, arg, n *yaml.Node, path string) (any, error) {
 	switch fn {
 	case "Ref":
@@ -557,6 +561,8 @@ func (t *template) pseudo(name string) (any, bool) {
 	return nil, false
 }
 
+// ref resolves Ref: a pseudo parameter, a parameter, a function's name,
+// or a placeholder for another resource's physical ID.
 func (t *template) ref(name string, n *yaml.Node, path string) (any, error) {
 	if v, ok := t.pseudo(name); ok {
 		return v, nil
@@ -576,6 +582,7 @@ func (t *template) ref(name string, n *yaml.Node, path string) (any, error) {
 	return nil, t.errorf(n, path, "Ref %s: no parameter, resource or pseudo parameter is named %s", name, name)
 }
 
+// getAtt resolves Fn::GetAtt: a function's Arn, or a placeholder.
 func (t *template) getAtt(res, attr string, n *yaml.Node, path string) (any, error) {
 	if fn, ok := t.functionNames[res]; ok && attr == "Arn" {
 		return t.functionARN(fn), nil
@@ -587,6 +594,7 @@ func (t *template) getAtt(res, attr string, n *yaml.Node, path string) (any, err
 	return t.placeholder(envName(res+"_"+attr), "attribute "+attr+" of "+res+" ("+r.typ+")", n, path), nil
 }
 
+// functionARN is the ARN a function has under ferry.
 func (t *template) functionARN(name string) string {
 	return fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", t.region, t.accountID, name)
 }
@@ -600,6 +608,7 @@ func (t *template) placeholder(name, what string, n *yaml.Node, path string) str
 
 var subVar = regexp.MustCompile(`\$\{([^}]*)\}`)
 
+// sub resolves Fn::Sub, in its string and [string, variables] forms.
 func (t *template) sub(arg, n *yaml.Node, path string) (any, error) {
 	var text string
 	vars := map[string]any{}
@@ -683,6 +692,7 @@ func ferryValue(s string) string {
 
 // Helpers over yaml.v3 nodes.
 
+// deref follows aliases and document nodes to the value.
 func deref(n *yaml.Node) *yaml.Node {
 	for n != nil && n.Kind == yaml.AliasNode {
 		n = n.Alias
@@ -720,6 +730,7 @@ func pairs(n *yaml.Node) [][2]*yaml.Node {
 	return out
 }
 
+// kindName describes a node for an error message.
 func kindName(n *yaml.Node) string {
 	switch deref(n).Kind {
 	case yaml.MappingNode:
@@ -732,6 +743,7 @@ func kindName(n *yaml.Node) string {
 	return "nothing"
 }
 
+// goKind describes an evaluated value for an error message.
 func goKind(v any) string {
 	switch v.(type) {
 	case []any:
