@@ -302,6 +302,11 @@ func (m *migration) portGoMod(modDir, function string) error {
 			if err := f.AddGoStmt(sdkMod.Go.Version); err != nil {
 				return err
 			}
+			// A toolchain line older than the go line is what go mod tidy
+			// drops.
+			if f.Toolchain != nil && semver.Compare("v"+strings.TrimPrefix(f.Toolchain.Name, "go"), "v"+sdkMod.Go.Version) < 0 {
+				f.DropToolchainStmt()
+			}
 		}
 		if err := m.mergeGoSum(filepath.Join(modDir, "go.sum"), sdkSum); err != nil {
 			return err
