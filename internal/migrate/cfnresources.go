@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/ferrywasm/ferry/internal/config"
@@ -45,11 +46,14 @@ func (c *cfn) other(r *resource) error {
 	case "AWS::ApiGateway::Method":
 		return c.restMethod(r, path)
 	case "AWS::Serverless::Api", "AWS::Serverless::HttpApi":
-		if mapGet(r.props, "DefinitionBody") != nil || mapGet(r.props, "DefinitionUri") != nil {
+		if mapGet(r.props, "DefinitionUri") != nil {
 			c.add(Item{Resource: r.id, Type: r.typ, Status: Attention, Line: r.line,
-				Detail: "an OpenAPI definition: ferry takes routes from the functions' events, not from the definition",
+				Detail: "an OpenAPI definition in a separate file (DefinitionUri): ferry takes routes from the functions' events",
 				Action: "check that every path of the definition is an Api/HttpApi event of its function, or add it under the function's http: in ferry.yaml"})
 			return nil
+		}
+		if body := mapGet(r.props, "DefinitionBody"); body != nil {
+			return c.openAPI(r, body)
 		}
 		c.add(Item{Resource: r.id, Type: r.typ, Status: Ported, Line: r.line, Detail: "its settings apply to the routes of the events that name it"})
 		return nil
@@ -328,4 +332,85 @@ func (c *cfn) restStage(api string) string {
 		}
 	}
 	return stage
+}
+
+// openAPIMethods are the operations of an OpenAPI path item, and the
+// methods they route.
+var openAPIMethods = map[string]string{"get": "GET", "put": "PUT", "post": "POST", "delete": "DELETE", "options": "OPTIONS",
+	"head": "HEAD", "patch": "PATCH", "x-amazon-apigateway-any-method": "ANY"}
+
+// openAPI turns the Lambda proxy integrations of an API's inline OpenAPI
+// definition into routes, except those the functions' events declare
+// already (SAM merges those into the definition).
+func (c *cfn) openAPI(r *resource, body *yaml.Node) error {
+	kind := "Api"
+	if r.typ == "AWS::Serverless::HttpApi" {
+		kind = "HttpApi"
+	}
+	routed := 0
+	for _, pv := range pairs(mapGet(body, "paths")) {
+		path := pv[0].Value
+		for _, ov := range pairs(pv[1]) {
+			method, ok := openAPIMethods[strings.ToLower(ov[0].Value)]
+			integ := mapGet(ov[1], "x-amazon-apigateway-integration")
+			if !ok || integ == nil {
+				continue
+			}
+			item := Item{Resource: r.id + " " + method + " " + path, Type: "OpenAPI operation", Status: Ported, Line: ov[0].Line}
+			typ := ""
+			if tn := mapGet(integ, "type"); tn != nil {
+				typ = strings.ToLower(tn.Value)
+			}
+			id := c.functionIn(mapGet(integ, "uri"))
+			if typ != "aws_proxy" || id == "" {
+				item.Status, item.Detail = NotSupported, "its integration is not a Lambda proxy integration of a function of this template"
+				item.Action = "ferry routes to functions through Lambda proxy integrations only"
+				c.add(item)
+				continue
+			}
+			route := config.HTTPRoute{Path: path, Format: config.FormatREST, Stage: "Prod"}
+			if kind == "HttpApi" {
+				route.Format, route.Stage = config.FormatHTTPAPI, ""
+				if v := mapGet(integ, "payloadFormatVersion"); v != nil && v.Value == "1.0" {
+					route.Format = config.FormatREST
+				}
+			}
+			if method != "ANY" {
+				route.Methods = []string{method}
+			}
+			if owner := c.routedTo(route); owner != "" {
+				continue // an event of the function declares it
+			}
+			var err error
+			if kind == "Api" {
+				err = c.restSettings(r, "Resources."+r.id+".Properties", &route, &item)
+			} else {
+				err = c.httpSettings(r, "Resources."+r.id+".Properties", &route, &item)
+			}
+			if err != nil {
+				return err
+			}
+			fn := c.functionOf(id)
+			fn.HTTP = append(fn.HTTP, route)
+			routed++
+			item.Detail = fmt.Sprintf("%s route %s %s of function %s, from the OpenAPI definition", route.Format, methodsText(route.Methods), route.Path, fn.Name)
+			c.add(item)
+		}
+	}
+	c.add(Item{Resource: r.id, Type: r.typ, Status: Ported, Line: r.line,
+		Detail: fmt.Sprintf("its settings apply to the routes of the events that name it; %d more routes from its OpenAPI definition", routed)})
+	return nil
+}
+
+// routedTo returns the function that has a route with the same path and
+// methods already, or "".
+func (c *cfn) routedTo(route config.HTTPRoute) string {
+	for _, fn := range c.cfg.Functions {
+		for _, r := range fn.HTTP {
+			if r.Path == route.Path && slices.Equal(r.Methods, route.Methods) {
+				return fn.Name
+			}
+		}
+	}
+	return ""
 }

@@ -572,3 +572,49 @@ func TestDetectFindsTheTemplateInAProjectFolder(t *testing.T) {
 		t.Errorf("empty folder: %v", err)
 	}
 }
+
+func TestOpenAPIDefinitionRoutes(t *testing.T) {
+	dir := writeApp(t, withHandler(map[string]string{"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Api:
+    Type: AWS::Serverless::Api
+    Properties:
+      StageName: live
+      DefinitionBody:
+        openapi: "3.0.1"
+        paths:
+          /hello:
+            get:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"
+          /extra/{id}:
+            post:
+              x-amazon-apigateway-integration:
+                type: aws_proxy
+                httpMethod: POST
+                uri: !Sub "arn:aws:apigateway:${AWS::Region}:lambda:path/2015-03-31/functions/${Fn.Arn}/invocations"
+          /mock:
+            get:
+              x-amazon-apigateway-integration: {type: mock}
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn
+      Events:
+        Hello: {Type: Api, Properties: {Path: /hello, Method: get, RestApiId: !Ref Api}}
+`}))
+	res := run(t, Options{Path: dir})
+	fn := function(t, loaded(t, res), "Fn")
+	var routes []string
+	for _, r := range fn.HTTP {
+		routes = append(routes, strings.Join(r.Methods, ",")+" "+r.Path+" "+r.Format+" "+r.Stage)
+	}
+	if strings.Join(routes, "; ") != "GET /hello rest live; POST /extra/{id} rest live" {
+		t.Errorf("routes: %q", routes)
+	}
+	if !hasItem(res, NotSupported, "not a Lambda proxy integration") {
+		t.Errorf("the mock integration is not reported:\n%s", itemsText(res))
+	}
+}
