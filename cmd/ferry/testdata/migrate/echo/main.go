@@ -4,31 +4,23 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"os"
 	"strings"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 )
 
-type event struct {
-	Path           string `json:"path"`
-	RawPath        string `json:"rawPath"`
-	RequestContext struct {
-		Stage string `json:"stage"`
-	} `json:"requestContext"`
-}
-
-type response struct {
-	StatusCode int               `json:"statusCode"`
-	Headers    map[string]string `json:"headers"`
-	Body       string            `json:"body"`
-}
-
-func handler(ctx context.Context, raw json.RawMessage) (response, error) {
-	var ev event
-	_ = json.Unmarshal(raw, &ev)
+func handler(ctx context.Context, raw json.RawMessage) (events.APIGatewayProxyResponse, error) {
+	// A payload 1.0 event (REST, ALB) has path; a 2.0 one (HTTP API,
+	// function URL) has rawPath. Both have requestContext.stage.
+	var v1 events.APIGatewayProxyRequest
+	var v2 events.APIGatewayV2HTTPRequest
+	_ = json.Unmarshal(raw, &v1)
+	_ = json.Unmarshal(raw, &v2)
 	env := map[string]string{}
 	for _, kv := range os.Environ() {
 		if k, v, _ := strings.Cut(kv, "="); strings.HasPrefix(k, "APP_") {
@@ -39,10 +31,10 @@ func handler(ctx context.Context, raw json.RawMessage) (response, error) {
 		"function": os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 		"memory":   os.Getenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE"),
 		"env":      env,
-		"path":     ev.Path + ev.RawPath,
-		"stage":    ev.RequestContext.Stage,
+		"path":     cmp.Or(v1.Path, v2.RawPath),
+		"stage":    cmp.Or(v1.RequestContext.Stage, v2.RequestContext.Stage),
 	})
-	return response{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, err
+	return events.APIGatewayProxyResponse{StatusCode: 200, Headers: map[string]string{"Content-Type": "application/json"}, Body: string(body)}, err
 }
 
 func main() {
