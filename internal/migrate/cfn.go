@@ -13,7 +13,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/lambdaspec"
 	"gopkg.in/yaml.v3"
 )
 
@@ -303,11 +305,11 @@ func (c *cfn) function(r *resource) error {
 		c.later = append(c.later, func() error { return c.eventInvokeConfig(r.id, n, p) })
 	}
 	if r.typ == "AWS::Serverless::Function" {
-		events, err := t.field(r.props, "Events", path)
+		evs, err := t.field(r.props, "Events", path)
 		if err != nil {
 			return err
 		}
-		for _, kv := range pairs(events) {
+		for _, kv := range pairs(evs) {
 			if err := c.samEvent(r, kv[0].Value, kv[1], path+".Events."+kv[0].Value); err != nil {
 				return err
 			}
@@ -592,7 +594,7 @@ func (c *cfn) functionURL(id string, n *yaml.Node, path string) error {
 		item.Status = Attention
 		item.Action = "InvokeMode RESPONSE_STREAM: ferry buffers the response (it does not stream it)"
 	}
-	var cors *config.CORS
+	var cors *events.CORS
 	if cn, err := t.field(n, "Cors", path); err != nil {
 		return err
 	} else if cn != nil {
@@ -603,8 +605,8 @@ func (c *cfn) functionURL(id string, n *yaml.Node, path string) error {
 	}
 	base := "/" + fn.Name
 	fn.HTTP = append(fn.HTTP,
-		config.HTTPRoute{Path: base, Format: config.FormatFunctionURL, CORS: cors},
-		config.HTTPRoute{Path: base + "/{proxy+}", Format: config.FormatFunctionURL, CORS: cors})
+		config.HTTPRoute{Path: base, Format: events.FormatFunctionURL, CORS: cors},
+		config.HTTPRoute{Path: base + "/{proxy+}", Format: events.FormatFunctionURL, CORS: cors})
 	item.Detail = fmt.Sprintf("function-url routes %s and %s/{proxy+} (a function URL has its own host on AWS; here its paths start with %s)", base, base, base)
 	c.add(item)
 	return nil
@@ -612,7 +614,7 @@ func (c *cfn) functionURL(id string, n *yaml.Node, path string) error {
 
 // httpCORS reads an HTTP API's CorsConfiguration or a function URL's
 // Cors, which share their keys up to the case of the first letter.
-func (c *cfn) httpCORS(n *yaml.Node, path string) (*config.CORS, error) {
+func (c *cfn) httpCORS(n *yaml.Node, path string) (*events.CORS, error) {
 	v, err := c.t.eval(n, path)
 	if err != nil {
 		return nil, err
@@ -637,7 +639,7 @@ func (c *cfn) httpCORS(n *yaml.Node, path string) (*config.CORS, error) {
 		}
 		return out
 	}
-	cors := &config.CORS{AllowOrigins: strs("AllowOrigins"), AllowMethods: strs("AllowMethods"),
+	cors := &events.CORS{AllowOrigins: strs("AllowOrigins"), AllowMethods: strs("AllowMethods"),
 		AllowHeaders: strs("AllowHeaders"), ExposeHeaders: strs("ExposeHeaders")}
 	if s, ok := get("MaxAge").(string); ok {
 		cors.MaxAge, _ = strconv.Atoi(s)
@@ -650,7 +652,7 @@ func (c *cfn) httpCORS(n *yaml.Node, path string) (*config.CORS, error) {
 
 // restCORS reads a SAM Api's Cors: a quoted origin, or a mapping of
 // quoted header values.
-func (c *cfn) restCORS(n *yaml.Node, path string) (*config.CORS, error) {
+func (c *cfn) restCORS(n *yaml.Node, path string) (*events.CORS, error) {
 	v, err := c.t.eval(n, path)
 	if err != nil {
 		return nil, err
@@ -667,10 +669,10 @@ func (c *cfn) restCORS(n *yaml.Node, path string) (*config.CORS, error) {
 	}
 	switch v := v.(type) {
 	case string:
-		return &config.CORS{AllowOrigins: split(v)}, nil
+		return &events.CORS{AllowOrigins: split(v)}, nil
 	case map[string]any:
 		s := func(k string) string { x, _ := v[k].(string); return x }
-		cors := &config.CORS{AllowOrigins: split(s("AllowOrigin")), AllowMethods: split(s("AllowMethods")), AllowHeaders: split(s("AllowHeaders"))}
+		cors := &events.CORS{AllowOrigins: split(s("AllowOrigin")), AllowMethods: split(s("AllowMethods")), AllowHeaders: split(s("AllowHeaders"))}
 		cors.MaxAge, _ = strconv.Atoi(unquote(s("MaxAge")))
 		cors.AllowCredentials = s("AllowCredentials") == "true"
 		return cors, nil
@@ -695,7 +697,7 @@ func (c *cfn) eventInvokeConfig(id string, n *yaml.Node, path string) error {
 		if v < 0 || v > 2 {
 			return t.errorf(rn, path+".MaximumRetryAttempts", "%d is not 0 to 2", v)
 		}
-		a.RetryDelays = append([]time.Duration{}, config.DefaultRetryDelays[:v]...)
+		a.RetryDelays = append([]time.Duration{}, lambdaspec.DefaultRetryDelays[:v]...)
 		parts = append(parts, fmt.Sprintf("maxRetries %d", v))
 	}
 	if an, err := t.field(n, "MaximumEventAgeInSeconds", path); err != nil {
@@ -805,7 +807,7 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 	}
 	switch typ {
 	case "Api":
-		route := config.HTTPRoute{Format: config.FormatREST, Stage: "Prod"}
+		route := config.HTTPRoute{Format: events.FormatREST, Stage: "Prod"}
 		if err := c.pathMethod(props, ppath, &route); err != nil {
 			return err
 		}
@@ -822,7 +824,7 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 		fn.HTTP = append(fn.HTTP, route)
 		item.Detail = fmt.Sprintf("rest route %s %s, stage %s", methodsText(route.Methods), route.Path, route.Stage)
 	case "HttpApi":
-		route := config.HTTPRoute{Format: config.FormatHTTPAPI}
+		route := config.HTTPRoute{Format: events.FormatHTTPAPI}
 		if err := c.pathMethod(props, ppath, &route); err != nil {
 			return err
 		}
@@ -832,7 +834,7 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 		if v, err := str("PayloadFormatVersion"); err != nil {
 			return err
 		} else if v == "1.0" {
-			route.Format = config.FormatREST
+			route.Format = events.FormatREST
 		}
 		if api, err := t.field(props, "ApiId", ppath); err != nil {
 			return err

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
 	"gopkg.in/yaml.v3"
 )
@@ -189,9 +190,9 @@ func (c *cfn) v2Route(r *resource, path string) error {
 		c.add(item)
 		return nil
 	}
-	route := config.HTTPRoute{Format: config.FormatHTTPAPI}
+	route := config.HTTPRoute{Format: events.FormatHTTPAPI}
 	if v := mapGet(integ.props, "PayloadFormatVersion"); v != nil && v.Value == "1.0" {
-		route.Format = config.FormatREST
+		route.Format = events.FormatREST
 	}
 	if key == "$default" {
 		route.Path = "/{proxy+}"
@@ -255,7 +256,7 @@ func (c *cfn) restMethod(r *resource, path string) error {
 	if err != nil {
 		return err
 	}
-	route := config.HTTPRoute{Path: p, Format: config.FormatREST}
+	route := config.HTTPRoute{Path: p, Format: events.FormatREST}
 	if method != "ANY" {
 		route.Methods = []string{method}
 	}
@@ -368,11 +369,11 @@ func (c *cfn) openAPI(r *resource, body *yaml.Node) error {
 				c.add(item)
 				continue
 			}
-			route := config.HTTPRoute{Path: path, Format: config.FormatREST, Stage: "Prod"}
+			route := config.HTTPRoute{Path: path, Format: events.FormatREST, Stage: "Prod"}
 			if kind == "HttpApi" {
-				route.Format, route.Stage = config.FormatHTTPAPI, ""
+				route.Format, route.Stage = events.FormatHTTPAPI, ""
 				if v := mapGet(integ, "payloadFormatVersion"); v != nil && v.Value == "1.0" {
-					route.Format = config.FormatREST
+					route.Format = events.FormatREST
 				}
 			}
 			if method != "ANY" {

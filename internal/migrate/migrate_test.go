@@ -609,7 +609,7 @@ Resources:
 	fn := function(t, loaded(t, res), "Fn")
 	var routes []string
 	for _, r := range fn.HTTP {
-		routes = append(routes, strings.Join(r.Methods, ",")+" "+r.Path+" "+r.Format+" "+r.Stage)
+		routes = append(routes, strings.Join(r.Methods, ",")+" "+r.Path+" "+string(r.Format)+" "+r.Stage)
 	}
 	if strings.Join(routes, "; ") != "GET /hello rest live; POST /extra/{id} rest live" {
 		t.Errorf("routes: %q", routes)

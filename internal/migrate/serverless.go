@@ -10,7 +10,9 @@ import (
 	"strings"
 	"time"
 
+	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // sls converts a Serverless Framework service.
@@ -322,16 +324,16 @@ func (s *sls) function(key string, spec, prov map[string]any) error {
 	item.Detail = fmt.Sprintf("function %s, source %s", fn.Name, fn.Source)
 	s.add(item)
 	s.asyncSettings(key, spec, &fn)
-	events, _ := spec["events"].([]any)
-	for i, ev := range events {
+	evs, _ := spec["events"].([]any)
+	for i, ev := range evs {
 		if err := s.event(key, i, ev, prov, &fn); err != nil {
 			return err
 		}
 	}
 	if u := spec["url"]; u != nil && u != false {
 		base := "/" + fn.Name
-		fn.HTTP = append(fn.HTTP, config.HTTPRoute{Path: base, Format: config.FormatFunctionURL},
-			config.HTTPRoute{Path: base + "/{proxy+}", Format: config.FormatFunctionURL})
+		fn.HTTP = append(fn.HTTP, config.HTTPRoute{Path: base, Format: events.FormatFunctionURL},
+			config.HTTPRoute{Path: base + "/{proxy+}", Format: events.FormatFunctionURL})
 		s.add(Item{Resource: key + "/url", Type: "url", Status: Ported, File: s.file, Line: line,
 			Detail: fmt.Sprintf("function-url routes %s and %s/{proxy+} (a function URL has its own host on AWS; here its paths start with %s)", base, base, base)})
 	}
@@ -345,7 +347,7 @@ func (s *sls) asyncSettings(key string, spec map[string]any, fn *config.Function
 	a := &fn.AsyncConfig
 	if v, ok := spec["maximumRetryAttempts"]; ok {
 		if n, err := strconv.Atoi(scalarText(v)); err == nil && n >= 0 && n <= 2 {
-			a.RetryDelays = append([]time.Duration{}, config.DefaultRetryDelays[:n]...)
+			a.RetryDelays = append([]time.Duration{}, lambdaspec.DefaultRetryDelays[:n]...)
 		}
 	}
 	if v, ok := spec["maximumEventAge"]; ok {
@@ -434,9 +436,9 @@ func (s *sls) event(key string, i int, ev any, prov map[string]any, fn *config.F
 	item := Item{Resource: fmt.Sprintf("%s/events[%d]", key, i), Type: typ, Status: Ported, File: s.file, Line: s.lines[key]}
 	switch typ {
 	case "http", "httpApi":
-		route := config.HTTPRoute{Format: config.FormatHTTPAPI}
+		route := config.HTTPRoute{Format: events.FormatHTTPAPI}
 		if typ == "http" {
-			route.Format, route.Stage = config.FormatREST, s.stage
+			route.Format, route.Stage = events.FormatREST, s.stage
 		}
 		var method, path string
 		switch v := spec.(type) {
@@ -453,7 +455,7 @@ func (s *sls) event(key string, i int, ev any, prov map[string]any, fn *config.F
 				item.Action = "authorizers and API keys are not checked by ferry: check credentials in the handler or in front of ferry"
 			}
 			if v["cors"] != nil && v["cors"] != false {
-				route.CORS = &config.CORS{AllowOrigins: []string{"*"}}
+				route.CORS = &events.CORS{AllowOrigins: []string{"*"}}
 			}
 		}
 		if path == "" {
@@ -468,7 +470,7 @@ func (s *sls) event(key string, i int, ev any, prov map[string]any, fn *config.F
 		}
 		if typ == "httpApi" {
 			if hc, _ := prov["httpApi"].(map[string]any); hc != nil && hc["cors"] == true {
-				route.CORS = &config.CORS{AllowOrigins: []string{"*"}}
+				route.CORS = &events.CORS{AllowOrigins: []string{"*"}}
 			}
 		}
 		fn.HTTP = append(fn.HTTP, route)
