@@ -216,6 +216,10 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 		return fmt.Errorf("%s: %w", where, err)
 	}
 	d.Functions[fc.Name] = f
+	if d.MountOnly == nil {
+		d.MountOnly = map[string]bool{}
+	}
+	d.MountOnly[fc.Name] = true // Azure's routes and keys only
 	d.Mounts = append(d.Mounts, h.Mount())
 	d.Azure = append(d.Azure, h)
 	return nil

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -8,8 +9,8 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"regexp"
 	"sort"
-	"strings"
 
 	"github.com/gorilla/mux"
 
@@ -60,15 +61,38 @@ func serviceError(w http.ResponseWriter, status int, code, messageKey, message s
 	json.NewEncoder(w).Encode(body)
 }
 
+// functionNamePattern is Lambda's pattern for Invoke's FunctionName: a
+// name, a partial ARN (account:function:name) or a full ARN, each with an
+// optional :qualifier that cannot be empty.
+const functionNamePattern = `(arn:(aws[a-zA-Z-]*)?:lambda:)?([a-z]{2}(-gov)?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?`
+
+var (
+	functionNameRE = regexp.MustCompile(`^` + functionNamePattern + `$`)
+	// functionRefRE takes a reference apart: region, account, name,
+	// qualifier.
+	functionRefRE = regexp.MustCompile(`^(?:arn:aws[a-zA-Z-]*:lambda:([a-z]{2}(?:-gov)?-[a-z]+-\d):)?(?:(\d{12}):function:)?([a-zA-Z0-9-_\.]+)(?::(\$LATEST|[a-zA-Z0-9-_]+))?$`)
+)
+
 // lookup resolves a name, ARN or partial ARN plus qualifier to a function.
+// A reference Lambda would not accept (a bad pattern, an empty qualifier)
+// is a ValidationException; one naming another region or account, or an
+// unknown function or qualifier, is ResourceNotFoundException.
 func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*adapter.Function, bool) {
 	ref := mux.Vars(r)["name"]
-	name, qualifier := ref, r.URL.Query().Get("Qualifier")
-	if i := strings.Index(ref, ":function:"); i >= 0 { // full or partial ARN
-		name = ref[i+len(":function:"):]
+	qualifier := r.URL.Query().Get("Qualifier")
+	m := functionRefRE.FindStringSubmatch(ref)
+	if len(ref) > 170 || !functionNameRE.MatchString(ref) || m == nil {
+		serviceError(w, http.StatusBadRequest, "ValidationException", "message",
+			fmt.Sprintf("1 validation error detected: Value '%s' at 'functionName' failed to satisfy constraint: Member must satisfy regular expression pattern: %s", ref, functionNamePattern), nil)
+		return nil, false
 	}
-	if n, q, ok := strings.Cut(name, ":"); ok {
-		name = n
+	region, account, name, q := m[1], m[2], m[3], m[4]
+	if _, set := r.URL.Query()["Qualifier"]; set && qualifier == "" {
+		serviceError(w, http.StatusBadRequest, "ValidationException", "message",
+			"1 validation error detected: Value '' at 'qualifier' failed to satisfy constraint: Member must have length greater than or equal to 1", nil)
+		return nil, false
+	}
+	if q != "" {
 		if qualifier != "" && qualifier != q {
 			serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
 				"The derived qualifier from the function name does not match the specified qualifier.", nil)
@@ -77,14 +101,20 @@ func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*adapter.F
 		qualifier = q
 	}
 	f, ok := api.functions[name]
-	if !ok && name == "function" && len(api.functions) == 1 { // RIE's route
+	if !ok && name == "function" && len(api.functions) == 1 && region == "" && account == "" { // RIE's route
 		for _, only := range api.functions {
 			f, ok = only, true
 		}
 	}
+	if ok {
+		cfg := f.Config()
+		if (region != "" && region != cfg.Region) || (account != "" && account != cfg.AccountID) {
+			ok = false // another region's or account's function is not here
+		}
+	}
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {
-		arn := fmt.Sprintf("arn:aws:lambda:us-east-1:123456789012:function:%s", name)
-		if ok {
+		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cmp.Or(region, "us-east-1"), cmp.Or(account, "123456789012"), name)
+		if f != nil && region == "" && account == "" {
 			cfg := f.Config()
 			arn = cfg.ARN()
 		}
@@ -218,7 +248,10 @@ type functionConfiguration struct {
 	State        string
 	PackageType  string
 	Description  string
-	Environment  *struct{ Variables map[string]string } `json:",omitempty"`
+	// Environment is left out: its values are often secrets (the
+	// README's ${NAME} pattern for keys), and Lambda itself shows them
+	// only to callers allowed to decrypt them. ferry.yaml is where a
+	// function's environment is read.
 }
 
 func configuration(f *adapter.Function) functionConfiguration {
@@ -234,9 +267,6 @@ func configuration(f *adapter.Function) functionConfiguration {
 		State:        "Active",
 		PackageType:  "Zip",
 		Description:  "WebAssembly " + f.Mode().String() + " module run by ferry (ABI v" + fmt.Sprint(hostabi.Version) + ")",
-	}
-	if len(cfg.Environment) > 0 {
-		c.Environment = &struct{ Variables map[string]string }{cfg.Environment}
 	}
 	return c
 }

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -33,6 +34,8 @@ import (
 // modules compile; everything else waits for Deploy.
 type Server struct {
 	accessLog  io.Writer
+	creds      Credentials
+	region     string
 	logJSON    bool
 	metrics    http.Handler
 	deployment atomic.Pointer[deployed]
@@ -51,6 +54,10 @@ type Deployment struct {
 	// Mounts serve the requests they match before Routes are tried: an
 	// Azure Functions app's routes and queue endpoints (azurehost.Host).
 	Mounts []Mount
+	// MountOnly names the Functions reachable only through their Mount
+	// (an Azure app, whose keys its mount checks): the Lambda API neither
+	// lists nor invokes them.
+	MountOnly map[string]bool
 }
 
 // Mount is a handler for the requests it owns, such as an Azure Functions
@@ -94,6 +101,15 @@ func WithMetricsHandler(h http.Handler) ServerOption {
 	return func(s *Server) { s.metrics = h }
 }
 
+// WithCredentials makes the Lambda API (everything under /2015-03-31/,
+// the Runtime Interface Emulator's route included) require requests
+// signed with AWS Signature Version 4 by one of creds' keys, for service
+// lambda in region, as Lambda does. Without it (or with no keys) the
+// Lambda API is open: for loopback only (ferry serve enforces that).
+func WithCredentials(creds Credentials, region string) ServerOption {
+	return func(s *Server) { s.creds, s.region = creds, region }
+}
+
 // NewServer returns a server with nothing deployed: not ready yet.
 func NewServer(opts ...ServerOption) *Server {
 	s := &Server{}
@@ -118,7 +134,13 @@ var reserved = []string{"/healthz", "/readyz", "/metrics", "/2015-03-31/"}
 func (s *Server) Deploy(d Deployment) error {
 	r := mux.NewRouter()
 	r.SkipClean(true) // API Gateway passes paths as received
-	api := &invokeAPI{functions: d.Functions, queue: d.Queue}
+	lambdaFunctions := make(map[string]*adapter.Function, len(d.Functions))
+	for name, f := range d.Functions {
+		if !d.MountOnly[name] {
+			lambdaFunctions[name] = f
+		}
+	}
+	api := &invokeAPI{functions: lambdaFunctions, queue: d.Queue}
 	api.register(r)
 	for _, m := range d.Mounts {
 		r.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool { return m.Owns(req) }).Handler(m)
@@ -213,13 +235,43 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if s.accessLog == nil {
-		d.router.ServeHTTP(w, r)
+		s.route(d, w, r)
 		return
 	}
 	start := time.Now()
 	lw := &loggingWriter{ResponseWriter: w, status: http.StatusOK}
-	d.router.ServeHTTP(lw, r)
+	s.route(d, lw, r)
 	s.logAccess(r, lw, start)
+}
+
+// isControl says whether r is for the Lambda API, which needs credentials
+// once any are configured.
+func isControl(r *http.Request) bool {
+	return r.URL.Path == "/2015-03-31" || strings.HasPrefix(r.URL.Path, "/2015-03-31/")
+}
+
+// route checks a Lambda API request's signature, then serves r.
+func (s *Server) route(d *deployed, w http.ResponseWriter, r *http.Request) {
+	if len(s.creds) > 0 && isControl(r) {
+		// The signature covers the body's hash, so the body is read
+		// first, bounded by the largest payload Lambda accepts.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestSize+1))
+		if err != nil {
+			serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Could not read request body: "+err.Error(), nil)
+			return
+		}
+		if len(body) > maxRequestSize {
+			serviceError(w, http.StatusRequestEntityTooLarge, "RequestTooLargeException", "message",
+				fmt.Sprintf("Request must be smaller than %d bytes for the InvokeFunction operation", maxRequestSize), nil)
+			return
+		}
+		if aerr := verifySigV4(r, body, s.creds, s.region, time.Now()); aerr != nil {
+			aerr.write(w)
+			return
+		}
+		r.Body = io.NopCloser(bytes.NewReader(body))
+	}
+	d.router.ServeHTTP(w, r)
 }
 
 // loggingWriter remembers what the access log needs.

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -34,7 +33,8 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	fs.SetOutput(stderr)
 	var (
 		file          = fs.String("f", "ferry.yaml", "config file")
-		addr          = fs.String("addr", envOr("FERRY_ADDR", ":8080"), "listen address ($FERRY_ADDR)")
+		addr          = fs.String("addr", os.Getenv("FERRY_ADDR"), "listen address ($FERRY_ADDR); default :8080 with access keys, 127.0.0.1:8080 (loopback only) without")
+		insecureOpen  = fs.Bool("insecure-open", os.Getenv("FERRY_INSECURE_OPEN") == "true", "($FERRY_INSECURE_OPEN=true) serve the Lambda API and Azure admin routes without credentials beyond loopback (anyone who reaches the port can invoke, list and administer)")
 		logFormat     = fs.String("log-format", "", "Text or JSON, for function and access logs (default: the config's logFormat, else Text)")
 		drain         = fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
 		watch         = fs.Bool("watch", false, "rebuild and reload a source function when its files change")
@@ -71,6 +71,16 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		}
 		cfg.AzureApps = append(cfg.AzureApps, config.AzureApp{Path: abs})
 	}
+	creds, err := gateway.CredentialsFromEnv(os.Getenv)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	if *addr == "" {
+		*addr = "127.0.0.1:8080" // no keys: the control surface stays on this machine
+		if len(creds) > 0 {
+			*addr = ":8080"
+		}
+	}
 	format := adapter.LogFormat(cmp.Or(*logFormat, cfg.LogFormat, string(adapter.LogText)))
 	if format != adapter.LogText && format != adapter.LogJSON {
 		return fail(stderr, "serve", fmt.Errorf("--log-format %q: want Text or JSON", format))
@@ -84,6 +94,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if !*noAccess {
 		opts = append(opts, gateway.WithAccessLog(logs, format == adapter.LogJSON))
 	}
+	if len(creds) > 0 {
+		opts = append(opts, gateway.WithCredentials(creds, cfg.Region))
+	}
 	srv := gateway.NewServer(opts...)
 
 	// Listen first: /healthz answers while modules build and compile, and
@@ -92,7 +105,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	httpSrv := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second}
+	if err := checkOpen(ln.Addr(), creds, cfg, *insecureOpen, stderr); err != nil {
+		ln.Close()
+		return fail(stderr, "serve", err)
+	}
+	httpSrv := gateway.NewHTTPServer(srv)
+	ln = gateway.LimitConns(ln, gateway.DefaultMaxConns(), httpSrv)
 	served := make(chan error, 1)
 	go func() { served <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(stderr, "ferry: listening on http://%s\n", ln.Addr())
@@ -164,6 +182,40 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	}
 	fmt.Fprintln(stderr, "ferry: stopped")
 	return status
+}
+
+// checkOpen refuses to serve the control surface (the Lambda API, Azure
+// admin routes) without credentials beyond loopback, unless insecureOpen,
+// and says at start how it is protected.
+func checkOpen(addr net.Addr, creds gateway.Credentials, cfg *config.File, insecureOpen bool, stderr io.Writer) error {
+	loopback := false
+	if tcp, ok := addr.(*net.TCPAddr); ok {
+		loopback = tcp.IP.IsLoopback()
+	}
+	var missing []string
+	if len(creds) == 0 {
+		missing = append(missing, "the Lambda API (/2015-03-31/…) has no access keys (set FERRY_AWS_ACCESS_KEY_ID and FERRY_AWS_SECRET_ACCESS_KEY, FERRY_ACCESS_KEYS or FERRY_ACCESS_KEYS_FILE)")
+	} else {
+		fmt.Fprintf(stderr, "ferry: the Lambda API requires AWS Signature V4 with one of %d access key(s), region %s\n", len(creds), cfg.Region)
+	}
+	for _, ac := range cfg.AzureApps {
+		if ac.Environment["FERRY_AZURE_MASTER_KEY"] == "" && os.Getenv("FERRY_AZURE_MASTER_KEY") == "" {
+			missing = append(missing, fmt.Sprintf("the Azure app %s has no master key for its admin routes (set FERRY_AZURE_MASTER_KEY)", ac.Path))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	what := strings.Join(missing, "; ")
+	switch {
+	case loopback:
+		fmt.Fprintf(stderr, "ferry: listening on loopback only: %s, so anyone on this machine can invoke, list and administer\n", what)
+		return nil
+	case insecureOpen:
+		fmt.Fprintf(stderr, "ferry: WARNING: --insecure-open: %s, and ferry listens on %s: anyone who reaches it can invoke, list and administer\n", what, addr)
+		return nil
+	}
+	return fmt.Errorf("refusing to listen on %s without credentials: %s. Listen on loopback (--addr 127.0.0.1:8080), set the keys, or pass --insecure-open", addr, what)
 }
 
 // printRoutes lists what is served, the way sam local start-api does.
