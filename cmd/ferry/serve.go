@@ -105,7 +105,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	if err := checkOpen(ln.Addr(), creds, cfg, *insecureOpen, stderr); err != nil {
+	if err := checkOpen(ln.Addr(), *addr, creds, cfg, *insecureOpen, stderr); err != nil {
 		ln.Close()
 		return fail(stderr, "serve", err)
 	}
@@ -187,7 +187,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 // checkOpen refuses to serve the control surface (the Lambda API, Azure
 // admin routes) without credentials beyond loopback, unless insecureOpen,
 // and says at start how it is protected.
-func checkOpen(addr net.Addr, creds gateway.Credentials, cfg *config.File, insecureOpen bool, stderr io.Writer) error {
+func checkOpen(addr net.Addr, requested string, creds gateway.Credentials, cfg *config.File, insecureOpen bool, stderr io.Writer) error {
 	loopback := false
 	if tcp, ok := addr.(*net.TCPAddr); ok {
 		loopback = tcp.IP.IsLoopback()
@@ -212,10 +212,10 @@ func checkOpen(addr net.Addr, creds gateway.Credentials, cfg *config.File, insec
 		fmt.Fprintf(stderr, "ferry: listening on loopback only: %s, so anyone on this machine can invoke, list and administer\n", what)
 		return nil
 	case insecureOpen:
-		fmt.Fprintf(stderr, "ferry: WARNING: --insecure-open: %s, and ferry listens on %s: anyone who reaches it can invoke, list and administer\n", what, addr)
+		fmt.Fprintf(stderr, "ferry: WARNING: --insecure-open: %s, and ferry listens on %s: anyone who reaches it can invoke, list and administer\n", what, requested)
 		return nil
 	}
-	return fmt.Errorf("refusing to listen on %s without credentials: %s. Listen on loopback (--addr 127.0.0.1:8080), set the keys, or pass --insecure-open", addr, what)
+	return fmt.Errorf("refusing to listen on %s without credentials: %s. Listen on loopback (--addr 127.0.0.1:8080), set the keys, or pass --insecure-open", requested, what)
 }
 
 // printRoutes lists what is served, the way sam local start-api does.

@@ -123,6 +123,17 @@ func TestServeAzureAppFlag(t *testing.T) {
 	if code, body := httpDo(t, "GET", url+"/api/HttpExample?name=x&code=guess", ""); code != 401 {
 		t.Errorf("%d %s", code, body)
 	}
+	// The app is no Lambda function: neither the Invoke API nor the
+	// Runtime Interface Emulator's route reaches it, and it is not listed.
+	envelope := `{"function":"HttpExample","request":{"Data":{},"Metadata":{}}}`
+	for _, path := range []string{"/2015-03-31/functions/azure-app/invocations", "/2015-03-31/functions/function/invocations"} {
+		if code, body := httpDo(t, "POST", url+path, envelope); code != 404 || !strings.Contains(body, "Function not found") {
+			t.Errorf("POST %s: %d %s", path, code, body)
+		}
+	}
+	if code, body := httpDo(t, "GET", url+"/2015-03-31/functions/", ""); code != 200 || !strings.Contains(body, `"Functions":[]`) {
+		t.Errorf("ListFunctions: %d %s", code, body)
+	}
 	cancel()
 	if code := <-done; code != 0 {
 		t.Errorf("exit %d\n%s", code, log2.String())
