@@ -29,6 +29,14 @@ import (
 // the function's OnSuccess or OnFailure destination with condition
 // Success, RetriesExhausted or EventAgeExceeded.
 //
+// Durability. With a SpoolDir the spool is a write-ahead log: Enqueue
+// writes the event's file and returns (the caller's 202) only once it is
+// durable, concurrent Enqueues sharing one file-system sync (group
+// commit); the file is removed after the event's outcome (its record
+// delivered or it discarded), never before. A process killed at any
+// moment therefore loses no accepted event: the next NewQueue runs every
+// file still there, again if it was running (at least once, as Lambda).
+//
 // Design. Every held event is in q.events. An event is ready (in its
 // function's lane, FIFO), running, waiting for a retry (a time.AfterFunc
 // timer) or parked (it could not start because the queue is closing or
@@ -64,9 +72,15 @@ type QueueOptions struct {
 	// or waiting for a retry (default 1000). Events loaded from the spool
 	// and records queued to destination functions are always accepted.
 	Capacity int
-	// SpoolDir keeps the events not finished at Close for the next
-	// NewQueue. "" means no spool: events still held at Close are lost,
-	// and Close's error lists them.
+	// MaxQueuedPerFunction is the most events one function may hold, so
+	// that a slow function's backlog cannot take every other function's
+	// share (default Capacity divided by the number of functions).
+	MaxQueuedPerFunction int
+	// SpoolDir is the write-ahead spool: every accepted event is a file
+	// there until its outcome, and NewQueue runs the files it finds.
+	// Files that are not valid events move to SpoolDir/bad. "" means no
+	// spool: events are held in memory only, those still held at Close
+	// are lost, and Close's error lists them.
 	SpoolDir string
 	// Log receives one line per retry, destination delivery and spool
 	// action; nil discards them.
@@ -78,7 +92,10 @@ type QueueOptions struct {
 type Queue struct {
 	functions map[string]*adapter.Function
 	capacity  int
+	perFn     int // events one function may hold
 	spoolDir  string
+	wal       *spoolWriter // nil without a spool
+	writing   sync.WaitGroup
 
 	logMu sync.Mutex
 	log   io.Writer
@@ -90,6 +107,7 @@ type Queue struct {
 
 	mu        sync.Mutex
 	events    map[*event]struct{} // accepted and not finished
+	held      map[*adapter.Function]int
 	lanes     map[*adapter.Function]*lane
 	running   int  // events being processed, across lanes
 	closed    bool // Close has begun: no intake, nothing new starts
@@ -126,6 +144,7 @@ type event struct {
 	last     *adapter.Result // the last attempt's outcome (Payload, ErrorType)
 	state    eventState
 	timer    *time.Timer
+	file     string // its spool file's name once durable, "" without a spool
 }
 
 // NewQueue returns a running queue for functions (keyed by name, the
@@ -142,12 +161,18 @@ func NewQueue(functions map[string]*adapter.Function, opts QueueOptions) (*Queue
 	if log == nil {
 		log = io.Discard
 	}
+	perFn := opts.MaxQueuedPerFunction
+	if perFn <= 0 {
+		perFn = max(1, opts.Capacity/max(1, len(functions)))
+	}
 	q := &Queue{
 		functions: functions,
 		capacity:  opts.Capacity,
+		perFn:     perFn,
 		spoolDir:  opts.SpoolDir,
 		log:       log,
 		events:    map[*event]struct{}{},
+		held:      map[*adapter.Function]int{},
 		lanes:     map[*adapter.Function]*lane{},
 		drained:   make(chan struct{}),
 	}
@@ -176,12 +201,15 @@ func NewQueue(functions map[string]*adapter.Function, opts QueueOptions) (*Queue
 	}
 	q.stop, q.cancel = context.WithCancel(context.Background())
 	if q.spoolDir != "" {
-		if err := os.MkdirAll(q.spoolDir, 0o700); err != nil {
+		w, err := newSpoolWriter(q.spoolDir)
+		if err != nil {
 			q.cancel()
-			return nil, fmt.Errorf("async: spool: %w", err)
+			return nil, err
 		}
+		q.wal = w
 		if err := q.loadSpool(); err != nil {
 			q.cancel()
+			w.close()
 			return nil, err
 		}
 	}
@@ -202,8 +230,10 @@ func (q *Queue) OnAttempt(fn func(function string, attempt int, res *adapter.Res
 // Enqueue accepts an event for f and returns its request id, generated
 // when req.RequestID is empty; every attempt uses it, and one trace id.
 // req.Trigger defaults to TriggerEvent (a schedule passes
-// TriggerSchedule). The queue keeps a copy of req. Errors: ErrQueueFull,
-// ErrQueueClosed, ErrClosed (f is closed).
+// TriggerSchedule). The queue keeps a copy of req. With a spool, Enqueue
+// returns once the event's file is durable. Errors: ErrQueueFull (the
+// queue or f's share of it is full), ErrQueueClosed, ErrClosed (f is
+// closed), or the spool's write error (the event is not accepted).
 func (q *Queue) Enqueue(f *adapter.Function, req *adapter.Request) (string, error) {
 	if f == nil || req == nil {
 		return "", errors.New("async: Enqueue needs a function and a request")
@@ -213,15 +243,83 @@ func (q *Queue) Enqueue(f *adapter.Function, req *adapter.Request) (string, erro
 	}
 	ev := newEvent(f, req, time.Now())
 	q.mu.Lock()
-	defer q.mu.Unlock()
 	if q.closed {
+		q.mu.Unlock()
 		return "", ErrQueueClosed
 	}
-	if len(q.events) >= q.capacity {
+	if len(q.events) >= q.capacity || q.held[f] >= q.perFn {
+		q.mu.Unlock()
 		return "", ErrQueueFull
 	}
-	q.add(ev)
+	// Held (counted against capacity) but not ready until durable.
+	ev.state = stateParked
+	q.events[ev] = struct{}{}
+	q.held[f]++
+	q.writing.Add(1)
+	q.mu.Unlock()
+
+	err := q.persist(ev)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	defer q.writing.Done()
+	if err != nil {
+		q.forget(ev)
+		q.logf("%s %s: NOT accepted: the spool write failed: %v", f.Config().Name, ev.req.RequestID, err)
+		return "", fmt.Errorf("async: the event could not be written to the spool: %w", err)
+	}
+	if !q.closed {
+		q.schedule(ev)
+	} // else Close spools it (its file is there already)
 	return ev.req.RequestID, nil
+}
+
+// persist writes ev's spool file and waits until it is durable; nothing
+// to do without a spool.
+func (q *Queue) persist(ev *event) error {
+	if q.wal == nil {
+		return nil
+	}
+	q.mu.Lock()
+	e := ev.spoolEntry()
+	q.mu.Unlock()
+	b, err := json.Marshal(&e)
+	if err != nil {
+		return err
+	}
+	name := spoolFileName(ev.enqueued)
+	if err := q.wal.write(name, b); err != nil {
+		return err
+	}
+	q.mu.Lock()
+	ev.file = name
+	q.mu.Unlock()
+	return nil
+}
+
+// forget lets ev go; q.mu is held.
+func (q *Queue) forget(ev *event) {
+	if _, ok := q.events[ev]; !ok {
+		return
+	}
+	delete(q.events, ev)
+	if q.held[ev.fn]--; q.held[ev.fn] <= 0 {
+		delete(q.held, ev.fn)
+	}
+}
+
+// done lets ev go after its outcome and removes its spool file.
+func (q *Queue) done(ev *event) {
+	q.mu.Lock()
+	q.forget(ev)
+	file := ev.file
+	ev.file = ""
+	q.mu.Unlock()
+	if q.wal != nil && file != "" {
+		if err := q.wal.remove(file); err != nil {
+			q.logf("%s %s: finished, but its spool file %s could not be removed (%v): it will run again at the next start",
+				ev.fn.Config().Name, ev.req.RequestID, file, err)
+		}
+	}
 }
 
 // Depth returns the number of events accepted and not finished: queued,
@@ -259,6 +357,7 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	q.checkDrained()
 	q.mu.Unlock()
+	q.writing.Wait() // events being written become held, or are refused
 
 	select {
 	case <-q.drained:
@@ -274,11 +373,16 @@ func (q *Queue) Close(ctx context.Context) error {
 	sort.Slice(held, func(i, j int) bool { return held[i].enqueued.Before(held[j].enqueued) })
 	entries := make([]spoolEntry, len(held))
 	running := make([]bool, len(held))
+	files := make([]string, len(held))
 	for i, ev := range held {
 		entries[i] = ev.spoolEntry()
 		running[i] = ev.state == stateRunning
+		files[i] = ev.file
 	}
 	q.mu.Unlock()
+	if q.wal != nil {
+		defer q.wal.close()
+	}
 
 	if len(entries) == 0 {
 		return nil
@@ -293,7 +397,9 @@ func (q *Queue) Close(ctx context.Context) error {
 	}
 	var errs []error
 	for i, e := range entries {
-		path, err := writeSpoolFile(q.spoolDir, &e)
+		// The event's file is rewritten in place with its attempts and
+		// due time, so it stays one event.
+		path, err := writeSpoolFile(q.spoolDir, files[i], &e)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("async: event %s %s lost: %w", e.Function, e.RequestID, err))
 			continue
@@ -329,7 +435,10 @@ func newEvent(f *adapter.Function, req *adapter.Request, now time.Time) *event {
 
 // add takes ev in, bypassing the capacity check; q.mu is held.
 func (q *Queue) add(ev *event) {
-	q.events[ev] = struct{}{}
+	if _, ok := q.events[ev]; !ok {
+		q.events[ev] = struct{}{}
+		q.held[ev.fn]++
+	}
 	q.schedule(ev)
 }
 
@@ -478,41 +587,52 @@ func (q *Queue) finish(ev *event, condition string, last *adapter.Result) {
 	switch {
 	case dest.File != "":
 		err := appendLine(dest.File, record)
-		q.mu.Lock()
-		delete(q.events, ev)
-		q.mu.Unlock()
 		if err != nil {
-			q.logf("%s %s: %s after %d attempts; delivery to %s FAILED: %v; record: %s",
-				name, id, condition, ev.attempts, dest, err, bytes.TrimSpace(record))
+			// Kept (and its file) for the next start rather than lost.
+			q.mu.Lock()
+			ev.state = stateParked
+			q.mu.Unlock()
+			q.logf("%s %s: %s after %d attempts; delivery to %s FAILED: %v; the event is held for the next start",
+				name, id, condition, ev.attempts, dest, err)
 			return
 		}
+		q.done(ev)
 		q.logf("%s %s: %s after %d attempts; record appended to %s", name, id, condition, ev.attempts, dest.File)
 	case dest.Function != "":
 		target := q.lookup(dest.Function)
-		q.mu.Lock()
-		if q.final {
-			q.mu.Unlock()
-			return // spooled with the event
-		}
-		delete(q.events, ev)
-		var next *event
-		if target != nil {
-			// Replaces ev, so the queue does not grow: no capacity check.
-			next = newEvent(target, &adapter.Request{Payload: bytes.TrimSpace(record)}, time.Now())
-			q.add(next)
-		}
-		q.mu.Unlock()
-		if next == nil {
+		if target == nil {
+			q.done(ev)
 			q.logf("%s %s: %s after %d attempts; delivery to %s FAILED: no such function; record: %s",
 				name, id, condition, ev.attempts, dest, bytes.TrimSpace(record))
 			return
 		}
+		// The record is durable before the event it replaces goes: a
+		// crash in between runs the event again, never loses the record.
+		next := newEvent(target, &adapter.Request{Payload: bytes.TrimSpace(record)}, time.Now())
+		if err := q.persist(next); err != nil {
+			q.mu.Lock()
+			ev.state = stateParked
+			q.mu.Unlock()
+			q.logf("%s %s: %s after %d attempts; the record for %s could not be spooled (%v); the event is held for the next start",
+				name, id, condition, ev.attempts, dest, err)
+			return
+		}
+		q.mu.Lock()
+		if q.final {
+			q.mu.Unlock()
+			if next.file != "" {
+				q.wal.remove(next.file) // the event was spooled and runs again
+			}
+			return
+		}
+		// Replaces ev, so the queue does not grow: no capacity check.
+		q.add(next)
+		q.mu.Unlock()
+		q.done(ev)
 		q.logf("%s %s: %s after %d attempts; record queued to function %s as %s",
 			name, id, condition, ev.attempts, dest.Function, next.req.RequestID)
 	default:
-		q.mu.Lock()
-		delete(q.events, ev)
-		q.mu.Unlock()
+		q.done(ev)
 		if condition != ConditionSuccess {
 			q.logf("%s %s: %s after %d attempts; no onFailure destination, event discarded", name, id, condition, ev.attempts)
 		}
@@ -697,16 +817,23 @@ func (e *spoolEntry) event(f *adapter.Function) *event {
 	return ev
 }
 
-// writeSpoolFile writes e atomically and returns its path. Names sort in
-// enqueue order.
-func writeSpoolFile(dir string, e *spoolEntry) (string, error) {
+// spoolFileName names an event's file; names sort in enqueue order.
+func spoolFileName(enqueued time.Time) string {
+	var rnd [6]byte
+	_, _ = rand.Read(rnd[:])
+	return fmt.Sprintf("%020d-%s.json", enqueued.UnixNano(), hex.EncodeToString(rnd[:]))
+}
+
+// writeSpoolFile writes e atomically as dir/name (a new name when name is
+// "") and returns its path.
+func writeSpoolFile(dir, name string, e *spoolEntry) (string, error) {
 	b, err := json.Marshal(e)
 	if err != nil {
 		return "", err
 	}
-	var rnd [4]byte
-	_, _ = rand.Read(rnd[:])
-	name := fmt.Sprintf("%020d-%s.json", e.Enqueued.UnixNano(), hex.EncodeToString(rnd[:]))
+	if name == "" {
+		name = spoolFileName(e.Enqueued)
+	}
 	if err := atomicfile.Write(dir, name, b); err != nil {
 		return "", err
 	}
@@ -715,10 +842,36 @@ func writeSpoolFile(dir string, e *spoolEntry) (string, error) {
 
 func syncDir(dir string) error { return atomicfile.SyncDir(dir) }
 
-// loadSpool takes in the events of the spool directory, oldest first,
-// removing each file before its event can run, so that each runs once.
-// A file that cannot be read as an event, or whose function is not
-// configured, is left in place and logged.
+// maxSpoolAttempts bounds a spool file's attempt count: Lambda retries an
+// event at most twice.
+const maxSpoolAttempts = 1000
+
+// validate says what makes a decoded spool entry unusable, if anything:
+// a spool file is input like any other (a disk, an operator or another
+// version may have written it).
+func (e *spoolEntry) validate() error {
+	switch {
+	case e.Version != spoolVersion:
+		return fmt.Errorf("version %d, want %d", e.Version, spoolVersion)
+	case e.Function == "":
+		return errors.New("no function")
+	case e.RequestID == "":
+		return errors.New("no request id")
+	case e.Attempts < 0 || e.Attempts > maxSpoolAttempts:
+		return fmt.Errorf("attempt count %d out of range", e.Attempts)
+	case e.Enqueued.IsZero():
+		return errors.New("no enqueue time")
+	case len(e.Payload) > maxRequestSize:
+		return fmt.Errorf("payload of %d bytes", len(e.Payload))
+	}
+	return nil
+}
+
+// loadSpool takes in the events of the spool directory, oldest first.
+// Their files stay until each event's outcome (a crash while they run
+// loses nothing). A file that is not a valid event moves to the bad/
+// sub-directory with a log line; one whose function is not configured is
+// left in place (the function may come back) and logged.
 func (q *Queue) loadSpool() error {
 	files, err := os.ReadDir(q.spoolDir)
 	if err != nil {
@@ -727,17 +880,26 @@ func (q *Queue) loadSpool() error {
 	var loaded []*event
 	for _, de := range files {
 		name := de.Name()
+		if strings.HasPrefix(name, ".tmp-") && de.Type().IsRegular() {
+			os.Remove(filepath.Join(q.spoolDir, name)) // an unfinished atomic write
+			continue
+		}
 		if !de.Type().IsRegular() || strings.HasPrefix(name, ".") || !strings.HasSuffix(name, ".json") {
 			continue
 		}
 		path := filepath.Join(q.spoolDir, name)
-		b, err := os.ReadFile(path)
+		b, err := readBounded(path, 2*maxRequestSize)
 		if err != nil {
-			return fmt.Errorf("async: spool: %w", err)
+			q.moveAside(name, err)
+			continue
 		}
 		var e spoolEntry
-		if err := json.Unmarshal(b, &e); err != nil || e.Version != spoolVersion || e.RequestID == "" {
-			q.logf("spool file %s is not a version %d event (%v); left in place", path, spoolVersion, err)
+		if err := json.Unmarshal(b, &e); err != nil {
+			q.moveAside(name, err)
+			continue
+		}
+		if err := e.validate(); err != nil {
+			q.moveAside(name, err)
 			continue
 		}
 		f := q.lookup(e.Function)
@@ -745,18 +907,10 @@ func (q *Queue) loadSpool() error {
 			q.logf("spool file %s: no function %q configured; left in place", path, e.Function)
 			continue
 		}
-		if err := os.Remove(path); err != nil {
-			q.logf("spool file %s: cannot remove it (%v); left for the next start", path, err)
-			continue
-		}
-		loaded = append(loaded, e.event(f))
+		ev := e.event(f)
+		ev.file = name
+		loaded = append(loaded, ev)
 		q.logf("loaded %s %s (%d attempts) from %s", e.Function, e.RequestID, e.Attempts, path)
-	}
-	if len(loaded) == 0 {
-		return nil
-	}
-	if err := syncDir(q.spoolDir); err != nil {
-		q.logf("spool: %v", err)
 	}
 	q.mu.Lock()
 	for _, ev := range loaded {
@@ -764,4 +918,34 @@ func (q *Queue) loadSpool() error {
 	}
 	q.mu.Unlock()
 	return nil
+}
+
+// readBounded reads a file of at most limit bytes.
+func readBounded(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err == nil && int64(len(b)) > limit {
+		err = fmt.Errorf("larger than %d bytes", limit)
+	}
+	return b, err
+}
+
+// moveAside moves a spool file that is not a valid event to bad/, where
+// it is kept for a person to look at and never loaded again.
+func (q *Queue) moveAside(name string, why error) {
+	bad := filepath.Join(q.spoolDir, "bad")
+	from := filepath.Join(q.spoolDir, name)
+	err := os.MkdirAll(bad, 0o700)
+	if err == nil {
+		err = os.Rename(from, filepath.Join(bad, name))
+	}
+	if err != nil {
+		q.logf("spool file %s is not a valid event (%v) and could not be moved aside (%v); ignored", from, why, err)
+		return
+	}
+	q.logf("spool file %s is not a valid event (%v); moved to %s", from, why, bad)
 }

@@ -108,9 +108,10 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 	var err error
 	if len(errs) == 0 {
 		d.Queue, err = NewQueue(d.Functions, QueueOptions{
-			Capacity: cfg.Async.QueueSize,
-			SpoolDir: cmp.Or(cfg.Async.SpoolDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "spool")),
-			Log:      logs,
+			Capacity:             cfg.Async.QueueSize,
+			MaxQueuedPerFunction: cfg.Async.MaxQueued,
+			SpoolDir:             cmp.Or(cfg.Async.SpoolDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "spool")),
+			Log:                  logs,
 		})
 		errs = append(errs, err)
 	}

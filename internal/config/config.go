@@ -89,6 +89,10 @@ type AzureApp struct {
 type Async struct {
 	// QueueSize is the number of queued events; 0 when not set.
 	QueueSize int
+	// MaxQueued is the most events one function may have queued (its
+	// share of QueueSize); 0 when not set: QueueSize divided by the
+	// number of functions.
+	MaxQueued int
 	// SpoolDir is an absolute directory; "" lets the caller choose
 	// (<cache dir>/spool).
 	SpoolDir string

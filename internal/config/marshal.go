@@ -15,7 +15,7 @@ import (
 func Marshal(f *File) ([]byte, error) {
 	out := fileYAML{Region: f.Region, AccountID: f.AccountID, LogFormat: f.LogFormat}
 	if f.Async != (Async{}) {
-		out.Async = &asyncYAML{QueueSize: f.Async.QueueSize, SpoolDir: f.Async.SpoolDir}
+		out.Async = &asyncYAML{QueueSize: f.Async.QueueSize, MaxQueued: f.Async.MaxQueued, SpoolDir: f.Async.SpoolDir}
 	}
 	for _, fn := range f.Functions {
 		fy := functionYAML{
@@ -110,6 +110,7 @@ type azureAppYAML struct {
 
 type asyncYAML struct {
 	QueueSize int    `yaml:"queueSize,omitempty"`
+	MaxQueued int    `yaml:"maxQueued,omitempty"`
 	SpoolDir  string `yaml:"spoolDir,omitempty"`
 }
 

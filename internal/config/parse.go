@@ -198,7 +198,15 @@ func (p *parser) file1(root *yaml.Node) *File {
 		}
 	}
 	if n := m["async"]; n != nil {
-		if a, ok := p.fields(n, "async", "queueSize", "spoolDir"); ok {
+		if a, ok := p.fields(n, "async", "queueSize", "maxQueued", "spoolDir"); ok {
+			if n := a["maxQueued"]; n != nil {
+				if v, ok := p.integer(n, "async: maxQueued"); ok {
+					if v < 1 {
+						p.fail(n, "async: maxQueued", "%d is below the minimum of 1", v)
+					}
+					f.Async.MaxQueued = v
+				}
+			}
 			if n := a["queueSize"]; n != nil {
 				if v, ok := p.integer(n, "async: queueSize"); ok {
 					if v < 1 {
