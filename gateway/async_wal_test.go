@@ -192,4 +192,3 @@ func TestAsyncPerFunctionShare(t *testing.T) {
 		}
 	}
 }
-
