@@ -20,6 +20,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -153,6 +154,9 @@ func NewHost(app *azure.App, fn *adapter.Function, opts Options) (*Host, error) 
 	qs, err := OpenQueues(qdir, opts.Clock)
 	if err != nil {
 		return nil, err
+	}
+	for _, note := range qs.MovedAside {
+		fmt.Fprintf(opts.Log, "azure queues: %s\n", note)
 	}
 	h := &Host{app: app, fn: fn, opts: opts, clock: opts.Clock, queue: qs, stop: make(chan struct{})}
 	h.stopCtx, h.cancel = context.WithCancel(context.Background())
@@ -624,13 +628,26 @@ func (h *Host) putMessage(w http.ResponseWriter, r *http.Request) {
 		if v == "" {
 			return def, true
 		}
-		var n int64
-		if _, err := fmt.Sscan(v, &n); err != nil {
-			storageError(w, http.StatusBadRequest, "InvalidQueryParameterValue", key+": "+v)
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			storageError(w, http.StatusBadRequest, "InvalidQueryParameterValue",
+				"Value for one of the query parameters specified in the request URI is invalid.\nQueryParameterName:"+key+"\nQueryParameterValue:"+v)
 			return 0, false
+		}
+		// Storage's ranges: visibilitytimeout 0 to 7 days; messagettl
+		// -1 (never expires) or at least 1 s, here at most 100 years so
+		// that times stay representable.
+		max := int64(100 * 365 * 24 * 3600)
+		if key == "visibilitytimeout" {
+			max = int64(MaxVisibilityTimeout / time.Second)
 		}
 		if n == -1 && key == "messagettl" {
 			return -1, true
+		}
+		if n < 0 || (n == 0 && key == "messagettl") || n > max {
+			storageError(w, http.StatusBadRequest, "OutOfRangeQueryParameterValue",
+				"One of the query parameters specified in the request URI is outside the permissible range.\nQueryParameterName:"+key+"\nQueryParameterValue:"+v)
+			return 0, false
 		}
 		return time.Duration(n) * time.Second, true
 	}
@@ -642,7 +659,16 @@ func (h *Host) putMessage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
+	if ttl > 0 && delay >= ttl {
+		storageError(w, http.StatusBadRequest, "OutOfRangeQueryParameterValue",
+			"One of the query parameters specified in the request URI is outside the permissible range.\nQueryParameterName:visibilitytimeout\nQueryParameterValue:"+r.URL.Query().Get("visibilitytimeout"))
+		return
+	}
 	m, err := h.queue.Put(name, text, delay, ttl)
+	if errors.Is(err, ErrQueueFull) {
+		storageError(w, http.StatusServiceUnavailable, "ServerBusy", err.Error())
+		return
+	}
 	if err != nil {
 		if len(text) > MaxMessageSize {
 			storageError(w, http.StatusRequestEntityTooLarge, "RequestBodyTooLarge", err.Error())

@@ -525,3 +525,81 @@ func TestAdminRunFunction(t *testing.T) {
 		t.Errorf("after Close: %d", resp.StatusCode)
 	}
 }
+
+// TestQueueFilesAreUntrusted: message files that are empty, truncated,
+// of the wrong types or out of range move to bad/ with a log line; the
+// valid one is served; the host starts.
+func TestQueueFilesAreUntrusted(t *testing.T) {
+	dir := t.TempDir()
+	qs, err := OpenQueues(dir+"/queues", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := qs.Put("outqueue", `{"name":"kept"}`, time.Hour, 0); err != nil {
+		t.Fatal(err)
+	}
+	qdir := filepath.Join(dir, "queues", "outqueue")
+	var valid []byte
+	des, _ := os.ReadDir(qdir)
+	for _, de := range des {
+		valid, _ = os.ReadFile(filepath.Join(qdir, de.Name()))
+	}
+	bad := map[string]string{
+		"empty.json":     "",
+		"truncated.json": string(valid[:len(valid)/2]),
+		"types.json":     `{"ID":"x","DequeueCount":"two"}`,
+		"negative.json":  strings.Replace(string(valid), `"DequeueCount":0`, `"DequeueCount":-3`, 1),
+		"noid.json":      `{"Text":"x"}`,
+		"notimes.json":   `{"ID":"y","Text":"x"}`,
+	}
+	for name, content := range bad {
+		os.WriteFile(filepath.Join(qdir, name), []byte(content), 0o600)
+	}
+	var log strings.Builder
+	qs2, err := OpenQueues(dir+"/queues", nil)
+	if err != nil {
+		t.Fatalf("a bad file stopped the start: %v", err)
+	}
+	for _, note := range qs2.MovedAside {
+		log.WriteString(note + "\n")
+	}
+	if got := qs2.Peek("outqueue"); len(got) != 1 || got[0].Text != `{"name":"kept"}` {
+		t.Errorf("messages: %+v", got)
+	}
+	for name := range bad {
+		if _, err := os.Stat(filepath.Join(qdir, "bad", name)); err != nil {
+			t.Errorf("%s not moved aside: %v", name, err)
+		}
+		if !strings.Contains(log.String(), name) {
+			t.Errorf("%s not reported:\n%s", name, log.String())
+		}
+	}
+}
+
+// TestPutMessageRanges: messagettl and visibilitytimeout outside
+// Storage's ranges are 400 OutOfRangeQueryParameterValue; not numbers,
+// 400 InvalidQueryParameterValue; in range, 201.
+func TestPutMessageRanges(t *testing.T) {
+	fx := start(t, Options{}, nil)
+	for _, tt := range []struct {
+		query string
+		code  int
+		err   string
+	}{
+		{"messagettl=-2", 400, "OutOfRangeQueryParameterValue"},
+		{"messagettl=0", 400, "OutOfRangeQueryParameterValue"},
+		{"messagettl=9223372036854775807", 400, "OutOfRangeQueryParameterValue"},
+		{"visibilitytimeout=-1", 400, "OutOfRangeQueryParameterValue"},
+		{"visibilitytimeout=604801", 400, "OutOfRangeQueryParameterValue"},
+		{"visibilitytimeout=9223372036854775807", 400, "OutOfRangeQueryParameterValue"},
+		{"visibilitytimeout=60&messagettl=30", 400, "OutOfRangeQueryParameterValue"},
+		{"visibilitytimeout=1e3", 400, "InvalidQueryParameterValue"},
+		{"messagettl=-1&visibilitytimeout=604800", 201, ""},
+		{"messagettl=60&visibilitytimeout=30", 201, ""},
+	} {
+		resp, body := fx.do(t, "POST", "/admin/queues/rangequeue/messages?"+tt.query, strings.NewReader("x"), nil)
+		if resp.StatusCode != tt.code || resp.Header.Get("x-ms-error-code") != tt.err {
+			t.Errorf("%s: %d %s %s", tt.query, resp.StatusCode, resp.Header.Get("x-ms-error-code"), body)
+		}
+	}
+}

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -40,6 +41,10 @@ type Queues struct {
 
 	mu     sync.Mutex
 	queues map[string]*queue
+
+	// MovedAside describes the files OpenQueues moved to a bad/
+	// directory, one line each, for the host's log.
+	MovedAside []string
 }
 
 type queue struct {
@@ -60,11 +65,24 @@ const MaxMessageSize = 64 << 10
 // DefaultMessageTTL is Azure Storage's default time to live (7 days).
 const DefaultMessageTTL = 7 * 24 * time.Hour
 
+// MaxVisibilityTimeout is the longest a message may stay invisible, as in
+// Storage (7 days).
+const MaxVisibilityTimeout = 7 * 24 * time.Hour
+
+// MaxQueueMessages bounds the messages one queue holds, so that a client
+// cannot fill the state volume: Put beyond it is ErrQueueFull.
+const MaxQueueMessages = 100_000
+
+// ErrQueueFull is Put's error when a queue holds MaxQueueMessages.
+var ErrQueueFull = fmt.Errorf("the queue holds %d messages, the most ferry keeps", MaxQueueMessages)
+
 var errNoMessage = errors.New("no such message, or its pop receipt is stale")
 
 // OpenQueues opens the queues kept in dir ("" keeps them in memory only),
 // loading the messages a previous process left; messages it was processing
-// are visible again at once.
+// are visible again at once. A file that is not a valid message (empty,
+// truncated, wrong types, out-of-range fields) moves to the queue's bad/
+// sub-directory and is listed in MovedAside: it never stops the start.
 func OpenQueues(dir string, clock Clock) (*Queues, error) {
 	if clock == nil {
 		clock = SystemClock{}
@@ -86,21 +104,19 @@ func OpenQueues(dir string, clock Clock) (*Queues, error) {
 			continue
 		}
 		q := qs.queue(d.Name())
-		files, err := os.ReadDir(filepath.Join(dir, d.Name()))
+		qdir := filepath.Join(dir, d.Name())
+		files, err := os.ReadDir(qdir)
 		if err != nil {
 			return nil, fmt.Errorf("azure queues: %w", err)
 		}
 		for _, f := range files {
-			if strings.HasPrefix(f.Name(), ".") || !strings.HasSuffix(f.Name(), ".json") {
+			if strings.HasPrefix(f.Name(), ".") || !strings.HasSuffix(f.Name(), ".json") || !f.Type().IsRegular() {
 				continue
 			}
-			b, err := os.ReadFile(filepath.Join(dir, d.Name(), f.Name()))
+			m, err := readMessage(filepath.Join(qdir, f.Name()))
 			if err != nil {
-				return nil, fmt.Errorf("azure queues: %w", err)
-			}
-			m := &message{}
-			if err := json.Unmarshal(b, m); err != nil || m.ID == "" {
-				return nil, fmt.Errorf("azure queues: %s/%s is not a message: %v", d.Name(), f.Name(), err)
+				qs.moveAside(qdir, f.Name(), err)
+				continue
 			}
 			if m.Leased {
 				m.Leased = false
@@ -117,6 +133,51 @@ func OpenQueues(dir string, clock Clock) (*Queues, error) {
 		})
 	}
 	return qs, nil
+}
+
+// readMessage reads and validates one message file.
+func readMessage(path string) (*message, error) {
+	fh, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer fh.Close()
+	b, err := io.ReadAll(io.LimitReader(fh, 4*MaxMessageSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > 4*MaxMessageSize {
+		return nil, errors.New("file too large for a message")
+	}
+	m := &message{}
+	if err := json.Unmarshal(b, m); err != nil {
+		return nil, err
+	}
+	switch {
+	case m.ID == "":
+		return nil, errors.New("no message id")
+	case len(m.Text) > MaxMessageSize:
+		return nil, fmt.Errorf("text of %d bytes", len(m.Text))
+	case m.DequeueCount < 0:
+		return nil, fmt.Errorf("dequeue count %d", m.DequeueCount)
+	case m.InsertionTime.IsZero() || m.ExpirationTime.IsZero():
+		return nil, errors.New("no insertion or expiration time")
+	}
+	return m, nil
+}
+
+// moveAside moves a file that is not a valid message to qdir/bad.
+func (qs *Queues) moveAside(qdir, name string, why error) {
+	bad := filepath.Join(qdir, "bad")
+	err := os.MkdirAll(bad, 0o700)
+	if err == nil {
+		err = os.Rename(filepath.Join(qdir, name), filepath.Join(bad, name))
+	}
+	note := fmt.Sprintf("%s is not a valid message (%v); moved to %s", filepath.Join(qdir, name), why, bad)
+	if err != nil {
+		note = fmt.Sprintf("%s is not a valid message (%v) and could not be moved aside (%v); ignored", filepath.Join(qdir, name), why, err)
+	}
+	qs.MovedAside = append(qs.MovedAside, note)
 }
 
 // queue returns the named queue, creating it; qs.mu is held or qs is not
@@ -163,6 +224,9 @@ func (qs *Queues) Put(name, text string, delay, ttl time.Duration) (events.Azure
 	}
 	qs.mu.Lock()
 	defer qs.mu.Unlock()
+	if q := qs.queues[name]; q != nil && len(q.msgs) >= MaxQueueMessages {
+		return events.AzureQueueMessage{}, ErrQueueFull
+	}
 	m.Seq = seq.Add(1)
 	if err := qs.save(name, m); err != nil {
 		return events.AzureQueueMessage{}, err
