@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"flag"
 	"fmt"
 	"io"
@@ -13,6 +15,9 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
@@ -26,13 +31,16 @@ func runK8s(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ferry k8s", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
-		file      = fs.String("f", "ferry.yaml", "config file")
-		out       = fs.String("o", "", "write one file per object into this folder instead of printing them")
-		name      = fs.String("name", "", "app name (default: kubernetes.name, else the config's folder name)")
-		namespace = fs.String("namespace", "", "namespace (default: kubernetes.namespace, else kubectl's)")
-		img       = fs.String("image", "", "container image (default: kubernetes.image, else NAME:latest)")
-		keda      = fs.Bool("keda", false, "a KEDA ScaledObject (Prometheus trigger on in-flight invocations) instead of the HorizontalPodAutoscaler")
+		file                  = fs.String("f", "ferry.yaml", "config file")
+		out                   = fs.String("o", "", "write one file per object into this folder instead of printing them")
+		name                  = fs.String("name", "", "app name (default: kubernetes.name, else the config's folder name)")
+		namespace             = fs.String("namespace", "", "namespace (default: kubernetes.namespace, else kubectl's)")
+		img                   = fs.String("image", "", "container image (default: kubernetes.image, else NAME:latest)")
+		keda                  = fs.Bool("keda", false, "a KEDA ScaledObject (Prometheus trigger on in-flight invocations) instead of the HorizontalPodAutoscaler")
+		controlFrom, httpFrom multiFlag
 	)
+	fs.Var(&controlFrom, "control-from", "NAMESPACE[/key=value,...]: pods the NetworkPolicy lets call the Lambda API, Azure admin routes and /metrics (repeatable; the app's CronJobs always may)")
+	fs.Var(&httpFrom, "http-from", "NAMESPACE[/key=value,...]: pods the NetworkPolicy lets call the HTTP routes (repeatable; default: anyone)")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ferry k8s -f ferry.yaml [-o DIR] [flags] | kubectl apply -f -\n\nWrites the app's ConfigMap, Deployment, Service, HorizontalPodAutoscaler (or KEDA\nScaledObject) and a CronJob per schedule, for the image ferry image builds.")
 		fs.PrintDefaults()
@@ -47,7 +55,22 @@ func runK8s(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	objs, err := k8s.Generate(k8s.Options{Config: cfg, Name: *name, Namespace: *namespace, Image: *img, KEDA: *keda, Version: version})
+	opts := k8s.Options{Config: cfg, Name: *name, Namespace: *namespace, Image: *img, KEDA: *keda, Version: version}
+	for _, v := range controlFrom {
+		p, err := k8s.ParsePeer(v)
+		if err != nil {
+			return fail(stderr, "k8s", fmt.Errorf("--control-from %w", err))
+		}
+		opts.ControlFrom = append(opts.ControlFrom, p)
+	}
+	for _, v := range httpFrom {
+		p, err := k8s.ParsePeer(v)
+		if err != nil {
+			return fail(stderr, "k8s", fmt.Errorf("--http-from %w", err))
+		}
+		opts.HTTPFrom = append(opts.HTTPFrom, p)
+	}
+	objs, err := k8s.Generate(opts)
 	if err != nil {
 		return fail(stderr, "k8s", err)
 	}
@@ -126,6 +149,15 @@ func runFireSchedule(args []string, stdout, stderr io.Writer) int {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("X-Amz-Invocation-Type", "Event")
+	// With keys (the CronJob's, from the app's Secret) the call is signed
+	// as an SDK signs it: the Lambda API requires it then.
+	if id, secret := os.Getenv("FERRY_AWS_ACCESS_KEY_ID"), os.Getenv("FERRY_AWS_SECRET_ACCESS_KEY"); id != "" && secret != "" {
+		sum := sha256.Sum256(payload)
+		creds := aws.Credentials{AccessKeyID: id, SecretAccessKey: secret}
+		if err := v4.NewSigner().SignHTTP(ctx, creds, req, hex.EncodeToString(sum[:]), "lambda", cfg.Region, time.Now()); err != nil {
+			return fail(stderr, "fire-schedule", err)
+		}
+	}
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		fmt.Fprintf(stderr, "ferry fire-schedule: %s: %v\n", pos[0], err)

@@ -15,6 +15,7 @@ import (
 
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/internal/k8s"
+	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
 // TestFireSchedule is the CronJob's half of running a schedule once across
@@ -208,4 +209,40 @@ azureApps:
 	if n := strings.Count(log, "Executed 'Functions.TimerExample'"); n != 1 || strings.Contains(log, "IsPastDue=true") {
 		t.Errorf("the timer ran %d times (want once, not past due):\n%s", n, log)
 	}
+}
+
+// TestFireScheduleSigned: against a ferry with access keys, fire-schedule
+// signs its Event invocation with the keys in its environment (the
+// CronJob's, from the app's Secret); without them it is refused.
+func TestFireScheduleSigned(t *testing.T) {
+	dir := t.TempDir()
+	yml := fmt.Sprintf(`
+async: {spoolDir: %[1]s/spool}
+functions:
+  - name: hello
+    module: %[2]s
+    schedule:
+      - expression: rate(1 minute)
+        name: every-minute
+        input: signed
+    async:
+      onSuccess: {file: %[1]s/ok.jsonl}
+`, dir, sampletest.Module(t, "../../samples/hello"))
+	t.Setenv("FERRY_AWS_ACCESS_KEY_ID", "AKIDCRON")
+	t.Setenv("FERRY_AWS_SECRET_ACCESS_KEY", "cron-secret")
+	s := startServe(t, yml, "--schedules=false")
+	cfgPath := write(t, "fire.yaml", []byte(yml))
+
+	t.Setenv("FERRY_AWS_SECRET_ACCESS_KEY", "")
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"fire-schedule", "-f", cfgPath, "--url", s.url, "every-minute"}, nil, &stdout, &stderr); code != 1 || !strings.Contains(stderr.String(), "403") {
+		t.Fatalf("unsigned fire-schedule: exit %d\n%s", code, stderr.String())
+	}
+	t.Setenv("FERRY_AWS_SECRET_ACCESS_KEY", "cron-secret")
+	stderr.Reset()
+	if code := run([]string{"fire-schedule", "-f", cfgPath, "--url", s.url, "every-minute"}, nil, &stdout, &stderr); code != 0 {
+		t.Fatalf("signed fire-schedule: exit %d\n%s", code, stderr.String())
+	}
+	ok := filepath.Join(dir, "ok.jsonl")
+	waitFor(t, "the event to run", func() bool { return len(records(t, ok)) == 1 })
 }

@@ -31,6 +31,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
@@ -78,7 +79,34 @@ type Options struct {
 	KEDA bool
 	// Version is ferry's version, for the app.kubernetes.io/version label.
 	Version string
+	// ControlFrom are the peers the NetworkPolicy admits to the pods
+	// besides the app's own CronJobs: the callers of the Lambda API and the
+	// Azure admin routes (SDKs, the AWS CLI, Prometheus for /metrics).
+	ControlFrom []Peer
+	// HTTPFrom are the peers admitted for the HTTP routes; nil admits any
+	// (public routes, as API Gateway's), when the app has HTTP routes.
+	HTTPFrom []Peer
 }
+
+// Peer names pods that may connect: those of Namespace (every namespace
+// when "") whose labels match Pods (every pod when empty).
+type Peer struct {
+	Namespace string
+	Pods      map[string]string
+}
+
+// CredentialsSecret names the Secret the pods read the access keys from
+// (app name + this suffix); the user creates it. Its keys are
+// SecretKeyID, SecretKeySecret and SecretAzureMasterKey.
+const (
+	CredentialsSecret    = "-credentials"
+	SecretKeyID          = "aws_access_key_id"
+	SecretKeySecret      = "aws_secret_access_key"
+	SecretAzureMasterKey = "azure_master_key"
+	// ScratchMarginMB is the scratch volume's room beyond the functions'
+	// /tmp: the compilation cache, the async spool, Azure queue state.
+	ScratchMarginMB = 1024
+)
 
 // Object is one manifest.
 type Object struct {
@@ -162,6 +190,27 @@ func Generate(o Options) ([]Object, error) {
 		limitMB += memory * concurrency
 		requestMB += memory
 	}
+	// /tmp of every instance lives on the scratch volume: cap it (and the
+	// container's ephemeral storage) at what the instances may use, so a
+	// function cannot fill the node's disk.
+	var scratchMB int64 = ScratchMarginMB
+	for _, fn := range cfg.Functions {
+		eph, concurrency := int64(fn.EphemeralStorage), int64(fn.Concurrency)
+		if eph == 0 {
+			eph = lambdaspec.DefaultEphemeralStorageMB
+		}
+		if concurrency == 0 {
+			concurrency = lambdaspec.DefaultConcurrency
+		}
+		scratchMB += eph * concurrency
+	}
+	for _, a := range cfg.AzureApps {
+		concurrency := int64(a.Concurrency)
+		if concurrency == 0 {
+			concurrency = lambdaspec.DefaultConcurrency
+		}
+		scratchMB += lambdaspec.DefaultEphemeralStorageMB * concurrency
+	}
 	drain := max(DefaultDrain, longest+5*time.Second)
 	grace := int64(PreStopSeconds) + int64(drain/time.Second) + 5
 
@@ -181,13 +230,30 @@ func Generate(o Options) ([]Object, error) {
 		FSGroup:        ptr(int64(image.GID)),
 		SeccompProfile: &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
 	}
-	env := []corev1.EnvVar{
+	// The access keys come from a Secret the user creates (never from the
+	// ConfigMap); optional, so that a missing Secret gives ferry's own
+	// message ("refusing to listen ... without credentials") in the log.
+	secret := name + CredentialsSecret
+	fromSecret := func(env, key string) corev1.EnvVar {
+		return corev1.EnvVar{Name: env, ValueFrom: &corev1.EnvVarSource{SecretKeyRef: &corev1.SecretKeySelector{
+			LocalObjectReference: corev1.LocalObjectReference{Name: secret}, Key: key, Optional: ptr(true),
+		}}}
+	}
+	credEnv := []corev1.EnvVar{
+		fromSecret("FERRY_AWS_ACCESS_KEY_ID", SecretKeyID),
+		fromSecret("FERRY_AWS_SECRET_ACCESS_KEY", SecretKeySecret),
+	}
+	if len(cfg.AzureApps) > 0 {
+		credEnv = append(credEnv, fromSecret("FERRY_AZURE_MASTER_KEY", SecretAzureMasterKey))
+	}
+	env := append([]corev1.EnvVar{
 		{Name: "FERRY_CACHE_DIR", Value: image.ScratchDir},
 		{Name: "FERRY_CACHE_SEED", Value: image.CacheSeedDir},
-	}
+	}, credEnv...)
+	scratchSize := resource.MustParse(fmt.Sprintf("%dMi", scratchMB))
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}},
-		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}},
+		{Name: "scratch", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{SizeLimit: &scratchSize}}},
 	}
 	mounts := []corev1.VolumeMount{
 		{Name: "config", MountPath: configDir, ReadOnly: true},
@@ -245,10 +311,15 @@ func Generate(o Options) ([]Object, error) {
 						Ports:           []corev1.ContainerPort{{Name: "http", ContainerPort: image.Port, Protocol: corev1.ProtocolTCP}},
 						Resources: corev1.ResourceRequirements{
 							Requests: corev1.ResourceList{
-								corev1.ResourceCPU:    resource.MustParse("250m"),
-								corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", requestMB)),
+								corev1.ResourceCPU:              resource.MustParse("250m"),
+								corev1.ResourceMemory:           resource.MustParse(fmt.Sprintf("%dMi", requestMB)),
+								corev1.ResourceEphemeralStorage: resource.MustParse(fmt.Sprintf("%dMi", ScratchMarginMB)),
 							},
-							Limits: corev1.ResourceList{corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", limitMB))},
+							Limits: corev1.ResourceList{
+								corev1.ResourceMemory: resource.MustParse(fmt.Sprintf("%dMi", limitMB)),
+								// The scratch volume plus room for logs.
+								corev1.ResourceEphemeralStorage: resource.MustParse(fmt.Sprintf("%dMi", scratchMB+256)),
+							},
 						},
 						// The listener is up before the modules compile, so the
 						// startup probe passes at once; /readyz keeps the pod out
@@ -279,6 +350,7 @@ func Generate(o Options) ([]Object, error) {
 		},
 	}
 	objs = append(objs, Object{"Service", name, svc})
+	objs = append(objs, Object{"NetworkPolicy", name, networkPolicy(o, cfg, meta(name, nil), selector, name)})
 
 	minReplicas := int32(firstInt(kc.Autoscaling.MinReplicas, kc.Replicas, DefaultReplicas))
 	maxReplicas := int32(firstInt(kc.Autoscaling.MaxReplicas, DefaultMaxReplicas))
@@ -363,6 +435,7 @@ func Generate(o Options) ([]Object, error) {
 									Image:           img,
 									ImagePullPolicy: corev1.PullIfNotPresent,
 									Args:            args,
+									Env:             credEnv, // to sign its Invoke call, or the Azure master key
 									Resources: corev1.ResourceRequirements{
 										Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
 										Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
@@ -410,6 +483,78 @@ func Generate(o Options) ([]Object, error) {
 		}
 	}
 	return objs, nil
+}
+
+// networkPolicy admits to the pods' port the app's CronJobs and
+// o.ControlFrom (the Lambda API's and Azure admin routes' callers) and,
+// when the app has HTTP routes, o.HTTPFrom (anyone when nil). A
+// NetworkPolicy sees ports, not paths: with public HTTP routes the control
+// surface is reachable too, and its credentials (AWS Signature V4, the
+// Azure master key) are what protects it.
+func networkPolicy(o Options, cfg *config.File, meta metav1.ObjectMeta, selector map[string]string, name string) *networkingv1.NetworkPolicy {
+	port := []networkingv1.NetworkPolicyPort{{Protocol: ptr(corev1.ProtocolTCP), Port: ptr(intstr.FromString("http"))}}
+	peer := func(p Peer) networkingv1.NetworkPolicyPeer {
+		np := networkingv1.NetworkPolicyPeer{PodSelector: &metav1.LabelSelector{MatchLabels: p.Pods}}
+		if p.Namespace != "" {
+			np.NamespaceSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"kubernetes.io/metadata.name": p.Namespace}}
+		}
+		return np
+	}
+	control := []networkingv1.NetworkPolicyPeer{{PodSelector: &metav1.LabelSelector{MatchLabels: map[string]string{
+		"app.kubernetes.io/name": name, "app.kubernetes.io/component": "schedule",
+	}}}}
+	for _, p := range o.ControlFrom {
+		control = append(control, peer(p))
+	}
+	rules := []networkingv1.NetworkPolicyIngressRule{{From: control, Ports: port}}
+	hasHTTP := len(cfg.AzureApps) > 0
+	for _, fn := range cfg.Functions {
+		hasHTTP = hasHTTP || len(fn.HTTP) > 0
+	}
+	if hasHTTP {
+		rule := networkingv1.NetworkPolicyIngressRule{Ports: port}
+		for _, p := range o.HTTPFrom {
+			rule.From = append(rule.From, peer(p))
+		}
+		rules = append(rules, rule)
+	}
+	return &networkingv1.NetworkPolicy{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "networking.k8s.io/v1", Kind: "NetworkPolicy"},
+		ObjectMeta: meta,
+		Spec: networkingv1.NetworkPolicySpec{
+			PodSelector: metav1.LabelSelector{MatchLabels: selector},
+			PolicyTypes: []networkingv1.PolicyType{networkingv1.PolicyTypeIngress},
+			Ingress:     rules,
+		},
+	}
+}
+
+// ParsePeer parses a --control-from/--http-from value: NAMESPACE (its
+// pods), NAMESPACE/k=v,k2=v2 (its pods with those labels) or /k=v (the
+// app's namespace's pods with those labels).
+func ParsePeer(s string) (Peer, error) {
+	ns, labels, _ := strings.Cut(s, "/")
+	p := Peer{Namespace: ns}
+	if ns != "" && !dnsLabel.MatchString(ns) {
+		return p, fmt.Errorf("%q: namespace %q is not a Kubernetes name", s, ns)
+	}
+	for _, kv := range strings.Split(labels, ",") {
+		if kv == "" {
+			continue
+		}
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return p, fmt.Errorf("%q: want NAMESPACE[/key=value,...]", s)
+		}
+		if p.Pods == nil {
+			p.Pods = map[string]string{}
+		}
+		p.Pods[k] = v
+	}
+	if ns == "" && p.Pods == nil {
+		return p, fmt.Errorf("%q: name a namespace, pod labels or both", s)
+	}
+	return p, nil
 }
 
 // FireArgs are the arguments of a schedule's CronJob: `ferry

@@ -15,6 +15,7 @@ import (
 	autoscalingv2 "k8s.io/api/autoscaling/v2"
 	batchv1 "k8s.io/api/batch/v1"
 	corev1 "k8s.io/api/core/v1"
+	networkingv1 "k8s.io/api/networking/v1"
 	"sigs.k8s.io/yaml"
 
 	"github.com/ferrywasm/ferry/internal/config"
@@ -30,6 +31,7 @@ type decoded struct {
 	hpas         []autoscalingv2.HorizontalPodAutoscaler
 	scaledObject []ScaledObject
 	cronJobs     []batchv1.CronJob
+	policies     []networkingv1.NetworkPolicy
 }
 
 // decodeStrict decodes every document of data into its kind's type;
@@ -64,6 +66,10 @@ func decodeStrict(t *testing.T, data []byte) *decoded {
 			var o ScaledObject
 			err = yaml.UnmarshalStrict(doc, &o)
 			d.scaledObject = append(d.scaledObject, o)
+		case "networking.k8s.io/v1 NetworkPolicy":
+			var o networkingv1.NetworkPolicy
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.policies = append(d.policies, o)
 		case "batch/v1 CronJob":
 			var o batchv1.CronJob
 			err = yaml.UnmarshalStrict(doc, &o)
@@ -481,6 +487,86 @@ func TestExamples(t *testing.T) {
 			if addr != "127.0.0.1:8080" || !*ferry.SecurityContext.ReadOnlyRootFilesystem {
 				t.Errorf("%s: ferry listens on %q, read-only %v", f, addr, *ferry.SecurityContext.ReadOnlyRootFilesystem)
 			}
+		}
+	}
+}
+
+// TestNetworkPolicyCredentialsAndStorage: the pods admit the control
+// surface's named callers and the app's CronJobs, the HTTP routes' named
+// callers (anyone by default); the access keys come from the app's Secret
+// (optional), in the Deployment and the CronJobs; /tmp's volume and the
+// container's ephemeral storage are bounded.
+func TestNetworkPolicyCredentialsAndStorage(t *testing.T) {
+	cfg, err := config.LoadTemplate("../../samples/ferry.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	tools, err := ParsePeer("tools/app=aws-cli")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ingress, _ := ParsePeer("ingress-nginx")
+	d := decodeStrict(t, generate(t, cfg, Options{ControlFrom: []Peer{tools}, HTTPFrom: []Peer{ingress}}))
+	if len(d.policies) != 1 {
+		t.Fatalf("%d NetworkPolicies", len(d.policies))
+	}
+	rules := d.policies[0].Spec.Ingress
+	if len(rules) != 2 || len(rules[0].From) != 2 || len(rules[1].From) != 1 {
+		t.Fatalf("ingress rules: %+v", rules)
+	}
+	if cj := rules[0].From[0].PodSelector.MatchLabels; cj["app.kubernetes.io/component"] != "schedule" {
+		t.Errorf("CronJobs not admitted: %v", cj)
+	}
+	if p := rules[0].From[1]; p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "tools" || p.PodSelector.MatchLabels["app"] != "aws-cli" {
+		t.Errorf("control peer: %+v", p)
+	}
+	if p := rules[1].From[0]; p.NamespaceSelector.MatchLabels["kubernetes.io/metadata.name"] != "ingress-nginx" {
+		t.Errorf("HTTP peer: %+v", p)
+	}
+
+	pod := d.deployments[0].Spec.Template.Spec
+	c := pod.Containers[0]
+	secretEnv := func(env []corev1.EnvVar, name string) bool {
+		for _, e := range env {
+			if e.Name == name && e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil &&
+				e.ValueFrom.SecretKeyRef.Name == "ferry-samples-credentials" && *e.ValueFrom.SecretKeyRef.Optional {
+				return true
+			}
+		}
+		return false
+	}
+	for _, name := range []string{"FERRY_AWS_ACCESS_KEY_ID", "FERRY_AWS_SECRET_ACCESS_KEY"} {
+		if !secretEnv(c.Env, name) {
+			t.Errorf("the Deployment has no %s from the Secret", name)
+		}
+		for _, cj := range d.cronJobs {
+			if !secretEnv(cj.Spec.JobTemplate.Spec.Template.Spec.Containers[0].Env, name) {
+				t.Errorf("CronJob %s has no %s from the Secret", cj.Name, name)
+			}
+		}
+	}
+	for _, cm := range d.configMaps {
+		if strings.Contains(cm.Data["ferry.yaml"], "FERRY_AWS_SECRET_ACCESS_KEY") {
+			t.Error("the ConfigMap names the secret key")
+		}
+	}
+	var scratch *corev1.Volume
+	for i, v := range pod.Volumes {
+		if v.Name == "scratch" {
+			scratch = &pod.Volumes[i]
+		}
+	}
+	if scratch == nil || scratch.EmptyDir.SizeLimit == nil || scratch.EmptyDir.SizeLimit.IsZero() {
+		t.Fatalf("scratch volume without sizeLimit: %+v", scratch)
+	}
+	limit := c.Resources.Limits[corev1.ResourceEphemeralStorage]
+	if limit.Cmp(*scratch.EmptyDir.SizeLimit) <= 0 {
+		t.Errorf("ephemeral-storage limit %s not above the scratch volume's %s", limit.String(), scratch.EmptyDir.SizeLimit.String())
+	}
+
+	for _, bad := range []string{"", "/", "Bad_NS", "ns/novalue"} {
+		if _, err := ParsePeer(bad); err == nil {
+			t.Errorf("ParsePeer(%q): no error", bad)
 		}
 	}
 }
