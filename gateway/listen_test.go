@@ -6,10 +6,13 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
 // TestIdleConnectionsDoNotStarveHealthz: thousands of idle keep-alive
@@ -94,5 +97,38 @@ func TestIdleConnectionsDoNotStarveHealthz(t *testing.T) {
 	}
 	if srv.ReadHeaderTimeout <= 0 || srv.ReadTimeout <= 0 || srv.IdleTimeout <= 0 || srv.MaxHeaderBytes <= 0 {
 		t.Errorf("server without read/idle timeouts or header bound: %+v", srv)
+	}
+}
+
+// TestSlowBodyIsCutOff: a client that announces a 6 MB Invoke body and
+// stops sending does not hold its connection (and the body read so far)
+// past the server's ReadTimeout, here shortened from its 60 s.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
+	s := gateway.NewServer()
+	if err := s.Deploy(gateway.Deployment{Functions: map[string]*adapter.Function{"hello": hello}}); err != nil {
+		t.Fatal(err)
+	}
+	srv := gateway.NewHTTPServer(s)
+	srv.ReadTimeout = time.Second
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	go srv.Serve(gateway.LimitConns(ln, 64, srv))
+	defer srv.Close()
+	c, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	fmt.Fprintf(c, "POST /2015-03-31/functions/hello/invocations HTTP/1.1\r\nHost: ferry\r\nContent-Length: 6000000\r\n\r\n%s", strings.Repeat(" ", 1024))
+	c.SetReadDeadline(time.Now().Add(time.Minute)) // a bound for a hang, far above the timeout
+	b, err := io.ReadAll(c)
+	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+		t.Fatalf("the server still holds the slow request after a minute: %q", b)
+	}
+	if len(b) > 0 && !strings.Contains(string(b), "400") {
+		t.Errorf("answer to a body cut off: %q", b)
 	}
 }
