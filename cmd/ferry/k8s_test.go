@@ -113,7 +113,7 @@ func TestK8sCommand(t *testing.T) {
 	if code := run([]string{"k8s", "-f", "../../samples/ferry.yaml"}, nil, &stdout, &stderr); code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
-	for _, kind := range []string{"kind: ConfigMap", "kind: Deployment", "kind: Service", "kind: HorizontalPodAutoscaler", "kind: CronJob"} {
+	for _, kind := range []string{"kind: ConfigMap", "kind: Deployment", "kind: Service", "kind: NetworkPolicy", "kind: HorizontalPodAutoscaler", "kind: CronJob"} {
 		if !strings.Contains(stdout.String(), kind) {
 			t.Errorf("no %s", kind)
 		}
@@ -124,12 +124,21 @@ func TestK8sCommand(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, stderr.String())
 	}
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
-	if len(files) != 5 || !strings.Contains(stdout.String(), "scaledobject-ferry-samples.yaml") {
+	if len(files) != 6 || !strings.Contains(stdout.String(), "scaledobject-ferry-samples.yaml") {
 		t.Errorf("%d files:\n%s", len(files), stdout.String())
 	}
 	stderr.Reset()
 	if code := run([]string{"k8s", "-f", "../../samples/ferry.yaml", "--name", "Bad_Name"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "not a Kubernetes name") {
 		t.Errorf("bad name: exit %d: %s", code, stderr.String())
+	}
+	stdout.Reset()
+	if code := run([]string{"k8s", "-f", "../../samples/ferry.yaml", "--control-from", "tools/app=aws-cli", "--http-from", "ingress-nginx"}, nil, &stdout, &stderr); code != 0 ||
+		!strings.Contains(stdout.String(), "kubernetes.io/metadata.name: tools") || !strings.Contains(stdout.String(), "kubernetes.io/metadata.name: ingress-nginx") {
+		t.Errorf("--control-from/--http-from: exit %d: %s", code, stderr.String())
+	}
+	stderr.Reset()
+	if code := run([]string{"k8s", "-f", "../../samples/ferry.yaml", "--control-from", "ns/novalue"}, nil, &stdout, &stderr); code != 2 || !strings.Contains(stderr.String(), "--control-from") {
+		t.Errorf("bad --control-from: exit %d: %s", code, stderr.String())
 	}
 }
 
