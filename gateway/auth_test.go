@@ -237,3 +237,32 @@ func TestInvokeAPIHidesMountOnlyFunctions(t *testing.T) {
 		t.Errorf("ListFunctions: %v %+v", err, list)
 	}
 }
+
+// TestAccessLogRedactsKeys: an Azure function key (?code=) or a presigned
+// signature in a URL never reaches the access log.
+func TestAccessLogRedactsKeys(t *testing.T) {
+	for _, json := range []bool{false, true} {
+		var log bytes.Buffer
+		s := gateway.NewServer(gateway.WithAccessLog(&log, json))
+		if err := s.Deploy(gateway.Deployment{}); err != nil {
+			t.Fatal(err)
+		}
+		srv := httptest.NewServer(s)
+		for _, path := range []string{"/api/HttpExample?name=x&code=function-key-123", "/x?X-Amz-Signature=sig-456&CODE=other-789"} {
+			resp, err := http.Get(srv.URL + path)
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+		}
+		srv.Close()
+		for _, secret := range []string{"function-key-123", "sig-456", "other-789"} {
+			if strings.Contains(log.String(), secret) {
+				t.Errorf("json %v: %s in the access log:\n%s", json, secret, log.String())
+			}
+		}
+		if !strings.Contains(log.String(), "name=x") || !strings.Contains(log.String(), "REDACTED") {
+			t.Errorf("json %v: log:\n%s", json, log.String())
+		}
+	}
+}

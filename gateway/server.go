@@ -300,17 +300,44 @@ func (s *Server) logAccess(r *http.Request, lw *loggingWriter, start time.Time) 
 	if s.logJSON {
 		line, _ = json.Marshal(map[string]any{
 			"time": start.UTC().Format(time.RFC3339Nano), "type": "access", "remoteAddr": host,
-			"method": r.Method, "path": r.URL.RequestURI(), "protocol": r.Proto, "status": lw.status,
+			"method": r.Method, "path": loggedURI(r), "protocol": r.Proto, "status": lw.status,
 			"bytes": lw.bytes, "durationMs": float64(d.Microseconds()) / 1000, "requestId": reqID,
 		})
 		line = append(line, '\n')
 	} else {
 		line = fmt.Appendf(nil, "%s %s %q %d %d %.3fms %s\n", start.UTC().Format(time.RFC3339Nano), host,
-			r.Method+" "+r.URL.RequestURI()+" "+r.Proto, lw.status, lw.bytes, float64(d.Microseconds())/1000, reqID)
+			r.Method+" "+loggedURI(r)+" "+r.Proto, lw.status, lw.bytes, float64(d.Microseconds())/1000, reqID)
 	}
 	s.logMu.Lock()
 	s.accessLog.Write(line)
 	s.logMu.Unlock()
+}
+
+// secretParams are query parameters that carry credentials: an Azure
+// function key (code) and a presigned AWS request's signature and token.
+var secretParams = []string{"code", "X-Amz-Signature", "X-Amz-Security-Token", "X-Amz-Credential"}
+
+// loggedURI is r's path and query for the access log, credentials
+// replaced by REDACTED.
+func loggedURI(r *http.Request) string {
+	uri := r.URL.RequestURI()
+	if r.URL.RawQuery == "" {
+		return uri
+	}
+	q := r.URL.Query()
+	redacted := false
+	for k := range q {
+		for _, p := range secretParams {
+			if strings.EqualFold(k, p) {
+				q[k] = []string{"REDACTED"}
+				redacted = true
+			}
+		}
+	}
+	if !redacted {
+		return uri
+	}
+	return r.URL.EscapedPath() + "?" + q.Encode()
 }
 
 var paramRE = regexp.MustCompile(`\{([^{}]*)\}`)
