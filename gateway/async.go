@@ -40,7 +40,8 @@ import (
 // Design. Every held event is in q.events. An event is ready (in its
 // function's lane, FIFO), running, waiting for a retry (a time.AfterFunc
 // timer) or parked (it could not start because the queue is closing or
-// its function is closed). A lane runs at most Config.Concurrency events
+// its function is closed, or its record could not be delivered: it stays
+// for the next start). A lane runs at most Config.Concurrency events
 // of its function at once, one goroutine each, so a function saturated by
 // synchronous callers holds back only its own events, which wait for a
 // slot (they are never dropped). Close stops intake, timers and waits for
@@ -148,8 +149,10 @@ type event struct {
 }
 
 // NewQueue returns a running queue for functions (keyed by name, the
-// names destinations refer to). With a SpoolDir it loads the events a
-// previous Close spooled there, removes their files and runs them.
+// names destinations refer to). With a SpoolDir it checks the directory
+// is writable, then loads the events a previous process left there
+// (accepted and not finished, whether it closed or crashed) and runs
+// them; each file is removed after its event's outcome.
 func NewQueue(functions map[string]*adapter.Function, opts QueueOptions) (*Queue, error) {
 	if opts.Capacity == 0 {
 		opts.Capacity = 1000
@@ -334,7 +337,7 @@ func (q *Queue) Depth() int {
 // attempts, lets running attempts finish until ctx ends, and writes every
 // event not finished (queued, waiting for a retry, or still running when
 // ctx ended) to the spool directory with its attempt count, its due time
-// and its original enqueue time.
+// and its original enqueue time (rewriting its write-ahead file in place).
 //
 // An attempt still running when ctx ends is spooled too, so it runs again
 // at the next start: at-least-once for that event, whatever the attempt

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"errors"
 	"io"
@@ -212,6 +213,15 @@ func TestInvokeAPIRefusesForeignARNs(t *testing.T) {
 		_, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tt.name), Payload: []byte(`"x"`)})
 		if apiErrorCode(err) != tt.code {
 			t.Errorf("Invoke %q: %v, want %s", tt.name, err, tt.code)
+		}
+	}
+	// A client context that is JSON but not an object is refused, as the
+	// guest SDK could not decode it.
+	for _, cc := range []string{`[1,2]`, `"s"`, `null`, `42`} {
+		_, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`"x"`),
+			ClientContext: aws.String(base64.StdEncoding.EncodeToString([]byte(cc)))})
+		if apiErrorCode(err) != "InvalidRequestContentException" {
+			t.Errorf("client context %s: %v", cc, err)
 		}
 	}
 }

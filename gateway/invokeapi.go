@@ -159,7 +159,8 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 	req := &adapter.Request{Payload: payload, TraceID: r.Header.Get("X-Amzn-Trace-Id")}
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		b, err := base64.StdEncoding.DecodeString(cc)
-		if err != nil || !json.Valid(b) {
+		var obj map[string]json.RawMessage // an object: the guest SDK decodes it into one
+		if err != nil || json.Unmarshal(b, &obj) != nil || obj == nil {
 			serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Client context must be a valid Base64-encoded JSON object.", nil)
 			return
 		}
