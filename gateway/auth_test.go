@@ -276,3 +276,45 @@ func TestAccessLogRedactsKeys(t *testing.T) {
 		}
 	}
 }
+
+// TestRESTRouteAPIKey: a REST route with APIKeyRequired answers 403
+// {"message":"Forbidden"} without one of the server's API keys in
+// x-api-key, as API Gateway does; with one it invokes; other routes stay
+// open.
+func TestRESTRouteAPIKey(t *testing.T) {
+	rest := sampletest.Load(t, "../samples/apigw-rest", adapter.Config{Name: "rest"})
+	s := gateway.NewServer(gateway.WithAPIKeys([]string{"key-one", "key-two"}))
+	err := s.Deploy(gateway.Deployment{Functions: map[string]*adapter.Function{"rest": rest}, Routes: []gateway.Route{
+		{Function: "rest", Path: "/keyed/{proxy+}", HTTP: events.HTTPRoute{Format: events.FormatREST}, APIKeyRequired: true},
+		{Function: "rest", Path: "/open/{proxy+}", HTTP: events.HTTPRoute{Format: events.FormatREST}},
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(s)
+	defer srv.Close()
+	for _, tt := range []struct {
+		path, key string
+		status    int
+		kind      string
+	}{
+		{"/keyed/pets/1", "", 403, "ForbiddenException"},
+		{"/keyed/pets/1", "key-three", 403, "ForbiddenException"},
+		{"/keyed/pets/1", "key-two", 200, ""},
+		{"/open/pets/1", "", 200, ""},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, srv.URL+tt.path, nil)
+		if tt.key != "" {
+			req.Header.Set("X-Api-Key", tt.key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != tt.status || resp.Header.Get("X-Amzn-Errortype") != tt.kind || (tt.status == 403 && string(b) != `{"message":"Forbidden"}`) {
+			t.Errorf("%s key %q: %d %s %s", tt.path, tt.key, resp.StatusCode, resp.Header.Get("X-Amzn-Errortype"), b)
+		}
+	}
+}

@@ -91,7 +91,7 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 			rt := Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
 				Format: cmp.Or(h.Format, events.FormatHTTPAPI), Stage: h.Stage,
 				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
-			}, CORS: h.CORS}
+			}, CORS: h.CORS, APIKeyRequired: h.APIKeyRequired}
 			d.Routes = append(d.Routes, rt)
 		}
 		for _, s := range fc.Schedules {

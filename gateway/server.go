@@ -3,6 +3,7 @@ package gateway
 import (
 	"bytes"
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -34,6 +35,7 @@ import (
 // modules compile; everything else waits for Deploy.
 type Server struct {
 	accessLog  io.Writer
+	apiKeys    []string
 	creds      Credentials
 	region     string
 	logJSON    bool
@@ -85,6 +87,10 @@ type Route struct {
 	HTTP events.HTTPRoute
 	// CORS, when set, answers preflight requests and adds CORS headers.
 	CORS *events.CORS
+	// APIKeyRequired refuses requests without one of the server's API
+	// keys in x-api-key (WithAPIKeys), as a REST API method with
+	// apiKeyRequired: 403 {"message":"Forbidden"}.
+	APIKeyRequired bool
 }
 
 // ServerOption configures NewServer.
@@ -108,6 +114,11 @@ func WithMetricsHandler(h http.Handler) ServerOption {
 // Lambda API is open: for loopback only (ferry serve enforces that).
 func WithCredentials(creds Credentials, region string) ServerOption {
 	return func(s *Server) { s.creds, s.region = creds, region }
+}
+
+// WithAPIKeys are the API keys routes with APIKeyRequired accept.
+func WithAPIKeys(keys []string) ServerOption {
+	return func(s *Server) { s.apiKeys = keys }
 }
 
 // NewServer returns a server with nothing deployed: not ready yet.
@@ -412,12 +423,30 @@ func commonSegments(template, path string) int {
 	return n
 }
 
+// validAPIKey says whether key is one of the server's API keys.
+func (s *Server) validAPIKey(key string) bool {
+	ok := false
+	for _, k := range s.apiKeys {
+		if key != "" && subtle.ConstantTimeCompare([]byte(key), []byte(k)) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
 // httpTrigger serves one route: the request becomes the event, the
 // function's result the response.
 func (s *Server) httpTrigger(rt Route, f *adapter.Function) http.Handler {
 	format := rt.HTTP.Format
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if rt.CORS != nil && r.Method == http.MethodOptions && rt.CORS.Preflight(w, r) {
+			return
+		}
+		if rt.APIKeyRequired && !s.validAPIKey(r.Header.Get("X-Api-Key")) {
+			w.Header()["x-amzn-ErrorType"] = []string{"ForbiddenException"}
+			w.Header().Set("Content-Type", "application/json")
+			w.WriteHeader(http.StatusForbidden)
+			io.WriteString(w, `{"message":"Forbidden"}`)
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxRequestSize+1))

@@ -97,6 +97,21 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if len(creds) > 0 {
 		opts = append(opts, gateway.WithCredentials(creds, cfg.Region))
 	}
+	// API keys of REST routes with apiKeyRequired, as API Gateway's.
+	var apiKeys []string
+	for _, k := range strings.Split(os.Getenv("FERRY_API_KEYS"), ",") {
+		if k = strings.TrimSpace(k); k != "" {
+			apiKeys = append(apiKeys, k)
+		}
+	}
+	opts = append(opts, gateway.WithAPIKeys(apiKeys))
+	for _, fc := range cfg.Functions {
+		for _, h := range fc.HTTP {
+			if h.APIKeyRequired && len(apiKeys) == 0 {
+				fmt.Fprintf(stderr, "ferry: route %s of %s requires an API key and $FERRY_API_KEYS is empty: it refuses every request\n", h.Path, fc.Name)
+			}
+		}
+	}
 	srv := gateway.NewServer(opts...)
 
 	// Listen first: /healthz answers while modules build and compile, and

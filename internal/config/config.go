@@ -190,6 +190,10 @@ type HTTPRoute struct {
 	// CORS is nil when the route has no CORS configuration; MaxAge is 0 to
 	// 86400 seconds.
 	CORS *events.CORS
+	// APIKeyRequired makes a REST route require an API key (x-api-key),
+	// as a REST API method with apiKeyRequired: the keys are given to
+	// ferry serve in $FERRY_API_KEYS.
+	APIKeyRequired bool
 	// Line is the line of the route's entry in the file.
 	Line int
 }

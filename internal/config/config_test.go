@@ -393,6 +393,8 @@ func TestParseErrors(t *testing.T) {
 			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: format: "http" is not one of rest, http-api, function-url, alb`}},
 		{"bad method", head + "    http: [{path: /a, methods: [FETCH]}]\n",
 			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: methods: "FETCH" is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or ANY)`}},
+		{"API key on http-api", head + "    http:\n      - path: /a\n        apiKeyRequired: true\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: apiKeyRequired: only applies to format rest (a REST API's API keys), and this route's format is http-api`}},
 		{"alb-only key on http-api", head + "    http:\n      - path: /a\n        multiValueHeaders: true\n",
 			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: multiValueHeaders: only applies to format alb, and this route's format is http-api`}},
 		{"credentials with any origin", head + "    http:\n      - path: /a\n        cors: {allowOrigins: ['*'], allowCredentials: true}\n",
@@ -766,5 +768,27 @@ func TestParseSnapshotKeys(t *testing.T) {
 	}
 	if fn := f.Functions[0]; fn.SpareInstances != 2 || string(fn.PrimeEvent) != `{"warm": true}` {
 		t.Fatalf("%+v", fn)
+	}
+}
+
+// TestAPIKeyRequired: a REST route's apiKeyRequired is parsed and
+// written back by Marshal.
+func TestAPIKeyRequired(t *testing.T) {
+	workspace(t)
+	yml := "functions:\n  - name: a\n    module: other.wasm\n    http: [{path: /a, format: rest, apiKeyRequired: true}, {path: /b, format: rest}]\n"
+	f, err := ParseTemplate("ferry.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := f.Functions[0].HTTP; !r[0].APIKeyRequired || r[1].APIKeyRequired {
+		t.Fatalf("routes: %+v", r)
+	}
+	data, err := Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ParseTemplate("ferry.yaml", data)
+	if err != nil || !g.Functions[0].HTTP[0].APIKeyRequired || g.Functions[0].HTTP[1].APIKeyRequired {
+		t.Fatalf("round trip: %v\n%s", err, data)
 	}
 }

@@ -38,7 +38,7 @@ func Marshal(f *File) ([]byte, error) {
 		}
 		for _, r := range fn.HTTP {
 			ry := routeYAML{Path: r.Path, Methods: r.Methods, Format: string(r.Format), Stage: r.Stage,
-				BinaryMediaTypes: r.BinaryMediaTypes, MultiValueHeaders: r.MultiValueHeaders}
+				BinaryMediaTypes: r.BinaryMediaTypes, MultiValueHeaders: r.MultiValueHeaders, APIKeyRequired: r.APIKeyRequired}
 			if c := r.CORS; c != nil {
 				ry.CORS = &corsYAML{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
 					ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials}
@@ -154,6 +154,7 @@ type routeYAML struct {
 	Stage             string    `yaml:"stage,omitempty"`
 	BinaryMediaTypes  []string  `yaml:"binaryMediaTypes,omitempty,flow"`
 	MultiValueHeaders bool      `yaml:"multiValueHeaders,omitempty"`
+	APIKeyRequired    bool      `yaml:"apiKeyRequired,omitempty"`
 	CORS              *corsYAML `yaml:"cors,omitempty"`
 }
 

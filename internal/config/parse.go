@@ -843,7 +843,7 @@ var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT"
 
 func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRoute, bool) {
 	r := HTTPRoute{Line: n.Line, Format: events.FormatHTTPAPI}
-	m, ok := p.fields(n, where, "path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors")
+	m, ok := p.fields(n, where, "path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors", "apiKeyRequired")
 	if !ok {
 		return r, false
 	}
@@ -923,6 +923,14 @@ func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRo
 				p.fail(v, at("multiValueHeaders"), "only applies to format alb, and this route's format is %s", r.Format)
 			}
 			r.MultiValueHeaders = b
+		}
+	}
+	if v := m["apiKeyRequired"]; v != nil {
+		if b, ok := p.boolean(v, at("apiKeyRequired")); ok {
+			if r.Format != events.FormatREST {
+				p.fail(v, at("apiKeyRequired"), "only applies to format rest (a REST API's API keys), and this route's format is %s", r.Format)
+			}
+			r.APIKeyRequired = b
 		}
 	}
 	if v := m["cors"]; v != nil {
