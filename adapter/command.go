@@ -32,6 +32,9 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	if len(inv.rec.CognitoIdentity) > 0 {
 		env["FERRY_COGNITO_IDENTITY"] = string(inv.rec.CognitoIdentity)
 	}
+	if len(inv.rec.TenantID) > 0 {
+		env["FERRY_TENANT_ID"] = string(inv.rec.TenantID)
+	}
 	mc := inst.moduleConfig(env).
 		WithStdin(bytes.NewReader(inv.rec.Payload)).
 		WithStdout(stdout).

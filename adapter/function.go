@@ -57,6 +57,10 @@ type Request struct {
 	CognitoIdentity []byte
 	// InvokedFunctionARN defaults to the function's ARN.
 	InvokedFunctionARN string
+	// TenantID is the tenant of the invocation (Lambda's tenant isolation:
+	// X-Amz-Tenant-Id on Invoke); empty when absent. It reaches the
+	// handler as lambdacontext.LambdaContext.TenantID.
+	TenantID string
 	// Trigger says what caused the invocation (TriggerHTTP, …), for
 	// metrics; empty counts as TriggerInvoke.
 	Trigger string
@@ -390,6 +394,7 @@ func (f *Function) record(req *Request) *invocation {
 		ClientContext:      req.ClientContext,
 		CognitoIdentity:    req.CognitoIdentity,
 		Payload:            payload,
+		TenantID:           readOnlyBytes(req.TenantID),
 	}
 	return inv
 }

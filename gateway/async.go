@@ -760,6 +760,7 @@ type spoolEntry struct {
 	RequestID          string    `json:"requestId"`
 	TraceID            string    `json:"traceId,omitempty"`
 	InvokedFunctionARN string    `json:"invokedFunctionArn,omitempty"`
+	TenantID           string    `json:"tenantId,omitempty"`
 	Trigger            string    `json:"trigger,omitempty"`
 	ClientContext      []byte    `json:"clientContext,omitempty"`
 	CognitoIdentity    []byte    `json:"cognitoIdentity,omitempty"`
@@ -781,6 +782,7 @@ func (ev *event) spoolEntry() spoolEntry {
 		RequestID:          ev.req.RequestID,
 		TraceID:            ev.req.TraceID,
 		InvokedFunctionARN: ev.req.InvokedFunctionARN,
+		TenantID:           ev.req.TenantID,
 		Trigger:            ev.req.Trigger,
 		ClientContext:      ev.req.ClientContext,
 		CognitoIdentity:    ev.req.CognitoIdentity,
@@ -808,6 +810,7 @@ func (e *spoolEntry) event(f *adapter.Function) *event {
 			ClientContext:      e.ClientContext,
 			CognitoIdentity:    e.CognitoIdentity,
 			InvokedFunctionARN: e.InvokedFunctionARN,
+			TenantID:           e.TenantID,
 			Trigger:            e.Trigger,
 		},
 		enqueued: e.Enqueued,

@@ -156,7 +156,10 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 		serviceError(w, http.StatusBadRequest, "InvalidRequestContentException", "message", "Could not parse request body into json: "+err.Error(), nil)
 		return
 	}
-	req := &adapter.Request{Payload: payload, TraceID: r.Header.Get("X-Amzn-Trace-Id")}
+	// X-Amz-Tenant-Id is the tenant of a function with tenant isolation
+	// (aws-sdk-go-v2's InvokeInput.TenantId); the handler sees it as
+	// lambdacontext's TenantID, on Event invocations too.
+	req := &adapter.Request{Payload: payload, TraceID: r.Header.Get("X-Amzn-Trace-Id"), TenantID: r.Header.Get("X-Amz-Tenant-Id")}
 	if cc := r.Header.Get("X-Amz-Client-Context"); cc != "" {
 		b, err := base64.StdEncoding.DecodeString(cc)
 		var obj map[string]json.RawMessage // an object: the guest SDK decodes it into one

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -150,4 +151,27 @@ func TestInvokeAPIRIERoute(t *testing.T) {
 func isErr[T error](err error) bool {
 	var target T
 	return errors.As(err, &target)
+}
+
+// TestInvokeAPITenantID invokes with aws-sdk-go-v2's TenantId (the
+// X-Amz-Tenant-Id header): the handler sees it as lambdacontext's TenantID.
+func TestInvokeAPITenantID(t *testing.T) {
+	ctxecho := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho"})
+	client, _ := lambdaClient(t, map[string]*adapter.Function{"ctxecho": ctxecho})
+	for _, tenant := range []string{"blue", ""} {
+		in := &lambda.InvokeInput{FunctionName: aws.String("ctxecho"), Payload: []byte(`{}`)}
+		if tenant != "" {
+			in.TenantId = aws.String(tenant)
+		}
+		out, err := client.Invoke(context.Background(), in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var reply struct {
+			Context struct{ TenantID string } `json:"context"`
+		}
+		if err := json.Unmarshal(out.Payload, &reply); err != nil || reply.Context.TenantID != tenant {
+			t.Fatalf("tenant %q: the handler saw %q (%v): %s", tenant, reply.Context.TenantID, err, out.Payload)
+		}
+	}
 }

@@ -66,6 +66,7 @@ typedef struct {
     ferry_bytes client_context;   /* JSON, empty when absent */
     ferry_bytes cognito_identity; /* JSON, empty when absent */
     ferry_bytes payload;          /* the event */
+    ferry_bytes tenant_id;        /* optional trailing field; empty when absent */
 } ferry_invocation;
 
 static inline uint32_t ferry__u32(const unsigned char *p) {
@@ -75,13 +76,17 @@ static inline uint32_t ferry__u32(const unsigned char *p) {
 /* Decodes a record of len bytes into inv. Returns 0, or -1 if truncated. */
 static inline int ferry_decode(const void *record, size_t len, ferry_invocation *inv) {
     const unsigned char *p = (const unsigned char *)record, *end = p + len;
-    ferry_bytes *fields[6] = {&inv->request_id, &inv->invoked_function_arn, &inv->trace_id,
-                              &inv->client_context, &inv->cognito_identity, &inv->payload};
+    ferry_bytes *fields[7] = {&inv->request_id, &inv->invoked_function_arn, &inv->trace_id,
+                              &inv->client_context, &inv->cognito_identity, &inv->payload,
+                              &inv->tenant_id};
     if (len < 8) return -1;
     inv->deadline_ms = (int64_t)((uint64_t)ferry__u32(p) | (uint64_t)ferry__u32(p + 4) << 32);
     p += 8;
-    for (int i = 0; i < 6; i++) {
+    inv->tenant_id.data = 0;
+    inv->tenant_id.len = 0;
+    for (int i = 0; i < 7; i++) {
         uint32_t n;
+        if (i >= 6 && p == end) break; /* fields after the payload are optional */
         if ((size_t)(end - p) < 4) return -1;
         n = ferry__u32(p);
         p += 4;

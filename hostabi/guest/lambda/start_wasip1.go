@@ -30,10 +30,13 @@ func init() { fhttp.Install() }
 // documents, stack trace included. Reusing it (deprecated for users, but
 // exported and stable) keeps every one of those semantics aws-lambda-go's
 // own instead of a copy of them.
+//
+//lint:ignore SA1019 deliberate; DESIGN.md, "aws-lambda-go's RPC invoker"
 var function *awslambda.Function
 
 func start(handler interface{}, options []Option) {
-	function = awslambda.NewFunction(awslambda.NewHandlerWithOptions(handler, options...))
+	//lint:ignore SA1019 as above
+	function = awslambda.NewFunction(awslambda.NewHandlerWithOptions(withTenant(handler), options...))
 	if reactor.InReactor() {
 		// Back to ferry_start; invocations arrive through ferry_invoke.
 		reactor.Register(serveRecord)
@@ -63,6 +66,7 @@ func invoke(inv *record.Invocation) *messages.InvokeResponse {
 		},
 		ClientContext: inv.ClientContext,
 	}
+	tenantID = string(inv.TenantID)
 	resp := new(messages.InvokeResponse)
 	if len(inv.CognitoIdentity) > 0 {
 		var id lambdacontext.CognitoIdentity
@@ -108,6 +112,7 @@ func serveCommand() int {
 		TraceID:            []byte(os.Getenv("_X_AMZN_TRACE_ID")),
 		ClientContext:      []byte(os.Getenv("FERRY_CLIENT_CONTEXT")),
 		CognitoIdentity:    []byte(os.Getenv("FERRY_COGNITO_IDENTITY")),
+		TenantID:           []byte(os.Getenv("FERRY_TENANT_ID")),
 		Payload:            payload,
 	}
 	resp := invoke(&inv)
