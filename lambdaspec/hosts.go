@@ -33,9 +33,7 @@ func ParseHostPattern(s string) (HostPattern, error) {
 		return p, fmt.Errorf("%q: scheme %q is not http, https or *", s, scheme)
 	}
 	p.Scheme = scheme
-	if strings.HasSuffix(rest, "/") {
-		rest = rest[:len(rest)-1]
-	}
+	rest = strings.TrimSuffix(rest, "/")
 	if strings.ContainsAny(rest, "/?#@") {
 		return p, fmt.Errorf("%q: only scheme://host[:port]; no path, query or user", s)
 	}

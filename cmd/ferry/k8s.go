@@ -202,6 +202,7 @@ func fireAzure(ctx context.Context, cfg *config.File, app, function, base string
 		found = found || strings.EqualFold(t.Function, function)
 	}
 	if !found {
+		//lint:ignore ST1005 "Azure" is a proper noun
 		return fail(stderr, "fire-schedule", fmt.Errorf("Azure app %s has no timer function %q (it has %s)", app, function, cmp.Or(strings.Join(have, ", "), "none")))
 	}
 	key := os.Getenv("FERRY_AZURE_MASTER_KEY")

@@ -465,7 +465,7 @@ func TestServeSpoolRestart(t *testing.T) {
 		t.Fatalf("nothing spooled, %d of %d ran:\n%s", before, n, s.log)
 	}
 
-	s = startServe(t, yaml)
+	startServe(t, yaml)
 	waitFor(t, "every event to run", func() bool { return len(records(t, filepath.Join(dir, "successes.jsonl"))) >= n })
 	time.Sleep(200 * time.Millisecond) // a duplicate would show up here
 	seen := map[string]int{}

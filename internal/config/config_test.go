@@ -114,14 +114,14 @@ functions:
 func TestParseFullFile(t *testing.T) {
 	dir := workspace(t)
 	t.Setenv("FERRY_TEST_SECRET", "s3cr3t")
-	f, err := Load("ferry.yaml")
-	if err == nil {
+	if _, err := Load("ferry.yaml"); err == nil {
 		t.Fatal("Load of a missing file succeeded")
 	}
 	if err := os.WriteFile("ferry.yaml", []byte(fullFile), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if f, err = Load("ferry.yaml"); err != nil {
+	f, err := Load("ferry.yaml")
+	if err != nil {
 		t.Fatal(err)
 	}
 	// Schedules are compared by expression, then left out.

@@ -239,9 +239,10 @@ func settle(req *http.Request) {
 	if d, ok := ctx.Deadline(); ok && !time.Now().Before(d) {
 		<-ctx.Done()
 	}
-	if req.Cancel != nil { //lint:ignore SA1019 http.Client's timeout closes it
+	//lint:ignore SA1019 http.Client's timeout closes it
+	if cancel := req.Cancel; cancel != nil {
 		select {
-		case <-req.Cancel:
+		case <-cancel:
 		case <-time.After(10 * time.Millisecond):
 		}
 	}
