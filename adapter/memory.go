@@ -11,7 +11,8 @@ import (
 //
 // wazero's default memory grows by reallocating and copying, and the Go
 // runtime grows its heap in many small steps, so most of a Go guest's
-// start-up was memmove (see shared/notes/performance.md). A fixed mapping
+// start-up was memmove (BENCHMARKS.md; DESIGN.md, "The memory
+// reservation"). A fixed mapping
 // makes growth free: pages are only touched, never copied.
 //
 // The function's memory size is enforced here, not with wazero's page

@@ -18,7 +18,7 @@ import (
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
-// Snapshots (see shared/notes/performance.md).
+// Snapshots (measured in BENCHMARKS.md; what they rest on in DESIGN.md).
 //
 // A reactor returns to the host after its init phase with an empty wasm
 // stack, so all its state is then linear memory plus the module's
