@@ -159,7 +159,7 @@ func (p *parser) parse(data []byte) *File {
 
 func (p *parser) file1(root *yaml.Node) *File {
 	f := &File{Path: p.file}
-	m, ok := p.fields(root, "", "region", "accountId", "logFormat", "async", "functions", "azureApps", "kubernetes")
+	m, ok := p.fields(root, "", fileKeys...)
 	if !ok {
 		return nil
 	}
@@ -198,22 +198,12 @@ func (p *parser) file1(root *yaml.Node) *File {
 		}
 	}
 	if n := m["async"]; n != nil {
-		if a, ok := p.fields(n, "async", "queueSize", "maxQueued", "spoolDir"); ok {
+		if a, ok := p.fields(n, "async", queueKeys...); ok {
 			if n := a["maxQueued"]; n != nil {
-				if v, ok := p.integer(n, "async: maxQueued"); ok {
-					if v < 1 {
-						p.fail(n, "async: maxQueued", "%d is below the minimum of 1", v)
-					}
-					f.Async.MaxQueued = v
-				}
+				f.Async.MaxQueued, _ = p.atLeastOne(n, "async: maxQueued")
 			}
 			if n := a["queueSize"]; n != nil {
-				if v, ok := p.integer(n, "async: queueSize"); ok {
-					if v < 1 {
-						p.fail(n, "async: queueSize", "%d is below the minimum of 1", v)
-					}
-					f.Async.QueueSize = v
-				}
+				f.Async.QueueSize, _ = p.atLeastOne(n, "async: queueSize")
 			}
 			if n := a["spoolDir"]; n != nil {
 				if s, ok := p.nonEmpty(n, "async: spoolDir"); ok {
@@ -268,7 +258,7 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 	}
 	for i, item := range items {
 		where := fmt.Sprintf("azureApps[%d]", i)
-		m, ok := p.fields(item, where, "path", "module", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts")
+		m, ok := p.fields(item, where, azureAppKeys...)
 		if !ok {
 			continue
 		}
@@ -282,15 +272,7 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 			}
 		}
 		if v := m["module"]; v != nil {
-			if s, ok := p.nonEmpty(v, where+": module"); ok {
-				a.Module = p.resolve(s)
-				switch st, err := os.Stat(a.Module); {
-				case err != nil:
-					p.fail(v, where+": module", "%s does not exist%s", s, p.lookedFor(s, a.Module))
-				case st.IsDir():
-					p.fail(v, where+": module", "%s is a directory; give the custom handler's compiled .wasm (leave module: out to build the app folder's Go source)", s)
-				}
-			}
+			a.Module, _ = p.path(v, where+": module", false, "%s is a directory; give the custom handler's compiled .wasm (leave module: out to build the app folder's Go source)")
 		}
 		if v := m["environment"]; v != nil {
 			a.Environment = p.environment(v, where+": environment")
@@ -304,12 +286,7 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 			}
 		}
 		if v := m["concurrency"]; v != nil {
-			if c, ok := p.integer(v, where+": concurrency"); ok {
-				if c < 1 {
-					p.fail(v, where+": concurrency", "%d is below the minimum of 1", c)
-				}
-				a.Concurrency = c
-			}
+			a.Concurrency, _ = p.atLeastOne(v, where+": concurrency")
 		}
 		if v := m["stateDir"]; v != nil {
 			if s, ok := p.nonEmpty(v, where+": stateDir"); ok {
@@ -375,71 +352,16 @@ func (p *parser) functions(f *File, n *yaml.Node) {
 
 func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	fn := Function{Line: n.Line}
-	where := fmt.Sprintf("functions[%d]", i)
-	// Name the function in every message, its unknown keys included.
-	for j := 0; n.Kind == yaml.MappingNode && j+1 < len(n.Content); j += 2 {
-		if k, v := n.Content[j], deref(n.Content[j+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
-			where = fmt.Sprintf("functions[%d] (%s)", i, v.Value)
-		}
-	}
-	m, ok := p.fields(n, where, "name", "module", "source", "memory", "timeout", "environment",
-		"concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule",
-		"allowedOutboundHosts", "files", "ephemeralStorage")
+	where := functionWhere(n, i)
+	m, ok := p.fields(n, where, functionKeys...)
 	if !ok {
 		return fn, false
 	}
-	if v := m["name"]; v == nil {
-		p.fail(n, where, "name: missing")
-	} else if s, ok := p.str(v, where+": name"); ok {
-		if !lambdaspec.FunctionNamePattern.MatchString(s) {
-			p.fail(v, where+": name", "%q is not a valid function name (1 to 64 letters, digits, - and _)", s)
-		} else if line, dup := x.names[s]; dup {
-			p.fail(v, where+": name", "%q is already the name of the function at line %d", s, line)
-		} else {
-			x.names[s] = n.Line
-		}
-		fn.Name = s
-	}
 	at := func(key string) string { return where + ": " + key }
-
-	module, source := m["module"], m["source"]
-	switch {
-	case module != nil && source != nil:
-		p.fail(source, where, "module and source are both set; give one: a compiled .wasm module or a Go handler directory")
-	case module == nil && source == nil:
-		p.fail(n, where, "neither module nor source is set; give one: a compiled .wasm module or a Go handler directory")
-	case module != nil:
-		if s, ok := p.nonEmpty(module, at("module")); ok {
-			fn.Module = p.resolve(s)
-			switch st, err := os.Stat(fn.Module); {
-			case err != nil:
-				p.fail(module, at("module"), "%s does not exist%s", s, p.lookedFor(s, fn.Module))
-			case st.IsDir():
-				p.fail(module, at("module"), "%s is a directory; a Go handler directory goes under source:", s)
-			}
-		}
-	default:
-		if s, ok := p.nonEmpty(source, at("source")); ok {
-			fn.Source = p.resolve(s)
-			switch st, err := os.Stat(fn.Source); {
-			case err != nil:
-				p.fail(source, at("source"), "directory %s does not exist%s", s, p.lookedFor(s, fn.Source))
-			case !st.IsDir():
-				p.fail(source, at("source"), "%s is not a directory; a compiled module goes under module:", s)
-			}
-		}
-	}
-
+	p.functionName(&fn, n, m["name"], where, x)
+	p.functionCode(&fn, n, m["module"], m["source"], where)
 	if v := m["memory"]; v != nil {
-		if mb, ok := p.integer(v, at("memory")); ok {
-			switch {
-			case mb < lambdaspec.MinMemoryMB:
-				p.fail(v, at("memory"), "%d is below Lambda's minimum of %d MB", mb, lambdaspec.MinMemoryMB)
-			case mb > lambdaspec.MaxMemoryMB:
-				p.fail(v, at("memory"), "%d is above Lambda's maximum of %d MB", mb, lambdaspec.MaxMemoryMB)
-			}
-			fn.Memory = mb
-		}
+		fn.Memory, _ = p.lambdaMB(v, at("memory"), lambdaspec.MinMemoryMB, lambdaspec.MaxMemoryMB)
 	}
 	if v := m["timeout"]; v != nil {
 		if d, ok := p.duration(v, at("timeout")); ok {
@@ -461,76 +383,20 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	if v := m["allowedOutboundHosts"]; v != nil {
 		fn.AllowedOutboundHosts = p.allowedHosts(v, at("allowedOutboundHosts"))
 	}
-	if v := m["files"]; v != nil {
-		if s, ok := p.nonEmpty(v, at("files")); ok {
-			fn.Files = p.resolve(s)
-			switch st, err := os.Stat(fn.Files); {
-			case err != nil:
-				p.fail(v, at("files"), "directory %s does not exist%s", s, p.lookedFor(s, fn.Files))
-			case !st.IsDir():
-				p.fail(v, at("files"), "%s is not a directory", s)
-			}
-		}
-	} else if fn.Source != "" {
+	switch v := m["files"]; {
+	case v != nil:
+		fn.Files, _ = p.path(v, at("files"), true, "%s is not a directory")
+	case fn.Source != "":
 		fn.Files = fn.Source
-	} else if fn.Module != "" {
+	case fn.Module != "":
 		fn.Files = filepath.Dir(fn.Module)
 	}
 	if v := m["ephemeralStorage"]; v != nil {
-		if mb, ok := p.integer(v, at("ephemeralStorage")); ok {
-			switch {
-			case mb < lambdaspec.MinEphemeralStorageMB:
-				p.fail(v, at("ephemeralStorage"), "%d is below Lambda's minimum of %d MB", mb, lambdaspec.MinEphemeralStorageMB)
-			case mb > lambdaspec.MaxEphemeralStorageMB:
-				p.fail(v, at("ephemeralStorage"), "%d is above Lambda's maximum of %d MB", mb, lambdaspec.MaxEphemeralStorageMB)
-			}
-			fn.EphemeralStorage = mb
-		}
+		fn.EphemeralStorage, _ = p.lambdaMB(v, at("ephemeralStorage"), lambdaspec.MinEphemeralStorageMB, lambdaspec.MaxEphemeralStorageMB)
 	}
-	concurrency := m["concurrency"]
-	if concurrency != nil {
-		if c, ok := p.integer(concurrency, at("concurrency")); ok {
-			if c < 1 {
-				p.fail(concurrency, at("concurrency"), "%d is below the minimum of 1", c)
-			}
-			fn.Concurrency = c
-		}
-	}
-	if v := m["minInstances"]; v != nil {
-		if c, ok := p.integer(v, at("minInstances")); ok {
-			switch {
-			case c < 0:
-				p.fail(v, at("minInstances"), "%d is negative", c)
-			case concurrency != nil && fn.Concurrency >= 1 && c > fn.Concurrency:
-				p.fail(v, at("minInstances"), "%d is above concurrency (%d)", c, fn.Concurrency)
-			}
-			fn.MinInstances = c
-		}
-	}
-	if v := m["spareInstances"]; v != nil {
-		if c, ok := p.integer(v, at("spareInstances")); ok {
-			switch {
-			case c < 0:
-				p.fail(v, at("spareInstances"), "%d is negative", c)
-			case concurrency != nil && fn.Concurrency >= 1 && c > fn.Concurrency:
-				p.fail(v, at("spareInstances"), "%d is above concurrency (%d)", c, fn.Concurrency)
-			}
-			fn.SpareInstances = c
-		}
-	}
+	p.functionScaling(&fn, m, at)
 	if v := m["primeEvent"]; v != nil {
-		if s, ok := p.nonEmpty(v, at("primeEvent")); ok {
-			path := p.resolve(s)
-			b, err := os.ReadFile(path)
-			switch {
-			case err != nil:
-				p.fail(v, at("primeEvent"), "%s cannot be read%s", s, p.lookedFor(s, path))
-			case !json.Valid(b):
-				p.fail(v, at("primeEvent"), "%s is not JSON", s)
-			default:
-				fn.PrimeEvent, fn.PrimeEventFile = b, path
-			}
-		}
+		p.primeEvent(&fn, v, at("primeEvent"))
 	}
 	if v := m["async"]; v != nil {
 		fn.AsyncConfig = p.async(v, at("async"), x)
@@ -556,6 +422,147 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	return fn, true
 }
 
+// functionWhere names functions[i] in messages, with its name when it has
+// one, so that even its unknown keys say which function they are in.
+func functionWhere(n *yaml.Node, i int) string {
+	where := fmt.Sprintf("functions[%d]", i)
+	for j := 0; n.Kind == yaml.MappingNode && j+1 < len(n.Content); j += 2 {
+		if k, v := n.Content[j], deref(n.Content[j+1]); k.Value == "name" && v.Kind == yaml.ScalarNode && v.ShortTag() == "!!str" {
+			where = fmt.Sprintf("functions[%d] (%s)", i, v.Value)
+		}
+	}
+	return where
+}
+
+// functionName reads name: (v, nil when missing): Lambda's pattern, unique
+// in the file.
+func (p *parser) functionName(fn *Function, n, v *yaml.Node, where string, x *crossRefs) {
+	if v == nil {
+		p.fail(n, where, "name: missing")
+		return
+	}
+	s, ok := p.str(v, where+": name")
+	if !ok {
+		return
+	}
+	if !lambdaspec.FunctionNamePattern.MatchString(s) {
+		p.fail(v, where+": name", "%q is not a valid function name (1 to 64 letters, digits, - and _)", s)
+	} else if line, dup := x.names[s]; dup {
+		p.fail(v, where+": name", "%q is already the name of the function at line %d", s, line)
+	} else {
+		x.names[s] = n.Line
+	}
+	fn.Name = s
+}
+
+// functionCode reads module: or source:, exactly one of which is set.
+func (p *parser) functionCode(fn *Function, n, module, source *yaml.Node, where string) {
+	switch {
+	case module != nil && source != nil:
+		p.fail(source, where, "module and source are both set; give one: a compiled .wasm module or a Go handler directory")
+	case module == nil && source == nil:
+		p.fail(n, where, "neither module nor source is set; give one: a compiled .wasm module or a Go handler directory")
+	case module != nil:
+		fn.Module, _ = p.path(module, where+": module", false, "%s is a directory; a Go handler directory goes under source:")
+	default:
+		fn.Source, _ = p.path(source, where+": source", true, "%s is not a directory; a compiled module goes under module:")
+	}
+}
+
+// functionScaling reads concurrency, minInstances and spareInstances; the
+// last two are at most the first.
+func (p *parser) functionScaling(fn *Function, m map[string]*yaml.Node, at func(string) string) {
+	concurrency := m["concurrency"]
+	if concurrency != nil {
+		fn.Concurrency, _ = p.atLeastOne(concurrency, at("concurrency"))
+	}
+	for _, c := range []struct {
+		key string
+		to  *int
+	}{{"minInstances", &fn.MinInstances}, {"spareInstances", &fn.SpareInstances}} {
+		v := m[c.key]
+		if v == nil {
+			continue
+		}
+		if n, ok := p.integer(v, at(c.key)); ok {
+			switch {
+			case n < 0:
+				p.fail(v, at(c.key), "%d is negative", n)
+			case concurrency != nil && fn.Concurrency >= 1 && n > fn.Concurrency:
+				p.fail(v, at(c.key), "%d is above concurrency (%d)", n, fn.Concurrency)
+			}
+			*c.to = n
+		}
+	}
+}
+
+// primeEvent reads the file primeEvent: names, which must hold JSON.
+func (p *parser) primeEvent(fn *Function, v *yaml.Node, where string) {
+	s, ok := p.nonEmpty(v, where)
+	if !ok {
+		return
+	}
+	path := p.resolve(s)
+	b, err := os.ReadFile(path)
+	switch {
+	case err != nil:
+		p.fail(v, where, "%s cannot be read%s", s, p.lookedFor(s, path))
+	case !json.Valid(b):
+		p.fail(v, where, "%s is not JSON", s)
+	default:
+		fn.PrimeEvent, fn.PrimeEventFile = b, path
+	}
+}
+
+// path reads a path relative to the file's folder that must exist: a
+// directory when dir is set (else "directory ... does not exist"), a file
+// otherwise. wrongKind is the message, with the path as written, for the
+// other kind. It returns the resolved path, also when it does not exist,
+// and false when v is not a non-empty string.
+func (p *parser) path(v *yaml.Node, where string, dir bool, wrongKind string) (string, bool) {
+	s, ok := p.nonEmpty(v, where)
+	if !ok {
+		return "", false
+	}
+	resolved := p.resolve(s)
+	switch st, err := os.Stat(resolved); {
+	case err != nil && dir:
+		p.fail(v, where, "directory %s does not exist%s", s, p.lookedFor(s, resolved))
+	case err != nil:
+		p.fail(v, where, "%s does not exist%s", s, p.lookedFor(s, resolved))
+	case st.IsDir() != dir:
+		p.fail(v, where, wrongKind, s)
+	}
+	return resolved, true
+}
+
+// lambdaMB reads a size in MB within Lambda's [lo, hi].
+func (p *parser) lambdaMB(v *yaml.Node, where string, lo, hi int) (int, bool) {
+	mb, ok := p.integer(v, where)
+	if !ok {
+		return 0, false
+	}
+	switch {
+	case mb < lo:
+		p.fail(v, where, "%d is below Lambda's minimum of %d MB", mb, lo)
+	case mb > hi:
+		p.fail(v, where, "%d is above Lambda's maximum of %d MB", mb, hi)
+	}
+	return mb, true
+}
+
+// atLeastOne reads an integer of at least 1 (a concurrency, a queue size).
+func (p *parser) atLeastOne(v *yaml.Node, where string) (int, bool) {
+	n, ok := p.integer(v, where)
+	if !ok {
+		return 0, false
+	}
+	if n < 1 {
+		p.fail(v, where, "%d is below the minimum of 1", n)
+	}
+	return n, true
+}
+
 var (
 	dnsLabelPattern = regexp.MustCompile(`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`)
 	imagePattern    = regexp.MustCompile(`^[a-z0-9][a-z0-9._/:@-]*$`)
@@ -563,7 +570,7 @@ var (
 
 func (p *parser) kubernetes(n *yaml.Node) Kubernetes {
 	k := Kubernetes{Line: n.Line}
-	m, ok := p.fields(n, "kubernetes", "name", "namespace", "image", "replicas", "autoscaling", "keda")
+	m, ok := p.fields(n, "kubernetes", kubernetesKeys...)
 	if !ok {
 		return k
 	}
@@ -602,7 +609,7 @@ func (p *parser) kubernetes(n *yaml.Node) Kubernetes {
 		k.Replicas = positive(v, at("replicas"))
 	}
 	if v := m["autoscaling"]; v != nil {
-		if a, ok := p.fields(v, at("autoscaling"), "minReplicas", "maxReplicas", "targetCPU"); ok {
+		if a, ok := p.fields(v, at("autoscaling"), autoscalingKeys...); ok {
 			if n := a["minReplicas"]; n != nil {
 				k.Autoscaling.MinReplicas = positive(n, at("autoscaling: minReplicas"))
 			}
@@ -622,7 +629,7 @@ func (p *parser) kubernetes(n *yaml.Node) Kubernetes {
 		}
 	}
 	if v := m["keda"]; v != nil {
-		if a, ok := p.fields(v, at("keda"), "serverAddress", "query", "threshold", "minReplicas", "maxReplicas"); ok {
+		if a, ok := p.fields(v, at("keda"), kedaKeys...); ok {
 			kd := &KEDA{}
 			if n := a["serverAddress"]; n != nil {
 				if s, ok := p.nonEmpty(n, at("keda: serverAddress")); ok {
@@ -758,7 +765,7 @@ func expand(s string, getenv func(string) (string, bool)) (string, error) {
 
 func (p *parser) async(n *yaml.Node, where string, x *crossRefs) FunctionAsync {
 	var a FunctionAsync
-	m, ok := p.fields(n, where, "maxRetries", "retryDelays", "maxEventAge", "onSuccess", "onFailure")
+	m, ok := p.fields(n, where, functionAsyncKeys...)
 	if !ok {
 		return a
 	}
@@ -816,7 +823,7 @@ func (p *parser) async(n *yaml.Node, where string, x *crossRefs) FunctionAsync {
 
 func (p *parser) destination(n *yaml.Node, where string, x *crossRefs) Destination {
 	var d Destination
-	m, ok := p.fields(n, where, "function", "file")
+	m, ok := p.fields(n, where, destinationKeys...)
 	if !ok {
 		return d
 	}
@@ -843,7 +850,7 @@ var httpMethods = map[string]bool{"GET": true, "HEAD": true, "POST": true, "PUT"
 
 func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRoute, bool) {
 	r := HTTPRoute{Line: n.Line, Format: events.FormatHTTPAPI}
-	m, ok := p.fields(n, where, "path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors", "apiKeyRequired")
+	m, ok := p.fields(n, where, routeKeys...)
 	if !ok {
 		return r, false
 	}
@@ -1010,7 +1017,7 @@ func routeKey(path string) string {
 }
 
 func (p *parser) cors(n *yaml.Node, where string) *events.CORS {
-	m, ok := p.fields(n, where, "allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials")
+	m, ok := p.fields(n, where, corsKeys...)
 	if !ok {
 		return nil
 	}
@@ -1062,7 +1069,7 @@ func (p *parser) cors(n *yaml.Node, where string) *events.CORS {
 
 func (p *parser) schedule(n *yaml.Node, where, fnName string, j int, x *crossRefs) (ScheduleTrigger, bool) {
 	s := ScheduleTrigger{Line: n.Line, Enabled: true}
-	m, ok := p.fields(n, where, "expression", "input", "enabled", "name")
+	m, ok := p.fields(n, where, scheduleKeys...)
 	if !ok {
 		return s, false
 	}
