@@ -183,15 +183,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	created := o.Created
-	if created.IsZero() {
-		created = time.Unix(0, 0).UTC()
-		if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
-			if n, err := strconv.ParseInt(s, 10, 64); err == nil {
-				created = time.Unix(n, 0).UTC()
-			}
-		}
-	}
+	created := createdTime(o.Created)
 	src := o.FerrySource
 	if src == "" {
 		if src, err = FindFerrySource(ctx, filepath.Dir(o.Config.Path)); err != nil {
@@ -212,65 +204,16 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if err := BuildStatic(ctx, src, bin, arch, o.Version); err != nil {
 		return nil, err
 	}
-
-	modules := map[string][]byte{}
-	modDir := filepath.Join(work, "modules")
-	if err := os.Mkdir(modDir, 0o755); err != nil {
+	mods, err := gatherModules(ctx, o, filepath.Join(work, "modules"))
+	if err != nil {
 		return nil, err
-	}
-	var paths []string
-	for _, fn := range o.Config.Functions {
-		module := fn.Module
-		if fn.Source != "" {
-			fmt.Fprintf(o.Log, "ferry image: building %s from %s\n", fn.Name, fn.Source)
-			if module, err = gobuild.Cached(ctx, fn.Source); err != nil {
-				return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
-			}
-		}
-		wasm, err := os.ReadFile(module)
-		if err != nil {
-			return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
-		}
-		modules[fn.Name+".wasm"] = wasm
-		p := filepath.Join(modDir, fn.Name+".wasm")
-		if err := os.WriteFile(p, wasm, 0o644); err != nil {
-			return nil, err
-		}
-		paths = append(paths, p)
-	}
-	azureDefs := map[string]map[string][]byte{} // app → its definition files
-	for _, a := range o.Config.AzureApps {
-		name := AzureAppName(a)
-		where := fmt.Sprintf("%s:%d: azure app %s", o.Config.Path, a.Line, name)
-		defs, err := azureDefinition(a.Path)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		azureDefs[name] = defs
-		module := a.Module
-		if module == "" {
-			fmt.Fprintf(o.Log, "ferry image: building Azure app %s from %s\n", name, a.Path)
-			if module, err = gobuild.Cached(ctx, a.Path); err != nil {
-				return nil, fmt.Errorf("%s: %w", where, err)
-			}
-		}
-		wasm, err := os.ReadFile(module)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", where, err)
-		}
-		modules[name+".wasm"] = wasm
-		p := filepath.Join(modDir, name+".wasm")
-		if err := os.WriteFile(p, wasm, 0o644); err != nil {
-			return nil, err
-		}
-		paths = append(paths, p)
 	}
 
 	// The binary that will run in the image compiles the modules, so that
 	// the cache is keyed by its own wazero version, not this process's.
 	cacheDir := filepath.Join(work, "cache")
-	fmt.Fprintf(o.Log, "ferry image: precompiling %d module(s) for linux/%s\n", len(paths), arch)
-	cmd := exec.CommandContext(ctx, bin, append([]string{"compile", "--cache-dir", cacheDir}, paths...)...)
+	fmt.Fprintf(o.Log, "ferry image: precompiling %d module(s) for linux/%s\n", len(mods.paths), arch)
+	cmd := exec.CommandContext(ctx, bin, append([]string{"compile", "--cache-dir", cacheDir}, mods.paths...)...)
 	if out, err := cmd.CombinedOutput(); err != nil {
 		return nil, fmt.Errorf("precompiling the modules: %v\n%s", err, bytes.TrimSpace(out))
 	}
@@ -284,6 +227,109 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		filepath.Base(o.Config.Path), ModulesDir, ScratchDir)
 	yml = append([]byte(header), yml...)
 
+	base := baseLayer(created, o.Log)
+	binLayer, err := binaryLayer(created, bin)
+	if err != nil {
+		return nil, err
+	}
+	app, compiled, err := appLayer(created, o.Config, yml, mods, cacheDir)
+	if err != nil {
+		return nil, err
+	}
+	img, err := assemble([]*tarball_{base, binLayer, app}, o, arch, created)
+	if err != nil {
+		return nil, err
+	}
+	return &Result{Image: img, Compiled: compiled, Notes: notes}, nil
+}
+
+// createdTime is the image's creation time (Options.Created).
+func createdTime(created time.Time) time.Time {
+	if !created.IsZero() {
+		return created
+	}
+	created = time.Unix(0, 0).UTC()
+	if s := os.Getenv("SOURCE_DATE_EPOCH"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil {
+			created = time.Unix(n, 0).UTC()
+		}
+	}
+	return created
+}
+
+// modules are the image's Wasm modules: by file name, their copies in a
+// directory (paths) for `ferry compile`, and the Azure apps' definition
+// files (app → relative path → content).
+type modules struct {
+	wasm      map[string][]byte
+	paths     []string
+	azureDefs map[string]map[string][]byte
+}
+
+// add keeps wasm as name.wasm.
+func (m *modules) add(dir, name string, wasm []byte) error {
+	m.wasm[name+".wasm"] = wasm
+	p := filepath.Join(dir, name+".wasm")
+	if err := os.WriteFile(p, wasm, 0o644); err != nil {
+		return err
+	}
+	m.paths = append(m.paths, p)
+	return nil
+}
+
+// gatherModules builds the functions and Azure apps that give a source
+// and collects every module into dir.
+func gatherModules(ctx context.Context, o Options, dir string) (*modules, error) {
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		return nil, err
+	}
+	m := &modules{wasm: map[string][]byte{}, azureDefs: map[string]map[string][]byte{}}
+	for _, fn := range o.Config.Functions {
+		module := fn.Module
+		if fn.Source != "" {
+			fmt.Fprintf(o.Log, "ferry image: building %s from %s\n", fn.Name, fn.Source)
+			var err error
+			if module, err = gobuild.Cached(ctx, fn.Source); err != nil {
+				return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
+			}
+		}
+		wasm, err := os.ReadFile(module)
+		if err != nil {
+			return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
+		}
+		if err := m.add(dir, fn.Name, wasm); err != nil {
+			return nil, err
+		}
+	}
+	for _, a := range o.Config.AzureApps {
+		name := AzureAppName(a)
+		where := fmt.Sprintf("%s:%d: azure app %s", o.Config.Path, a.Line, name)
+		defs, err := azureDefinition(a.Path)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		m.azureDefs[name] = defs
+		module := a.Module
+		if module == "" {
+			fmt.Fprintf(o.Log, "ferry image: building Azure app %s from %s\n", name, a.Path)
+			if module, err = gobuild.Cached(ctx, a.Path); err != nil {
+				return nil, fmt.Errorf("%s: %w", where, err)
+			}
+		}
+		wasm, err := os.ReadFile(module)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", where, err)
+		}
+		if err := m.add(dir, name, wasm); err != nil {
+			return nil, err
+		}
+	}
+	return m, nil
+}
+
+// baseLayer is the root file system: passwd, group, home, /tmp and the
+// build machine's CA roots.
+func baseLayer(created time.Time, log io.Writer) *tarball_ {
 	base := newTarball(created)
 	base.dir("etc", 0o755)
 	base.file("etc/passwd", 0o644, []byte("root:x:0:0:root:/root:/sbin/nologin\nnonroot:x:65532:65532:nonroot:/home/nonroot:/sbin/nologin\n"))
@@ -298,9 +344,13 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 		base.dir("etc/ssl/certs", 0o755)
 		base.file(strings.TrimPrefix(CACertsPath, "/"), 0o644, roots)
 	} else {
-		fmt.Fprintf(o.Log, "ferry image: no %s on this machine: the image has no CA roots, outbound HTTPS will fail\n", CACertsPath)
+		fmt.Fprintf(log, "ferry image: no %s on this machine: the image has no CA roots, outbound HTTPS will fail\n", CACertsPath)
 	}
+	return base
+}
 
+// binaryLayer holds the static ferry binary at BinaryPath.
+func binaryLayer(created time.Time, bin string) (*tarball_, error) {
 	binLayer := newTarball(created)
 	binData, err := os.ReadFile(bin)
 	if err != nil {
@@ -310,7 +360,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	binLayer.dir("usr/local", 0o755)
 	binLayer.dir("usr/local/bin", 0o755)
 	binLayer.file(strings.TrimPrefix(BinaryPath, "/"), 0o755, binData)
+	return binLayer, nil
+}
 
+// appLayer holds the app: its config, modules, precompiled code (it
+// returns how many modules that is), files, prime events and Azure app
+// definitions.
+func appLayer(created time.Time, cfg *config.File, yml []byte, mods *modules, cacheDir string) (*tarball_, int, error) {
+	modules, azureDefs := mods.wasm, mods.azureDefs
 	app := newTarball(created)
 	app.dir("ferry", 0o755)
 	app.file(strings.TrimPrefix(ConfigPath, "/"), 0o644, yml)
@@ -325,17 +382,17 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	compiled, err := app.tree(cacheDir, strings.TrimPrefix(CacheSeedDir, "/"))
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	app.dir(strings.TrimPrefix(FilesDir, "/"), 0o755)
 	app.dir(strings.TrimPrefix(PrimeDir, "/"), 0o755)
-	for _, fn := range o.Config.Functions {
+	for _, fn := range cfg.Functions {
 		if fn.PrimeEvent != nil {
 			app.file(path.Join(strings.TrimPrefix(PrimeDir, "/"), fn.Name+".json"), 0o644, fn.PrimeEvent)
 		}
 		if fn.Files != "" {
 			if _, err := app.tree(fn.Files, path.Join(strings.TrimPrefix(FilesDir, "/"), fn.Name)); err != nil {
-				return nil, fmt.Errorf("%s:%d: function %s: files %s: %w", o.Config.Path, fn.Line, fn.Name, fn.Files, err)
+				return nil, 0, fmt.Errorf("%s:%d: function %s: files %s: %w", cfg.Path, fn.Line, fn.Name, fn.Files, err)
 			}
 		}
 	}
@@ -355,9 +412,14 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 			}
 		}
 	}
+	return app, compiled, nil
+}
 
+// assemble makes the OCI image of the layers, with its config: entry
+// point, user, port and labels.
+func assemble(tars []*tarball_, o Options, arch string, created time.Time) (v1.Image, error) {
 	var layers []v1.Layer
-	for _, t := range []*tarball_{base, binLayer, app} {
+	for _, t := range tars {
 		data, err := t.bytes()
 		if err != nil {
 			return nil, err
@@ -371,7 +433,8 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	}
 	img := mutate.MediaType(empty.Image, types.OCIManifestSchema1)
 	img = mutate.ConfigMediaType(img, types.OCIConfigJSON)
-	if img, err = mutate.AppendLayers(img, layers...); err != nil {
+	img, err := mutate.AppendLayers(img, layers...)
+	if err != nil {
 		return nil, err
 	}
 	cf, err := img.ConfigFile()
@@ -402,7 +465,7 @@ func Build(ctx context.Context, o Options) (*Result, error) {
 	if img, err = mutate.ConfigFile(img, cf); err != nil {
 		return nil, err
 	}
-	return &Result{Image: img, Compiled: compiled, Notes: notes}, nil
+	return img, nil
 }
 
 func functionNames(cfg *config.File) []string {
