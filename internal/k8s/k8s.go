@@ -117,103 +117,70 @@ type Object struct {
 
 // Generate returns the app's objects in the order to apply them.
 func Generate(o Options) ([]Object, error) {
-	cfg, kc := o.Config, o.Config.Kubernetes
-	name := cmp.Or(o.Name, kc.Name, defaultName(cfg.Path))
-	if !dnsLabel.MatchString(name) || len(name) > 52 {
-		return nil, fmt.Errorf("app name %q is not a Kubernetes name (lower-case letters, digits and -, at most 52); set kubernetes.name or --name", name)
+	g, err := newGenerator(o)
+	if err != nil {
+		return nil, err
 	}
-	ns := cmp.Or(o.Namespace, kc.Namespace)
-	img := cmp.Or(o.Image, kc.Image, name+":latest")
-	version := cmp.Or(o.Version, "dev")
-
-	rc, _ := image.RuntimeConfig(cfg)
+	rc, _ := image.RuntimeConfig(g.cfg)
 	yml, err := config.Marshal(rc)
 	if err != nil {
 		return nil, err
 	}
 	yml = append([]byte(fmt.Sprintf("# Written by ferry k8s from %s: the modules are the image's (ferry image puts\n# them in %s); paths ferry writes are under %s, an emptyDir.\n",
-		filepath.Base(cfg.Path), image.ModulesDir, image.ScratchDir)), yml...)
-	sum := sha256.Sum256(yml)
+		filepath.Base(g.cfg.Path), image.ModulesDir, image.ScratchDir)), yml...)
 
-	labels := map[string]string{
-		"app.kubernetes.io/name":       name,
-		"app.kubernetes.io/instance":   name,
-		"app.kubernetes.io/version":    version,
-		"app.kubernetes.io/component":  "functions",
-		"app.kubernetes.io/managed-by": "ferry",
+	objs := []Object{
+		{"ConfigMap", g.name, g.configMap(yml)},
+		{"Deployment", g.name, g.deployment(yml)},
+		{"Service", g.name, g.service()},
+		{"NetworkPolicy", g.name, networkPolicy(o, g.cfg, g.meta(g.name, nil), g.selector, g.name)},
+		g.autoscaler(),
 	}
-	selector := map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name}
-	meta := func(n string, extra map[string]string) metav1.ObjectMeta {
-		l := map[string]string{}
-		for k, v := range labels {
-			l[k] = v
-		}
-		for k, v := range extra {
-			l[k] = v
-		}
-		return metav1.ObjectMeta{Name: n, Namespace: ns, Labels: l}
+	cronJobs, err := g.cronJobs()
+	if err != nil {
+		return nil, err
 	}
-	serviceURL := fmt.Sprintf("http://%s:%d", name, image.Port)
+	return append(objs, cronJobs...), nil
+}
 
-	// Drain: a request accepted just before SIGTERM may run for the longest
-	// timeout; the grace period covers the preStop pause, that drain and a
-	// margin to exit, so ferry never gets SIGKILL while it drains.
-	var longest time.Duration
-	var requestMB, limitMB int64 = BaseMemoryMB, BaseMemoryMB
-	for _, fn := range cfg.Functions {
-		timeout, memory, concurrency := fn.Timeout, int64(fn.Memory), int64(fn.Concurrency)
-		if timeout == 0 {
-			timeout = lambdaspec.DefaultTimeout
-		}
-		if memory == 0 {
-			memory = lambdaspec.DefaultMemoryMB
-		}
-		if concurrency == 0 {
-			concurrency = lambdaspec.DefaultConcurrency
-		}
-		longest = max(longest, timeout)
-		// The limit lets every instance reach its memory size: a function
-		// then fails as Lambda does (Runtime.OutOfMemory) rather than the
-		// pod being OOM-killed. The request covers the warm instances.
-		limitMB += memory * concurrency
-		requestMB += memory * int64(max(fn.MinInstances, 1))
-	}
-	for _, a := range cfg.AzureApps {
-		// The custom handler's instances, sized as a function's.
-		memory, concurrency := int64(a.Memory), int64(a.Concurrency)
-		if memory == 0 {
-			memory = lambdaspec.DefaultMemoryMB
-		}
-		if concurrency == 0 {
-			concurrency = lambdaspec.DefaultConcurrency
-		}
-		limitMB += memory * concurrency
-		requestMB += memory
-	}
-	// /tmp of every instance lives on the scratch volume: cap it (and the
-	// container's ephemeral storage) at what the instances may use, so a
-	// function cannot fill the node's disk.
-	var scratchMB int64 = ScratchMarginMB
-	for _, fn := range cfg.Functions {
-		eph, concurrency := int64(fn.EphemeralStorage), int64(fn.Concurrency)
-		if eph == 0 {
-			eph = lambdaspec.DefaultEphemeralStorageMB
-		}
-		if concurrency == 0 {
-			concurrency = lambdaspec.DefaultConcurrency
-		}
-		scratchMB += eph * concurrency
-	}
-	for _, a := range cfg.AzureApps {
-		concurrency := int64(a.Concurrency)
-		if concurrency == 0 {
-			concurrency = lambdaspec.DefaultConcurrency
-		}
-		scratchMB += lambdaspec.DefaultEphemeralStorageMB * concurrency
-	}
-	drain := max(DefaultDrain, longest+5*time.Second)
-	grace := int64(PreStopSeconds) + int64(drain/time.Second) + 5
+// generator holds what the objects of one app share: names, labels, the
+// image, sizes, the pod security settings, credentials and volumes.
+type generator struct {
+	o                         Options
+	cfg                       *config.File
+	kc                        config.Kubernetes
+	name, ns, img, serviceURL string
+	labels, selector          map[string]string
+	sz                        sizing
+	restricted                *corev1.SecurityContext
+	podSecurity               *corev1.PodSecurityContext
+	credEnv                   []corev1.EnvVar
+	volumes                   []corev1.Volume
+	mounts                    []corev1.VolumeMount
+}
 
+func newGenerator(o Options) (*generator, error) {
+	cfg, kc := o.Config, o.Config.Kubernetes
+	name := cmp.Or(o.Name, kc.Name, defaultName(cfg.Path))
+	if !dnsLabel.MatchString(name) || len(name) > 52 {
+		return nil, fmt.Errorf("app name %q is not a Kubernetes name (lower-case letters, digits and -, at most 52); set kubernetes.name or --name", name)
+	}
+	g := &generator{
+		o: o, cfg: cfg, kc: kc, name: name,
+		ns:         cmp.Or(o.Namespace, kc.Namespace),
+		img:        cmp.Or(o.Image, kc.Image, name+":latest"),
+		serviceURL: fmt.Sprintf("http://%s:%d", name, image.Port),
+		labels: map[string]string{
+			"app.kubernetes.io/name":       name,
+			"app.kubernetes.io/instance":   name,
+			"app.kubernetes.io/version":    cmp.Or(o.Version, "dev"),
+			"app.kubernetes.io/component":  "functions",
+			"app.kubernetes.io/managed-by": "ferry",
+		},
+		selector: map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name},
+	}
+	g.sz = g.sizing()
+	scratchMB := g.sz.scratchMB
 	restricted := &corev1.SecurityContext{
 		AllowPrivilegeEscalation: ptr(false),
 		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
@@ -246,10 +213,6 @@ func Generate(o Options) ([]Object, error) {
 	if len(cfg.AzureApps) > 0 {
 		credEnv = append(credEnv, fromSecret("FERRY_AZURE_MASTER_KEY", SecretAzureMasterKey))
 	}
-	env := append([]corev1.EnvVar{
-		{Name: "FERRY_CACHE_DIR", Value: image.ScratchDir},
-		{Name: "FERRY_CACHE_SEED", Value: image.CacheSeedDir},
-	}, credEnv...)
 	scratchSize := resource.MustParse(fmt.Sprintf("%dMi", scratchMB))
 	volumes := []corev1.Volume{
 		{Name: "config", VolumeSource: corev1.VolumeSource{ConfigMap: &corev1.ConfigMapVolumeSource{LocalObjectReference: corev1.LocalObjectReference{Name: name}}}},
@@ -259,26 +222,123 @@ func Generate(o Options) ([]Object, error) {
 		{Name: "config", MountPath: configDir, ReadOnly: true},
 		{Name: "scratch", MountPath: "/tmp"},
 	}
-	probe := func(path string, period, failures int32) *corev1.Probe {
-		return &corev1.Probe{
-			ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
-			PeriodSeconds:    period,
-			FailureThreshold: failures,
-			TimeoutSeconds:   2,
-		}
-	}
+	g.restricted, g.podSecurity, g.credEnv, g.volumes, g.mounts = restricted, podSecurity, credEnv, volumes, mounts
+	return g, nil
+}
 
-	var objs []Object
-	cm := &corev1.ConfigMap{
+// meta is an object's metadata: the app's labels, plus extra.
+func (g *generator) meta(n string, extra map[string]string) metav1.ObjectMeta {
+	l := map[string]string{}
+	for k, v := range g.labels {
+		l[k] = v
+	}
+	for k, v := range extra {
+		l[k] = v
+	}
+	return metav1.ObjectMeta{Name: n, Namespace: g.ns, Labels: l}
+}
+
+// sizing is the pod's memory, scratch space and termination timing.
+type sizing struct {
+	requestMB, limitMB, scratchMB int64
+	drain                         time.Duration
+	grace                         int64
+}
+
+// sizing derives the pod's memory and scratch space from the functions'
+// and apps' memory, ephemeral storage and concurrency, and its drain from
+// the longest timeout.
+func (g *generator) sizing() sizing {
+	// Drain: a request accepted just before SIGTERM may run for the longest
+	// timeout; the grace period covers the preStop pause, that drain and a
+	// margin to exit, so ferry never gets SIGKILL while it drains.
+	var longest time.Duration
+	var requestMB, limitMB int64 = BaseMemoryMB, BaseMemoryMB
+	for _, fn := range g.cfg.Functions {
+		timeout, memory, concurrency := fn.Timeout, int64(fn.Memory), int64(fn.Concurrency)
+		if timeout == 0 {
+			timeout = lambdaspec.DefaultTimeout
+		}
+		if memory == 0 {
+			memory = lambdaspec.DefaultMemoryMB
+		}
+		if concurrency == 0 {
+			concurrency = lambdaspec.DefaultConcurrency
+		}
+		longest = max(longest, timeout)
+		// The limit lets every instance reach its memory size: a function
+		// then fails as Lambda does (Runtime.OutOfMemory) rather than the
+		// pod being OOM-killed. The request covers the warm instances.
+		limitMB += memory * concurrency
+		requestMB += memory * int64(max(fn.MinInstances, 1))
+	}
+	for _, a := range g.cfg.AzureApps {
+		// The custom handler's instances, sized as a function's.
+		memory, concurrency := int64(a.Memory), int64(a.Concurrency)
+		if memory == 0 {
+			memory = lambdaspec.DefaultMemoryMB
+		}
+		if concurrency == 0 {
+			concurrency = lambdaspec.DefaultConcurrency
+		}
+		limitMB += memory * concurrency
+		requestMB += memory
+	}
+	// /tmp of every instance lives on the scratch volume: cap it (and the
+	// container's ephemeral storage) at what the instances may use, so a
+	// function cannot fill the node's disk.
+	var scratchMB int64 = ScratchMarginMB
+	for _, fn := range g.cfg.Functions {
+		eph, concurrency := int64(fn.EphemeralStorage), int64(fn.Concurrency)
+		if eph == 0 {
+			eph = lambdaspec.DefaultEphemeralStorageMB
+		}
+		if concurrency == 0 {
+			concurrency = lambdaspec.DefaultConcurrency
+		}
+		scratchMB += eph * concurrency
+	}
+	for _, a := range g.cfg.AzureApps {
+		concurrency := int64(a.Concurrency)
+		if concurrency == 0 {
+			concurrency = lambdaspec.DefaultConcurrency
+		}
+		scratchMB += lambdaspec.DefaultEphemeralStorageMB * concurrency
+	}
+	drain := max(DefaultDrain, longest+5*time.Second)
+	grace := int64(PreStopSeconds) + int64(drain/time.Second) + 5
+	return sizing{requestMB: requestMB, limitMB: limitMB, scratchMB: scratchMB, drain: drain, grace: grace}
+}
+
+func probe(path string, period, failures int32) *corev1.Probe {
+	return &corev1.Probe{
+		ProbeHandler:     corev1.ProbeHandler{HTTPGet: &corev1.HTTPGetAction{Path: path, Port: intstr.FromString("http")}},
+		PeriodSeconds:    period,
+		FailureThreshold: failures,
+		TimeoutSeconds:   2,
+	}
+}
+
+func (g *generator) configMap(yml []byte) *corev1.ConfigMap {
+	return &corev1.ConfigMap{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "ConfigMap"},
-		ObjectMeta: meta(name, nil),
+		ObjectMeta: g.meta(g.name, nil),
 		Data:       map[string]string{configFile: string(yml)},
 	}
-	objs = append(objs, Object{"ConfigMap", name, cm})
+}
 
-	deploy := &appsv1.Deployment{
+func (g *generator) deployment(yml []byte) *appsv1.Deployment {
+	sum := sha256.Sum256(yml)
+	env := append([]corev1.EnvVar{
+		{Name: "FERRY_CACHE_DIR", Value: image.ScratchDir},
+		{Name: "FERRY_CACHE_SEED", Value: image.CacheSeedDir},
+	}, g.credEnv...)
+	name, img, labels, selector := g.name, g.img, g.labels, g.selector
+	drain, grace, requestMB, limitMB, scratchMB := g.sz.drain, g.sz.grace, g.sz.requestMB, g.sz.limitMB, g.sz.scratchMB
+	podSecurity, restricted, mounts, volumes := g.podSecurity, g.restricted, g.mounts, g.volumes
+	return &appsv1.Deployment{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "apps/v1", Kind: "Deployment"},
-		ObjectMeta: meta(name, nil),
+		ObjectMeta: g.meta(name, nil),
 		Spec: appsv1.DeploymentSpec{
 			// No replicas: the autoscaler owns the count, and kubectl apply
 			// would reset it to a fixed one at every apply.
@@ -338,20 +398,23 @@ func Generate(o Options) ([]Object, error) {
 			},
 		},
 	}
-	objs = append(objs, Object{"Deployment", name, deploy})
+}
 
-	svc := &corev1.Service{
+func (g *generator) service() *corev1.Service {
+	return &corev1.Service{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "v1", Kind: "Service"},
-		ObjectMeta: meta(name, nil),
+		ObjectMeta: g.meta(g.name, nil),
 		Spec: corev1.ServiceSpec{
 			Type:     corev1.ServiceTypeClusterIP,
-			Selector: selector,
+			Selector: g.selector,
 			Ports:    []corev1.ServicePort{{Name: "http", Port: image.Port, TargetPort: intstr.FromString("http"), Protocol: corev1.ProtocolTCP}},
 		},
 	}
-	objs = append(objs, Object{"Service", name, svc})
-	objs = append(objs, Object{"NetworkPolicy", name, networkPolicy(o, cfg, meta(name, nil), selector, name)})
+}
 
+// autoscaler is the HorizontalPodAutoscaler, or KEDA's ScaledObject.
+func (g *generator) autoscaler() Object {
+	kc, o, name, ns, meta := g.kc, g.o, g.name, g.ns, g.meta
 	minReplicas := int32(firstInt(kc.Autoscaling.MinReplicas, kc.Replicas, DefaultReplicas))
 	maxReplicas := int32(firstInt(kc.Autoscaling.MaxReplicas, DefaultMaxReplicas))
 	maxReplicas = max(maxReplicas, minReplicas)
@@ -379,78 +442,85 @@ func Generate(o Options) ([]Object, error) {
 				}}},
 			},
 		}
-		objs = append(objs, Object{"ScaledObject", name, so})
-	} else {
-		hpa := &autoscalingv2.HorizontalPodAutoscaler{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
-			ObjectMeta: meta(name, nil),
-			Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
-				ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
-				MinReplicas:    &minReplicas,
-				MaxReplicas:    maxReplicas,
-				Metrics: []autoscalingv2.MetricSpec{{
-					Type: autoscalingv2.ResourceMetricSourceType,
-					Resource: &autoscalingv2.ResourceMetricSource{
-						Name:   corev1.ResourceCPU,
-						Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(int32(firstInt(kc.Autoscaling.TargetCPU, DefaultTargetCPU)))},
-					},
-				}},
-			},
-		}
-		objs = append(objs, Object{"HorizontalPodAutoscaler", name, hpa})
+		return Object{"ScaledObject", name, so}
 	}
+	hpa := &autoscalingv2.HorizontalPodAutoscaler{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
+		ObjectMeta: meta(name, nil),
+		Spec: autoscalingv2.HorizontalPodAutoscalerSpec{
+			ScaleTargetRef: autoscalingv2.CrossVersionObjectReference{APIVersion: "apps/v1", Kind: "Deployment", Name: name},
+			MinReplicas:    &minReplicas,
+			MaxReplicas:    maxReplicas,
+			Metrics: []autoscalingv2.MetricSpec{{
+				Type: autoscalingv2.ResourceMetricSourceType,
+				Resource: &autoscalingv2.ResourceMetricSource{
+					Name:   corev1.ResourceCPU,
+					Target: autoscalingv2.MetricTarget{Type: autoscalingv2.UtilizationMetricType, AverageUtilization: ptr(int32(firstInt(kc.Autoscaling.TargetCPU, DefaultTargetCPU)))},
+				},
+			}},
+		},
+	}
+	return Object{"HorizontalPodAutoscaler", name, hpa}
+}
 
-	cronJob := func(cjName, schedule, timeZone string, suspend bool, args []string) Object {
-		return Object{"CronJob", cjName, &batchv1.CronJob{
-			TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
-			ObjectMeta: meta(cjName, map[string]string{"app.kubernetes.io/component": "schedule"}),
-			Spec: batchv1.CronJobSpec{
-				Schedule: schedule,
-				TimeZone: ptr(timeZone),
-				// A tick missed by more than a minute is skipped, as ferry
-				// serve does not catch up on missed firings either.
-				StartingDeadlineSeconds:    ptr(int64(60)),
-				ConcurrencyPolicy:          batchv1.ForbidConcurrent,
-				Suspend:                    ptr(suspend),
-				SuccessfulJobsHistoryLimit: ptr(int32(1)),
-				FailedJobsHistoryLimit:     ptr(int32(3)),
-				JobTemplate: batchv1.JobTemplateSpec{
-					Spec: batchv1.JobSpec{
-						// A failed POST (no ready replica, queue full) is retried;
-						// once ferry answered 202 the event is its to run.
-						BackoffLimit:            ptr(int32(3)),
-						ActiveDeadlineSeconds:   ptr(int64(120)),
-						TTLSecondsAfterFinished: ptr(int32(3600)),
-						Template: corev1.PodTemplateSpec{
-							ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
-								"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name,
-								"app.kubernetes.io/component": "schedule", "app.kubernetes.io/managed-by": "ferry",
+// cronJob is the CronJob that fires one schedule with args.
+func (g *generator) cronJob(cjName, schedule, timeZone string, suspend bool, args []string) Object {
+	name, img, meta, podSecurity, restricted, credEnv, mounts, volumes := g.name, g.img, g.meta, g.podSecurity, g.restricted, g.credEnv, g.mounts, g.volumes
+	return Object{"CronJob", cjName, &batchv1.CronJob{
+		TypeMeta:   metav1.TypeMeta{APIVersion: "batch/v1", Kind: "CronJob"},
+		ObjectMeta: meta(cjName, map[string]string{"app.kubernetes.io/component": "schedule"}),
+		Spec: batchv1.CronJobSpec{
+			Schedule: schedule,
+			TimeZone: ptr(timeZone),
+			// A tick missed by more than a minute is skipped, as ferry
+			// serve does not catch up on missed firings either.
+			StartingDeadlineSeconds:    ptr(int64(60)),
+			ConcurrencyPolicy:          batchv1.ForbidConcurrent,
+			Suspend:                    ptr(suspend),
+			SuccessfulJobsHistoryLimit: ptr(int32(1)),
+			FailedJobsHistoryLimit:     ptr(int32(3)),
+			JobTemplate: batchv1.JobTemplateSpec{
+				Spec: batchv1.JobSpec{
+					// A failed POST (no ready replica, queue full) is retried;
+					// once ferry answered 202 the event is its to run.
+					BackoffLimit:            ptr(int32(3)),
+					ActiveDeadlineSeconds:   ptr(int64(120)),
+					TTLSecondsAfterFinished: ptr(int32(3600)),
+					Template: corev1.PodTemplateSpec{
+						ObjectMeta: metav1.ObjectMeta{Labels: map[string]string{
+							"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name,
+							"app.kubernetes.io/component": "schedule", "app.kubernetes.io/managed-by": "ferry",
+						}},
+						Spec: corev1.PodSpec{
+							AutomountServiceAccountToken: ptr(false),
+							RestartPolicy:                corev1.RestartPolicyNever,
+							SecurityContext:              podSecurity,
+							Containers: []corev1.Container{{
+								Name:            "fire",
+								Image:           img,
+								ImagePullPolicy: corev1.PullIfNotPresent,
+								Args:            args,
+								Env:             credEnv, // to sign its Invoke call, or the Azure master key
+								Resources: corev1.ResourceRequirements{
+									Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
+									Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
+								},
+								VolumeMounts:    mounts[:1],
+								SecurityContext: restricted,
 							}},
-							Spec: corev1.PodSpec{
-								AutomountServiceAccountToken: ptr(false),
-								RestartPolicy:                corev1.RestartPolicyNever,
-								SecurityContext:              podSecurity,
-								Containers: []corev1.Container{{
-									Name:            "fire",
-									Image:           img,
-									ImagePullPolicy: corev1.PullIfNotPresent,
-									Args:            args,
-									Env:             credEnv, // to sign its Invoke call, or the Azure master key
-									Resources: corev1.ResourceRequirements{
-										Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("10m"), corev1.ResourceMemory: resource.MustParse("32Mi")},
-										Limits:   corev1.ResourceList{corev1.ResourceMemory: resource.MustParse("64Mi")},
-									},
-									VolumeMounts:    mounts[:1],
-									SecurityContext: restricted,
-								}},
-								Volumes: volumes[:1],
-							},
+							Volumes: volumes[:1],
 						},
 					},
 				},
 			},
-		}}
-	}
+		},
+	}}
+}
+
+// cronJobs is a CronJob per schedule and per Azure timer trigger.
+func (g *generator) cronJobs() ([]Object, error) {
+	cfg, name, serviceURL, cronJob := g.cfg, g.name, g.serviceURL, g.cronJob
+	var objs []Object
 	used := map[string]string{}
 	for _, fn := range cfg.Functions {
 		for _, s := range fn.Schedules {
