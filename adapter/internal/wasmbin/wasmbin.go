@@ -209,7 +209,17 @@ func Rewrite(wasm []byte) (*Module, error) {
 		out = append(out, body...)
 	}
 	wroteExports := false
-	for _, s := range sections {
+	last := -1 // the last non-custom section: a missing export section goes after it (see Instrument)
+	for i, s := range sections {
+		if s.id != secCustom {
+			last = i
+		}
+	}
+	if last < 0 {
+		emit(secExport, exports)
+		wroteExports = true
+	}
+	for i, s := range sections {
 		// Sections other than custom ones come in id order, except that
 		// data count (12) precedes code (10): the export section goes
 		// where it was, or before the first section that must follow it.
@@ -220,7 +230,8 @@ func Rewrite(wasm []byte) (*Module, error) {
 				continue
 			}
 		}
-		if s.id == secData {
+		switch {
+		case s.id == secData:
 			// Without a data count section no code refers to a segment
 			// (memory.init and data.drop need one), so the segments can
 			// go: wazero keeps a slice per segment per instance, and a Go
@@ -228,12 +239,13 @@ func Rewrite(wasm []byte) (*Module, error) {
 			if hasDataCount {
 				emit(secData, passiveData(s.body))
 			}
-			continue
+		default:
+			emit(s.id, s.body)
 		}
-		emit(s.id, s.body)
-	}
-	if !wroteExports {
-		emit(secExport, exports)
+		if i == last && !wroteExports {
+			emit(secExport, exports)
+			wroteExports = true
+		}
 	}
 	m.Wasm = out
 	return m, nil

@@ -1,0 +1,491 @@
+package wasmbin
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// Interruption (see DESIGN.md, "Interrupting guests").
+//
+// wazero stops a running guest only when its runtime is built
+// WithCloseOnContextDone, and then its compiled code calls back into Go at
+// every loop back-edge to ask whether the module was closed: Go-on-Wasm
+// has a loop in nearly every function, and a CPU-bound guest runs 3–7×
+// slower. Instrument instead gives the module two globals of its own and
+// a check at every function entry and every loop header:
+//
+//	global.get $countdown; i32.const 1; i32.lt_s
+//	if; call $yield; end
+//	global.get $countdown; i32.const 1; i32.sub; global.set $countdown
+//
+// $yield runs once every YieldPeriod checks: it executes memory.grow 0,
+// which wazero's compiled code cannot do itself, so it returns to Go (a
+// point where the Go scheduler can stop the goroutine for a garbage
+// collection: without it a stop-the-world waits forever for a guest that
+// never calls the host); then it traps (unreachable) if the interrupt flag
+// is set, and otherwise restarts the countdown. The host sets the flag and
+// zeroes the countdown to interrupt, so the guest traps at its next check.
+//
+// Every guest stops this way: loops, loop-free recursion and call trees
+// (each call is a function entry), and host calls (they return into a
+// check). Only straight-line code runs between two checks.
+
+// YieldPeriod is how many checks the guest makes between two returns to
+// Go: each return costs about as much as a few hundred checks, and the
+// time between two of them bounds how long a garbage collection can wait
+// for a busy guest (and the interrupt latency when the host's write to
+// the countdown is lost to the guest's own decrement).
+const YieldPeriod = 20000
+
+// The names under which Instrument exports its globals.
+const (
+	InterruptFlagExport      = "ferry:interrupt"
+	InterruptCountdownExport = "ferry:countdown"
+	// StartExport is the module's start function, which Instrument
+	// exports instead of leaving it in the start section: the host calls
+	// it once the instance exists (and its flag can be set), under the
+	// init deadline, and a snapshot's clones do not run it again.
+	StartExport = "ferry:start"
+)
+
+// Section ids Instrument touches besides those of Rewrite.
+const (
+	secType     = 1
+	secFunction = 3
+	secTable    = 4
+	secElement  = 9
+	secCode     = 10
+	secTag      = 13
+)
+
+// order is the position of each non-custom section in a valid module.
+var order = map[byte]int{
+	secType: 1, secImport: 2, secFunction: 3, secTable: 4, secMemory: 5,
+	secTag: 6, secGlobal: 7, secExport: 8, secStart: 9, secElement: 10,
+	secDataCount: 11, secCode: 12, secData: 13,
+}
+
+// Instrument returns wasm with interruption checks (see above): the
+// exported globals InterruptFlagExport (i32, set it to non-zero to
+// interrupt) and InterruptCountdownExport (i32, set it to 0 for the guest
+// to look at the flag at its next check). A module without a memory gets
+// an empty one for memory.grow. Custom sections that hold code offsets
+// (DWARF .debug_*, sourceMappingURL) are dropped: the checks move the
+// code. It fails, saying why, on what it cannot decode (instructions of
+// proposals wazero does not enable: exception handling, GC).
+func Instrument(wasm []byte) ([]byte, error) {
+	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
+		return nil, errors.New("not a WebAssembly binary")
+	}
+	var sections []rawSection
+	present := map[byte]bool{}
+	for r := (reader{b: wasm[8:]}); r.more(); {
+		id := r.byte()
+		n := r.u32()
+		body := r.bytes(n)
+		if r.err != nil {
+			return nil, fmt.Errorf("section %d: %w", id, r.err)
+		}
+		if id == secCustom {
+			cr := reader{b: body}
+			name := cr.bytes(cr.u32())
+			if cr.err != nil {
+				return nil, fmt.Errorf("custom section: %w", cr.err)
+			}
+			if strings.HasPrefix(string(name), ".debug_") || string(name) == "sourceMappingURL" {
+				continue
+			}
+		} else if _, ok := order[id]; !ok {
+			return nil, fmt.Errorf("unknown section id %d", id)
+		}
+		present[id] = true
+		sections = append(sections, rawSection{id, body})
+	}
+
+	// What the new entries' indices are: after every existing one.
+	var types, importedFuncs, importedGlobals, funcs, globals uint32
+	memories := 0
+	exportNames := map[string]bool{}
+	start, hasStart := uint32(0), false
+	for _, s := range sections {
+		r := reader{b: s.body}
+		switch s.id {
+		case secType:
+			types = r.u32()
+		case secImport:
+			for n := r.u32(); n > 0 && r.err == nil; n-- {
+				r.name()
+				r.name()
+				switch kind := r.byte(); kind {
+				case kindFunc:
+					importedFuncs++
+					r.u32()
+				case kindTable:
+					r.byte()
+					r.limits()
+				case kindMemory:
+					memories++
+					r.limits()
+				case kindGlobal:
+					importedGlobals++
+					r.byte()
+					r.byte()
+				default:
+					return nil, fmt.Errorf("import kind %d", kind)
+				}
+			}
+		case secFunction:
+			funcs = r.u32()
+		case secMemory:
+			memories += int(r.u32())
+		case secGlobal:
+			globals = r.u32()
+		case secStart:
+			start, hasStart = r.u32(), true
+		case secExport:
+			for n := r.u32(); n > 0 && r.err == nil; n-- {
+				exportNames[string(r.bytes(r.u32()))] = true
+				r.byte()
+				r.u32()
+			}
+		}
+		if r.err != nil {
+			return nil, fmt.Errorf("section %d: %w", s.id, r.err)
+		}
+	}
+	for _, name := range []string{InterruptFlagExport, InterruptCountdownExport, StartExport} {
+		if exportNames[name] {
+			return nil, fmt.Errorf("the module already exports %q", name)
+		}
+	}
+	if types == 1<<32-1 || funcs == 1<<32-1 || globals >= 1<<32-2 {
+		return nil, errors.New("too many entries to add one")
+	}
+	yieldType := types
+	yieldFunc := importedFuncs + funcs
+	flag := importedGlobals + globals
+	countdown := flag + 1
+
+	// The check, and $yield's body.
+	check := []byte{0x23}
+	check = appendU32(check, countdown)
+	check = append(check, 0x41, 1, 0x48, 0x04, 0x40, 0x10) // i32.const 1; i32.lt_s; if; call
+	check = appendU32(check, yieldFunc)
+	check = append(check, 0x0b, 0x23) // end; global.get
+	check = appendU32(check, countdown)
+	check = append(check, 0x41, 1, 0x6b, 0x24) // i32.const 1; i32.sub; global.set
+	check = appendU32(check, countdown)
+
+	yield := []byte{0, 0x41, 0, 0x40, 0, 0x1a, 0x23} // no locals; i32.const 0; memory.grow 0; drop; global.get
+	yield = appendU32(yield, flag)
+	yield = append(yield, 0x04, 0x40, 0x00, 0x0b, 0x41) // if; unreachable; end; i32.const
+	yield = appendSleb(yield, YieldPeriod)
+	yield = append(yield, 0x24)
+	yield = appendU32(yield, countdown)
+	yield = append(yield, 0x0b)
+
+	rewritten := map[byte][]byte{}
+	var err error
+	rewritten[secType] = appendEntry(sectionBody(sections, secType), []byte{0x60, 0, 0})
+	rewritten[secFunction] = appendEntry(sectionBody(sections, secFunction), appendU32(nil, yieldType))
+	g := append([]byte{0x7f, 1, 0x41, 0, 0x0b}, 0x7f, 1, 0x41) // mut i32 = 0; mut i32 = YieldPeriod
+	g = append(appendSleb(g, YieldPeriod), 0x0b)
+	if rewritten[secGlobal], err = appendEntries(sectionBody(sections, secGlobal), 2, g); err != nil {
+		return nil, err
+	}
+	var ex []byte
+	ex = append(appendName(ex, InterruptFlagExport), kindGlobal)
+	ex = appendU32(ex, flag)
+	ex = append(appendName(ex, InterruptCountdownExport), kindGlobal)
+	ex = appendU32(ex, countdown)
+	nex := uint32(2)
+	if hasStart {
+		ex = append(appendName(ex, StartExport), kindFunc)
+		ex = appendU32(ex, start)
+		nex++
+	}
+	if rewritten[secExport], err = appendEntries(sectionBody(sections, secExport), nex, ex); err != nil {
+		return nil, err
+	}
+	if memories == 0 {
+		rewritten[secMemory] = []byte{1, 1, 0, 0} // one memory, min 0, max 0
+	}
+	if rewritten[secCode], err = instrumentCode(sectionBody(sections, secCode), check, yield); err != nil {
+		return nil, err
+	}
+	if !present[secCode] && funcs != 0 {
+		return nil, errors.New("function section without code section")
+	}
+
+	out := append(make([]byte, 0, len(wasm)+len(wasm)/32+256), wasm[:8]...)
+	emit := func(id byte, body []byte) {
+		out = append(out, id)
+		out = appendU32(out, uint32(len(body)))
+		out = append(out, body...)
+	}
+	// Sections keep their places; a new one goes before the first
+	// section that must follow it.
+	emitMissing := func(before int) {
+		for _, id := range []byte{secType, secFunction, secMemory, secGlobal, secExport, secCode} {
+			if body, ok := rewritten[id]; ok && !present[id] && order[id] < before {
+				emit(id, body)
+				delete(rewritten, id)
+			}
+		}
+	}
+	// What is still missing goes right after the last non-custom section,
+	// not at the end: wazero reads a name section's subsections by their
+	// contents, and a last one whose declared size overruns them would
+	// swallow a section put after it.
+	last := lastStandard(sections)
+	if last < 0 {
+		emitMissing(1 << 30)
+	}
+	for i, s := range sections {
+		switch {
+		case s.id == secCustom:
+			emit(s.id, s.body)
+		case s.id == secStart:
+			// exported instead
+		default:
+			emitMissing(order[s.id])
+			if body, ok := rewritten[s.id]; ok {
+				emit(s.id, body)
+			} else {
+				emit(s.id, s.body)
+			}
+		}
+		if i == last {
+			emitMissing(1 << 30)
+		}
+	}
+	return out, nil
+}
+
+type rawSection struct {
+	id   byte
+	body []byte
+}
+
+// lastStandard is the index of the last non-custom section, -1 if none.
+func lastStandard(sections []rawSection) int {
+	for i := len(sections) - 1; i >= 0; i-- {
+		if sections[i].id != secCustom {
+			return i
+		}
+	}
+	return -1
+}
+
+func sectionBody(sections []rawSection, id byte) []byte {
+	for _, s := range sections {
+		if s.id == id {
+			return s.body
+		}
+	}
+	return nil
+}
+
+// appendEntry adds one entry to a vector-shaped section body (nil: an
+// empty one).
+func appendEntry(body, entry []byte) []byte {
+	b, _ := appendEntries(body, 1, entry)
+	return b
+}
+
+func appendEntries(body []byte, n uint32, entries []byte) ([]byte, error) {
+	r := reader{b: body}
+	count := uint32(0)
+	if body != nil {
+		count = r.u32()
+		if r.err != nil {
+			return nil, r.err
+		}
+	}
+	out := appendU32(nil, count+n)
+	out = append(out, r.b...)
+	return append(out, entries...), nil
+}
+
+// instrumentCode puts check at the start of every function body and of
+// every loop, and appends the body of $yield.
+func instrumentCode(body, check, yield []byte) ([]byte, error) {
+	r := reader{b: body}
+	n := uint32(0)
+	if body != nil {
+		n = r.u32()
+	}
+	out := make([]byte, 0, len(body)+len(body)/16+64)
+	out = appendU32(out, n+1)
+	var fn []byte
+	for i := uint32(0); i < n; i++ {
+		size := r.u32()
+		code := r.bytes(size)
+		if r.err != nil {
+			return nil, fmt.Errorf("code section: %w", r.err)
+		}
+		var err error
+		fn, err = instrumentFunc(fn[:0], code, check)
+		if err != nil {
+			return nil, fmt.Errorf("function %d: %w", i, err)
+		}
+		out = appendU32(out, uint32(len(fn)))
+		out = append(out, fn...)
+	}
+	if r.err == nil && len(r.b) != 0 {
+		return nil, errors.New("code section: trailing bytes")
+	}
+	out = appendU32(out, uint32(len(yield)))
+	return append(out, yield...), nil
+}
+
+func instrumentFunc(out, code, check []byte) ([]byte, error) {
+	r := reader{b: code}
+	for n := r.u32(); n > 0 && r.err == nil; n-- { // locals
+		r.u32()
+		r.valType()
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	out = append(out, code[:len(code)-len(r.b)]...)
+	out = append(out, check...)
+	for r.more() {
+		start := r.b
+		op := r.byte()
+		loop := op == 0x03
+		if err := r.skipImmediates(op); err != nil {
+			return nil, err
+		}
+		if r.err != nil {
+			return nil, r.err
+		}
+		out = append(out, start[:len(start)-len(r.b)]...)
+		if loop {
+			out = append(out, check...)
+		}
+	}
+	if r.err != nil {
+		return nil, r.err
+	}
+	return out, nil
+}
+
+// valType reads a value type: one byte, or a reference type with a heap
+// type (typed function references).
+func (r *reader) valType() {
+	switch t := r.byte(); t {
+	case 0x63, 0x64: // (ref null ht), (ref ht)
+		r.sleb()
+	}
+}
+
+func (r *reader) memarg() {
+	if align := r.u32(); align&0x40 != 0 { // multi-memory: a memory index follows
+		r.u32()
+	}
+	r.u64()
+}
+
+func (r *reader) u64() {
+	for i := 0; i < 10; i++ {
+		if r.byte()&0x80 == 0 {
+			return
+		}
+	}
+	r.fail(errors.New("integer too long"))
+}
+
+// skipImmediates reads the immediates of op (WebAssembly 2.0, with the
+// tail-call and threads proposals wazero implements).
+func (r *reader) skipImmediates(op byte) error {
+	switch {
+	case op <= 0x01, op == 0x05, op == 0x0b, op == 0x0f, op == 0x1a, op == 0x1b,
+		op >= 0x45 && op <= 0xc4, op == 0xd1:
+		// no immediates
+	case op >= 0x02 && op <= 0x04: // block, loop, if: a block type
+		r.sleb()
+	case op == 0x0c, op == 0x0d, op == 0x10, op == 0x12, op == 0xd2,
+		op >= 0x20 && op <= 0x26:
+		r.u32()
+	case op == 0x0e: // br_table
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.u32()
+		}
+		r.u32()
+	case op == 0x11, op == 0x13: // call_indirect, return_call_indirect
+		r.u32()
+		r.u32()
+	case op == 0x1c: // select t*
+		for n := r.u32(); n > 0 && r.err == nil; n-- {
+			r.valType()
+		}
+	case op >= 0x28 && op <= 0x3e:
+		r.memarg()
+	case op == 0x3f, op == 0x40: // memory.size, memory.grow
+		r.u32()
+	case op == 0x41:
+		r.sleb()
+	case op == 0x42:
+		r.sleb64()
+	case op == 0x43:
+		r.bytes(4)
+	case op == 0x44:
+		r.bytes(8)
+	case op == 0xd0: // ref.null
+		r.sleb()
+	case op == 0xfc:
+		switch sub := r.u32(); {
+		case sub <= 7:
+		case sub == 8, sub == 10, sub == 12, sub == 14: // memory.init, memory.copy, table.init, table.copy
+			r.u32()
+			r.u32()
+		case sub == 9, sub == 11, sub == 13, sub >= 15 && sub <= 17:
+			r.u32()
+		default:
+			return fmt.Errorf("unknown instruction 0xfc %d", sub)
+		}
+	case op == 0xfd:
+		switch sub := r.u32(); {
+		case sub <= 11, sub == 92, sub == 93: // loads and stores
+			r.memarg()
+		case sub == 12, sub == 13: // v128.const, i8x16.shuffle
+			r.bytes(16)
+		case sub >= 21 && sub <= 34: // extract and replace lane
+			r.byte()
+		case sub >= 84 && sub <= 91: // load and store lane
+			r.memarg()
+			r.byte()
+		case sub <= 0xff:
+		default:
+			return fmt.Errorf("unknown instruction 0xfd %d (relaxed SIMD is not supported)", sub)
+		}
+	case op == 0xfe:
+		switch sub := r.u32(); {
+		case sub == 3: // atomic.fence
+			r.byte()
+		case sub <= 0x4e:
+			r.memarg()
+		default:
+			return fmt.Errorf("unknown instruction 0xfe %d", sub)
+		}
+	default:
+		return fmt.Errorf("unsupported instruction %#x (exception handling and GC are not supported)", op)
+	}
+	return nil
+}
+
+// sleb64 reads a signed LEB128 of up to 10 bytes.
+func (r *reader) sleb64() { r.u64() }
+
+func appendSleb(b []byte, v int64) []byte {
+	for {
+		c := byte(v & 0x7f)
+		v >>= 7
+		if (v == 0 && c&0x40 == 0) || (v == -1 && c&0x40 != 0) {
+			return append(b, c)
+		}
+		b = append(b, c|0x80)
+	}
+}
