@@ -11,6 +11,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -38,7 +39,8 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	mc := inst.moduleConfig(env).
 		WithStdin(bytes.NewReader(inv.rec.Payload)).
 		WithStdout(stdout).
-		WithArgs(f.cfg.Name)
+		WithArgs(f.cfg.Name).
+		WithStartFunctions() // called below, interruptible
 	defer inst.fs.remove()
 	ctx, cancel := context.WithDeadline(experimental.WithMemoryAllocator(context.Background(), alloc), inv.deadline)
 	defer cancel()
@@ -47,6 +49,15 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	start := time.Now()
 	ctx = hostabi.WithCall(ctx, &hostabi.Call{Outbound: f.outbound})
 	mod, err := f.engine.runtime.InstantiateModule(ctx, f.code.Load().compiled, mc)
+	if err == nil {
+		inst.mod = mod
+		inst.it, err = newInterrupter(mod)
+	}
+	for _, name := range []string{wasmbin.StartExport, hostabi.ExportStart} {
+		if err == nil {
+			_, err = inst.callExport(ctx, name)
+		}
+	}
 	duration := time.Since(start)
 	inst.mem = alloc.last
 	res := &Result{RequestID: inv.requestID, Duration: duration}

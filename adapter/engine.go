@@ -38,6 +38,8 @@ type Engine struct {
 	// be attributed to the module that wrote it.
 	compileMu           sync.Mutex
 	compiled, fromCache atomic.Int64
+
+	calls guestCalls
 }
 
 type engineConfig struct {
@@ -114,9 +116,11 @@ func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
 	for _, o := range opts {
 		o(&cfg)
 	}
-	rc := wazero.NewRuntimeConfig().
-		// Timeouts interrupt a guest even in an endless loop.
-		WithCloseOnContextDone(true)
+	// Not WithCloseOnContextDone: its compiled code calls into Go at every
+	// loop back-edge, and a goroutine watches every call. Modules are
+	// instrumented for interruption instead (interrupt.go).
+	// No DWARF: Instrument drops it (its code offsets no longer hold).
+	rc := wazero.NewRuntimeConfig().WithDebugInfoEnabled(false)
 	e := &Engine{metrics: cfg.metrics, outbound: cfg.outbound, noSnapshots: cfg.noSnapshots}
 	if !cfg.noCache {
 		if cfg.cacheSeed != "" {
@@ -144,8 +148,10 @@ func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
 	return e, nil
 }
 
-// Close releases the runtime and every function loaded into it.
+// Close interrupts the calls into guests that are running, waits for them
+// to return, and releases the runtime and every function loaded into it.
 func (e *Engine) Close(ctx context.Context) error {
+	e.calls.stopAll(ctx)
 	err := e.runtime.Close(ctx)
 	if e.cache != nil {
 		err = errors.Join(err, e.cache.Close(ctx))
@@ -287,6 +293,17 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
 	}
+	instrumented, err := wasmbin.Instrument(wasm)
+	if err != nil {
+		// wazero's reason, when it refuses the module too, is the clearer.
+		if m, cerr := e.runtime.CompileModule(ctx, wasm); cerr != nil {
+			return nil, fmt.Errorf("invalid WebAssembly module: %w", cerr)
+		} else {
+			m.Close(ctx)
+		}
+		return nil, fmt.Errorf("the module cannot be instrumented for timeouts: %w", err)
+	}
+	wasm = instrumented
 	c := &code{}
 	if e.noSnapshots {
 		c.snap.reason = "snapshots are off (WithoutSnapshots or FERRY_SNAPSHOTS=0)"

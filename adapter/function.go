@@ -79,7 +79,8 @@ type code struct {
 	mode     hostabi.Mode
 	// rewritten is the module as compiled when it may be snapshotted
 	// (snapshot.go): globals exported, data segments passive. nil means
-	// compiled is the module as given.
+	// compiled is the module as given (instrumented for timeouts, as every
+	// module is: interrupt.go).
 	rewritten *wasmbin.Module
 	snap      snapshotState
 }

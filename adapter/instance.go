@@ -16,6 +16,7 @@ import (
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 
+	"github.com/ferrywasm/ferry/adapter/internal/wasmbin"
 	"github.com/ferrywasm/ferry/hostabi"
 )
 
@@ -34,6 +35,10 @@ type instance struct {
 	// interrupt is closed when the current call into the guest must stop;
 	// a guest asleep in poll_oneoff wakes on it (see sleep).
 	interrupt <-chan struct{}
+	// it stops the guest's code at the deadline (interrupt.go);
+	// interrupted says why it did, once it has: the instance is then done.
+	it          *interrupter
+	interrupted interruptReason
 
 	fs           *instanceFS   // its /tmp, removed by close
 	initDuration time.Duration // reported on the first invocation, then zero
@@ -132,6 +137,9 @@ func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *m
 		return err
 	}
 	inst.mod = mod
+	if inst.it, err = newInterrupter(mod); err != nil {
+		return err
+	}
 	if m := inst.code.rewritten; m != nil {
 		// The module's data segments are passive (snapshot.go): copy them
 		// as instantiating the original module would have.
@@ -141,34 +149,64 @@ func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *m
 			}
 		}
 	}
-	if fn := mod.ExportedFunction(hostabi.ExportInitialize); fn != nil {
-		if _, err := fn.Call(ctx); err != nil {
+	// The module's start function, then WASI's: what instantiating
+	// would have run, now under the init deadline.
+	for _, name := range []string{wasmbin.StartExport, hostabi.ExportInitialize} {
+		if _, err := inst.callExport(ctx, name); err != nil {
 			return err
 		}
 	}
-	v, err := mod.ExportedFunction(hostabi.ExportABIVersion).Call(ctx)
+	v, err := inst.callExport(ctx, hostabi.ExportABIVersion)
 	if err != nil {
 		return err
+	}
+	if v == nil {
+		return guestError(errorDocument("Runtime.InvalidABIVersion", "the module does not export "+hostabi.ExportABIVersion))
 	}
 	if !supported(int32(v[0])) {
 		return guestError(errorDocument("Runtime.InvalidABIVersion",
 			fmt.Sprintf("the module was built for ferry ABI version %d; this host supports %v", int32(v[0]), hostabi.Versions)))
 	}
-	if fn := mod.ExportedFunction(hostabi.ExportFerryStart); fn != nil {
-		call := &hostabi.Call{Outbound: inst.f.outbound}
-		r, err := fn.Call(hostabi.WithCall(ctx, call))
-		if err != nil {
-			return err
-		}
-		if call.Error != nil {
-			return guestError(call.Error)
-		}
-		if r[0] != 0 {
-			return fmt.Errorf("ferry_start returned %d", int32(r[0]))
-		}
+	call := &hostabi.Call{Outbound: inst.f.outbound}
+	r, err := inst.callExport(hostabi.WithCall(ctx, call), hostabi.ExportFerryStart)
+	if err != nil {
+		return err
+	}
+	if call.Error != nil {
+		return guestError(call.Error)
+	}
+	if r != nil && r[0] != 0 {
+		return fmt.Errorf("ferry_start returned %d", int32(r[0]))
 	}
 	inst.entry = mod.ExportedFunction(hostabi.ExportInvoke)
 	return nil
+}
+
+// callExport calls the guest's export name, if it has one (nil results
+// when not), under ctx's deadline.
+func (inst *instance) callExport(ctx context.Context, name string, params ...uint64) ([]uint64, error) {
+	fn := inst.mod.ExportedFunction(name)
+	if fn == nil {
+		return nil, nil
+	}
+	var res []uint64
+	err := inst.call(ctx, func(ctx context.Context) (err error) {
+		res, err = fn.Call(ctx, params...)
+		return err
+	})
+	if res == nil && err == nil {
+		res = []uint64{}
+	}
+	return res, err
+}
+
+// call runs fn, a call into the guest, under ctx's deadline (interrupt.go).
+func (inst *instance) call(ctx context.Context, fn func(context.Context) error) error {
+	reason, err := inst.f.engine.call(ctx, inst.it, fn)
+	if reason != notInterrupted {
+		inst.interrupted = reason
+	}
+	return err
 }
 
 func supported(v int32) bool {
@@ -192,11 +230,15 @@ func (inst *instance) invoke(inv *invocation) (*Result, bool) {
 	inst.interrupt = ctx.Done()
 
 	start := time.Now()
-	ret, err := inst.entry.Call(hostabi.WithCall(ctx, call), uint64(len(inst.buf)))
+	var ret []uint64
+	err := inst.call(hostabi.WithCall(ctx, call), func(ctx context.Context) (err error) {
+		ret, err = inst.entry.Call(ctx, uint64(len(inst.buf)))
+		return err
+	})
 	duration := time.Since(start)
 
 	res := &Result{RequestID: inv.requestID, Duration: duration, InitDuration: inst.initDuration}
-	keep := err == nil && ret[0] == 0
+	keep := err == nil && ret[0] == 0 && inst.interrupted == notInterrupted
 	status := "success"
 	var platformLine string
 	switch {
@@ -240,8 +282,11 @@ func (inst *instance) failure(ctx context.Context, err error, requestID string) 
 // cause says why a call into the guest failed, in words fit for Lambda's
 // "Runtime exited with error: …".
 func (inst *instance) cause(ctx context.Context, err error) string {
-	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+	if inst.interrupted == interruptedByDeadline || errors.Is(ctx.Err(), context.DeadlineExceeded) {
 		return "timeout"
+	}
+	if inst.interrupted == interruptedByClose {
+		return "the host is shutting down"
 	}
 	if inst.mem != nil && inst.mem.exhausted.Load() {
 		return "out of memory"
@@ -293,11 +338,16 @@ func (inst *instance) memoryUsedMB() int {
 // asleep past its deadline wakes at the deadline, so the timeout stops it
 // at once instead of after the sleep.
 func (inst *instance) sleep(ns int64) {
+	var closed chan struct{}
+	if inst.it != nil {
+		closed = inst.it.closed
+	}
 	t := time.NewTimer(time.Duration(ns))
 	defer t.Stop()
 	select {
 	case <-t.C:
 	case <-inst.interrupt:
+	case <-closed:
 	}
 }
 

@@ -253,6 +253,13 @@ func restore(f *Function, c *code, img *image) (*instance, error) {
 		inst.close()
 		return nil, err
 	}
+	if err == nil {
+		inst.it, err = newInterrupter(mod)
+	}
+	if err != nil {
+		inst.close()
+		return nil, err
+	}
 	if inst.mem == nil || uint64(len(inst.mem.buf)) > img.size {
 		inst.close()
 		return nil, errors.New("the memory was not allocated from the image")
