@@ -152,7 +152,7 @@ func TestGCDuringGuestSpin(t *testing.T) {
 func gcDuringSpin(t *testing.T) {
 	module := sampletest.Module(t, "testdata/stopme")
 	for _, timeout := range []time.Duration{2 * time.Second, 900 * time.Second} {
-		e, err := adapter.NewEngine(context.Background(), adapter.WithoutCache())
+		e, err := adapter.NewEngine(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}

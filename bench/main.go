@@ -5,7 +5,8 @@
 //
 // The figures come from the Go benchmarks (BenchmarkColdStart/<sample>,
 // BenchmarkWarmInvoke/<sample>, BenchmarkNativeInvoke/<sample>, …) in each
-// sample's main_test.go, in adapter (the C sample) and in cmd/ferry (HTTP
+// sample's main_test.go, in adapter (the C sample, BenchmarkGuestCompute:
+// a CPU-bound module under ferry, plain wazero and natively) and in cmd/ferry (HTTP
 // through ferry serve). A sample is a main package, which cannot be
 // imported, so bench runs `go test -bench` on each package and reads the
 // results: the benchmarks stay the one definition of every figure, and
@@ -99,6 +100,8 @@ func main() {
 	}
 	fmt.Fprintln(os.Stderr, "bench: c-echo")
 	run("./adapter", nil, "-bench=^Benchmark(ColdStartC|WarmInvokeC)$", fmt.Sprintf("-benchtime=%dx", *n*10))
+	fmt.Fprintln(os.Stderr, "bench: guest compute")
+	run("./adapter", nil, "-bench=^BenchmarkGuestCompute$", "-benchtime=3x")
 	fmt.Fprintln(os.Stderr, "bench: ferry serve")
 	run("./cmd/ferry", nil, "-bench=^BenchmarkServeHTTPAPI$", "-benchtime=3000x")
 	fmt.Fprintln(os.Stderr, "bench: process start to ready")
@@ -294,6 +297,11 @@ func rows(r map[string]result, ready time.Duration) []Row {
 	cc, cw := r["BenchmarkColdStartC/c-echo"], r["BenchmarkWarmInvokeC/c-echo"]
 	add("c-echo", "cold start (mean)", dur(cc["ns/op"]), "", "")
 	add("c-echo", "warm invocation (host overhead bound)", dur(cw["ns/op"]), "", "")
+	gf, gw := r["BenchmarkGuestCompute/ferry"], r["BenchmarkGuestCompute/wazero"]
+	gc, gn := r["BenchmarkGuestCompute/wazero-close-on-ctx"], r["BenchmarkGuestCompute/native"]
+	add("compute", "CPU-bound command, ferry (timeout armed)", dur(gf["ns/op"]), "plain wazero, no timeout: "+dur(gw["ns/op"]), ratio(gf["ns/op"], gw["ns/op"]))
+	add("compute", "  wazero WithCloseOnContextDone (ferry before)", dur(gc["ns/op"]), "plain wazero, no timeout: "+dur(gw["ns/op"]), ratio(gc["ns/op"], gw["ns/op"]))
+	add("compute", "  ferry against the same code natively", dur(gf["ns/op"]), "native process: "+dur(gn["ns/op"]), ratio(gf["ns/op"], gn["ns/op"]))
 	h := r["BenchmarkServeHTTPAPI"]
 	add("http-api", "HTTP req/s through ferry serve", fmt.Sprintf("%.0f", h["ferry-req/s"]),
 		fmt.Sprintf("net/http: %.0f", h["native-req/s"]), ratio(h["ferry-req/s"], h["native-req/s"]))
