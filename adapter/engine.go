@@ -294,6 +294,9 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
 	}
 	instrumented, err := wasmbin.Instrument(wasm)
+	if errors.Is(err, wasmbin.ErrMalformed) {
+		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+	}
 	if err != nil {
 		// wazero's reason, when it refuses the module too, is the clearer.
 		if m, cerr := e.runtime.CompileModule(ctx, wasm); cerr != nil {

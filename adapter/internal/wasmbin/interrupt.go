@@ -49,6 +49,10 @@ const (
 	StartExport = "ferry:start"
 )
 
+// ErrMalformed is Instrument's error for a module that is not valid
+// WebAssembly (one it could not decode is refused with another error).
+var ErrMalformed = errors.New("malformed module")
+
 // Section ids Instrument touches besides those of Rewrite.
 const (
 	secType     = 1
@@ -85,7 +89,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 		n := r.u32()
 		body := r.bytes(n)
 		if r.err != nil {
-			return nil, fmt.Errorf("section %d: %w", id, r.err)
+			return nil, fmt.Errorf("%w: section %d: %v", ErrMalformed, id, r.err)
 		}
 		if id == secCustom {
 			cr := reader{b: body}
@@ -97,7 +101,15 @@ func Instrument(wasm []byte) ([]byte, error) {
 				continue
 			}
 		} else if _, ok := order[id]; !ok {
-			return nil, fmt.Errorf("unknown section id %d", id)
+			return nil, fmt.Errorf("%w: unknown section id %d", ErrMalformed, id)
+		} else if id != secStart && id != secDataCount {
+			// Each entry of a vector takes a byte at least: a larger count
+			// is malformed, and wazero would allocate for it before
+			// finding out (gigabytes, for a module of a few bytes).
+			cr := reader{b: body}
+			if n := cr.u32(); cr.err != nil || int(n) > len(cr.b) {
+				return nil, fmt.Errorf("%w: section %d declares %d entries in %d bytes", ErrMalformed, id, n, len(body))
+			}
 		}
 		present[id] = true
 		sections = append(sections, rawSection{id, body})

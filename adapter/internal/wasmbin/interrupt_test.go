@@ -3,6 +3,7 @@ package wasmbin
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -289,6 +290,9 @@ func simd() []byte {
 // rewrite accepts, and wazero accepts what it makes.
 func checkInstrument(t *testing.T, wasm []byte) {
 	t.Helper()
+	if _, err := Instrument(wasm); errors.Is(err, ErrMalformed) {
+		return // wazero must refuse it too, but may allocate gigabytes first
+	}
 	if compileErr(wasm) != nil {
 		return
 	}
@@ -317,4 +321,42 @@ func FuzzInstrument(f *testing.F) {
 		f.Add(wasm)
 	}
 	f.Fuzz(func(t *testing.T, wasm []byte) { checkInstrument(t, wasm) })
+}
+
+// BenchmarkCountdownLoop is the worst case for the checks: a loop whose
+// body is a decrement and a branch, 10^7 iterations, as built and
+// instrumented (one check per iteration).
+func BenchmarkCountdownLoop(b *testing.B) {
+	body := []byte{0, 0x03, 0x40, 0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, 0x0b, 0x20, 0, 0x0b}
+	wasm := module(
+		section(secType, vec([]byte{0x60, 1, 0x7f, 1, 0x7f})),
+		section(secFunction, vec([]byte{0})),
+		section(secMemory, vec([]byte{0, 1})),
+		section(secExport, vec(append(appendName(nil, "count"), kindFunc, 0))),
+		section(secCode, vec(append(appendU32(nil, uint32(len(body))), body...))),
+	)
+	instrumented, err := Instrument(wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name string
+		wasm []byte
+	}{{"plain", wasm}, {"instrumented", instrumented}} {
+		b.Run(c.name, func(b *testing.B) {
+			ctx := context.Background()
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			mod, err := r.Instantiate(ctx, c.wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fn := mod.ExportedFunction("count")
+			for range b.N {
+				if _, err := fn.Call(ctx, 10_000_000); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
 }
