@@ -294,7 +294,8 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
 	}
 	instrumented, err := wasmbin.Instrument(wasm)
-	if errors.Is(err, wasmbin.ErrMalformed) {
+	if errors.Is(err, wasmbin.ErrMalformed) || errors.Is(err, wasmbin.ErrLimit) {
+		// Not given to wazero: it would allocate what the module claims.
 		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
 	}
 	if err != nil {

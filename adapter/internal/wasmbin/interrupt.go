@@ -53,6 +53,16 @@ const (
 // WebAssembly (one it could not decode is refused with another error).
 var ErrMalformed = errors.New("malformed module")
 
+// ErrLimit is Instrument's error for a module that declares more than
+// ferry accepts (WebAssembly allows more): wazero allocates what a module
+// declares before it checks it, so a module of a few bytes could take
+// gigabytes.
+var ErrLimit = errors.New("over an implementation limit")
+
+// MaxLocals bounds the locals of a function, as browsers do (the
+// JavaScript API's implementation limits).
+const MaxLocals = 50000
+
 // Section ids Instrument touches besides those of Rewrite.
 const (
 	secType     = 1
@@ -80,7 +90,7 @@ var order = map[byte]int{
 // proposals wazero does not enable: exception handling, GC).
 func Instrument(wasm []byte) ([]byte, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
-		return nil, errors.New("not a WebAssembly binary")
+		return nil, fmt.Errorf("%w: not a WebAssembly binary", ErrMalformed)
 	}
 	var sections []rawSection
 	present := map[byte]bool{}
@@ -125,6 +135,38 @@ func Instrument(wasm []byte) ([]byte, error) {
 		switch s.id {
 		case secType:
 			types = r.u32()
+			for i := uint32(0); i < types && r.err == nil; i++ {
+				if form := r.byte(); form != 0x60 {
+					return nil, fmt.Errorf("type %d: form %#x (only function types are supported)", i, form)
+				}
+				for range 2 { // parameters, results
+					for n := r.count(); n > 0 && r.err == nil; n-- {
+						r.valType()
+					}
+				}
+			}
+		case secElement:
+			if err := checkElements(&r); err != nil {
+				return nil, err
+			}
+		case secData:
+			for n := r.u32(); n > 0 && r.err == nil; n-- {
+				switch flag := r.u32(); flag {
+				case 0, 2:
+					if flag == 2 {
+						r.u32()
+					}
+					r.constExpr()
+				case 1:
+				default:
+					return nil, fmt.Errorf("%w: data segment flag %d", ErrMalformed, flag)
+				}
+				r.bytes(r.u32())
+			}
+		case secCustom:
+			if err := checkNames(s.body); err != nil {
+				return nil, err
+			}
 		case secImport:
 			for n := r.u32(); n > 0 && r.err == nil; n-- {
 				r.name()
@@ -144,7 +186,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 					r.byte()
 					r.byte()
 				default:
-					return nil, fmt.Errorf("import kind %d", kind)
+					return nil, fmt.Errorf("%w: import kind %d", ErrMalformed, kind)
 				}
 			}
 		case secFunction:
@@ -227,7 +269,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 		return nil, err
 	}
 	if !present[secCode] && funcs != 0 {
-		return nil, errors.New("function section without code section")
+		return nil, fmt.Errorf("%w: function section without code section", ErrMalformed)
 	}
 
 	out := append(make([]byte, 0, len(wasm)+len(wasm)/32+256), wasm[:8]...)
@@ -346,7 +388,7 @@ func instrumentCode(body, check, yield []byte) ([]byte, error) {
 		out = append(out, fn...)
 	}
 	if r.err == nil && len(r.b) != 0 {
-		return nil, errors.New("code section: trailing bytes")
+		return nil, fmt.Errorf("%w: code section: trailing bytes", ErrMalformed)
 	}
 	out = appendU32(out, uint32(len(yield)))
 	return append(out, yield...), nil
@@ -354,12 +396,16 @@ func instrumentCode(body, check, yield []byte) ([]byte, error) {
 
 func instrumentFunc(out, code, check []byte) ([]byte, error) {
 	r := reader{b: code}
-	for n := r.u32(); n > 0 && r.err == nil; n-- { // locals
-		r.u32()
+	locals := uint64(0)
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		locals += uint64(r.u32())
 		r.valType()
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	if locals > MaxLocals {
+		return nil, fmt.Errorf("%w: %d locals (at most %d)", ErrLimit, locals, MaxLocals)
 	}
 	out = append(out, code[:len(code)-len(r.b)]...)
 	out = append(out, check...)
@@ -406,7 +452,7 @@ func (r *reader) u64() {
 			return
 		}
 	}
-	r.fail(errors.New("integer too long"))
+	r.fail(fmt.Errorf("%w: integer too long", ErrMalformed))
 }
 
 // skipImmediates reads the immediates of op (WebAssembly 2.0, with the
@@ -422,7 +468,7 @@ func (r *reader) skipImmediates(op byte) error {
 		op >= 0x20 && op <= 0x26:
 		r.u32()
 	case op == 0x0e: // br_table
-		for n := r.u32(); n > 0 && r.err == nil; n-- {
+		for n := r.count(); n > 0 && r.err == nil; n-- {
 			r.u32()
 		}
 		r.u32()
@@ -430,7 +476,7 @@ func (r *reader) skipImmediates(op byte) error {
 		r.u32()
 		r.u32()
 	case op == 0x1c: // select t*
-		for n := r.u32(); n > 0 && r.err == nil; n-- {
+		for n := r.count(); n > 0 && r.err == nil; n-- {
 			r.valType()
 		}
 	case op >= 0x28 && op <= 0x3e:
@@ -500,4 +546,74 @@ func appendSleb(b []byte, v int64) []byte {
 		}
 		b = append(b, c|0x80)
 	}
+}
+
+// count reads a vector's length, which cannot be more than the bytes left
+// (every entry takes one at least).
+func (r *reader) count() uint32 {
+	n := r.u32()
+	if r.err == nil && uint64(n) > uint64(len(r.b)) {
+		r.fail(fmt.Errorf("%w: %d entries in %d bytes", ErrMalformed, n, len(r.b)))
+		return 0
+	}
+	return n
+}
+
+// checkElements reads an element section, checking its vectors' lengths.
+func checkElements(r *reader) error {
+	for n := r.count(); n > 0 && r.err == nil; n-- {
+		flags := r.u32()
+		if flags > 7 {
+			return fmt.Errorf("%w: element segment flags %d", ErrMalformed, flags)
+		}
+		if flags&3 == 2 { // an explicit table index
+			r.u32()
+		}
+		if flags&1 == 0 { // active: an offset
+			r.constExpr()
+		}
+		if flags&3 != 0 { // an element kind or reference type
+			r.valType()
+		}
+		for m := r.count(); m > 0 && r.err == nil; m-- {
+			if flags&4 != 0 {
+				r.constExpr()
+			} else {
+				r.u32()
+			}
+		}
+	}
+	return nil
+}
+
+// checkNames checks the lengths in a name section as wazero reads them:
+// by their contents, not by the subsections' sizes.
+func checkNames(body []byte) error {
+	r := reader{b: body}
+	if string(r.bytes(r.u32())) != "name" {
+		return nil
+	}
+	for r.more() {
+		id := r.byte()
+		size := r.u32()
+		switch id {
+		case 0:
+			r.name()
+		case 1, 2:
+			for n := r.count(); n > 0 && r.err == nil; n-- {
+				r.u32()
+				if id == 1 {
+					r.name()
+					continue
+				}
+				for m := r.count(); m > 0 && r.err == nil; m-- {
+					r.u32()
+					r.name()
+				}
+			}
+		default:
+			r.bytes(size)
+		}
+	}
+	return r.err
 }

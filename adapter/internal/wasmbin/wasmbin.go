@@ -278,7 +278,7 @@ type reader struct {
 	err error
 }
 
-var errShort = errors.New("unexpected end")
+var errShort = fmt.Errorf("%w: unexpected end", ErrMalformed)
 
 func (r *reader) more() bool { return r.err == nil && len(r.b) > 0 }
 
@@ -316,12 +316,12 @@ func (r *reader) u32() uint32 {
 		v |= uint64(c&0x7f) << shift
 		if c&0x80 == 0 {
 			if v > 1<<32-1 {
-				r.fail(errors.New("integer too large"))
+				r.fail(fmt.Errorf("%w: integer too large", ErrMalformed))
 			}
 			return uint32(v)
 		}
 	}
-	r.fail(errors.New("integer too long"))
+	r.fail(fmt.Errorf("%w: integer too long", ErrMalformed))
 	return 0
 }
 
@@ -343,7 +343,7 @@ func (r *reader) sleb() int64 {
 			return v
 		}
 		if shift >= 70 {
-			r.fail(errors.New("integer too long"))
+			r.fail(fmt.Errorf("%w: integer too long", ErrMalformed))
 			return 0
 		}
 	}
