@@ -44,14 +44,16 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	defer inst.fs.remove()
 	ctx, cancel := context.WithDeadline(experimental.WithMemoryAllocator(context.Background(), alloc), inv.deadline)
 	defer cancel()
-	inst.interrupt = ctx.Done()
 
 	start := time.Now()
 	ctx = hostabi.WithCall(ctx, &hostabi.Call{Outbound: f.outbound})
 	mod, err := f.engine.runtime.InstantiateModule(ctx, f.code.Load().compiled, mc)
 	if err == nil {
 		inst.mod = mod
-		inst.it, err = newInterrupter(mod)
+		inst.it, err = f.engine.newInterrupter(mod)
+	}
+	if inst.it != nil {
+		defer inst.it.release()
 	}
 	for _, name := range []string{wasmbin.StartExport, hostabi.ExportStart} {
 		if err == nil {

@@ -39,7 +39,9 @@ type Engine struct {
 	compileMu           sync.Mutex
 	compiled, fromCache atomic.Int64
 
-	calls guestCalls
+	// interrupters and closing: Close stops the calls running (interrupt.go).
+	interrupters interrupters
+	closing      atomic.Bool
 }
 
 type engineConfig struct {
@@ -151,7 +153,7 @@ func NewEngine(ctx context.Context, opts ...EngineOption) (*Engine, error) {
 // Close interrupts the calls into guests that are running, waits for them
 // to return, and releases the runtime and every function loaded into it.
 func (e *Engine) Close(ctx context.Context) error {
-	e.calls.stopAll(ctx)
+	e.stopAll(ctx)
 	err := e.runtime.Close(ctx)
 	if e.cache != nil {
 		err = errors.Join(err, e.cache.Close(ctx))

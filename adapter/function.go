@@ -376,9 +376,9 @@ func (f *Function) record(req *Request) *invocation {
 	if inv.requestID == "" {
 		inv.requestID = NewRequestID()
 	}
-	trace := req.TraceID
-	if trace == "" {
-		trace = NewTraceID(time.Now())
+	trace := readOnlyBytes(req.TraceID)
+	if len(trace) == 0 {
+		trace = appendTraceID(inv.traceID[:0], time.Now())
 	}
 	arn := req.InvokedFunctionARN
 	if arn == "" {
@@ -391,7 +391,7 @@ func (f *Function) record(req *Request) *invocation {
 	inv.rec = hostabi.Invocation{
 		RequestID:          readOnlyBytes(inv.requestID),
 		InvokedFunctionARN: readOnlyBytes(arn),
-		TraceID:            readOnlyBytes(trace),
+		TraceID:            trace,
 		ClientContext:      req.ClientContext,
 		CognitoIdentity:    req.CognitoIdentity,
 		Payload:            payload,
@@ -411,6 +411,7 @@ type invocation struct {
 	timeout   time.Duration
 	deadline  time.Time
 	rec       hostabi.Invocation
+	traceID   [traceIDLen]byte // rec.TraceID when ferry made it
 }
 
 // start sets the deadline when the handler is about to run: as on Lambda,
@@ -427,17 +428,22 @@ func NewRequestID() string { return lambdaspec.NewGUID() }
 // NewTraceID returns an X-Ray trace header value for a new, unsampled
 // trace: Root=1-<8 hex digits of time>-<24 hex digits>;Parent=<16>;Sampled=0.
 func NewTraceID(now time.Time) string {
+	return string(appendTraceID(make([]byte, 0, traceIDLen), now))
+}
+
+const traceIDLen = 75
+
+// appendTraceID appends a new trace header value (NewTraceID) to b.
+func appendTraceID(b []byte, now time.Time) []byte {
 	var r [20]byte
 	_, _ = rand.Read(r[:])
 	var t [4]byte
 	binary.BigEndian.PutUint32(t[:], uint32(now.Unix()))
-	b := make([]byte, 0, 75)
 	b = append(b, "Root=1-"...)
 	b = hex.AppendEncode(b, t[:])
 	b = append(b, '-')
 	b = hex.AppendEncode(b, r[:12])
 	b = append(b, ";Parent="...)
 	b = hex.AppendEncode(b, r[12:])
-	b = append(b, ";Sampled=0"...)
-	return string(b)
+	return append(b, ";Sampled=0"...)
 }

@@ -32,13 +32,13 @@ type instance struct {
 	entry api.Function // ferry_invoke
 	mem   *linearMemory
 	logs  logBuffer
-	// interrupt is closed when the current call into the guest must stop;
-	// a guest asleep in poll_oneoff wakes on it (see sleep).
-	interrupt <-chan struct{}
 	// it stops the guest's code at the deadline (interrupt.go);
 	// interrupted says why it did, once it has: the instance is then done.
 	it          *interrupter
 	interrupted interruptReason
+	// ctx is the context of the current call into the guest: a guest
+	// asleep in poll_oneoff wakes when it is done (see sleep).
+	ctx *callContext
 
 	fs           *instanceFS   // its /tmp, removed by close
 	initDuration time.Duration // reported on the first invocation, then zero
@@ -84,7 +84,6 @@ func startInstance(f *Function, c *code, env map[string]string, rnd io.Reader) (
 	}
 	ctx, cancel := context.WithTimeout(experimental.WithMemoryAllocator(context.Background(), alloc), initTimeout)
 	defer cancel()
-	inst.interrupt = ctx.Done()
 	start := time.Now()
 	err := inst.init(ctx, mc, alloc)
 	inst.initDuration = time.Since(start)
@@ -137,7 +136,7 @@ func (inst *instance) init(ctx context.Context, mc wazero.ModuleConfig, alloc *m
 		return err
 	}
 	inst.mod = mod
-	if inst.it, err = newInterrupter(mod); err != nil {
+	if inst.it, err = inst.f.engine.newInterrupter(mod); err != nil {
 		return err
 	}
 	if m := inst.code.rewritten; m != nil {
@@ -189,24 +188,21 @@ func (inst *instance) callExport(ctx context.Context, name string, params ...uin
 	if fn == nil {
 		return nil, nil
 	}
-	var res []uint64
-	err := inst.call(ctx, func(ctx context.Context) (err error) {
-		res, err = fn.Call(ctx, params...)
-		return err
-	})
+	deadline, _ := ctx.Deadline()
+	inst.ctx = inst.it.begin(ctx, deadline)
+	res, err := fn.Call(inst.ctx, params...)
+	inst.finish()
 	if res == nil && err == nil {
 		res = []uint64{}
 	}
 	return res, err
 }
 
-// call runs fn, a call into the guest, under ctx's deadline (interrupt.go).
-func (inst *instance) call(ctx context.Context, fn func(context.Context) error) error {
-	reason, err := inst.f.engine.call(ctx, inst.it, fn)
-	if reason != notInterrupted {
+// finish ends a call into the guest (begun with inst.it.begin).
+func (inst *instance) finish() {
+	if reason := inst.it.finish(); reason != notInterrupted {
 		inst.interrupted = reason
 	}
-	return err
 }
 
 func supported(v int32) bool {
@@ -225,16 +221,11 @@ func (inst *instance) invoke(inv *invocation) (*Result, bool) {
 	call := &hostabi.Call{Record: inst.buf, Outbound: inst.f.outbound}
 	// The invocation is bounded by its deadline only: like Lambda, a
 	// caller that goes away does not stop a running function.
-	ctx, cancel := context.WithDeadline(context.Background(), inv.deadline)
-	defer cancel()
-	inst.interrupt = ctx.Done()
-
 	start := time.Now()
-	var ret []uint64
-	err := inst.call(hostabi.WithCall(ctx, call), func(ctx context.Context) (err error) {
-		ret, err = inst.entry.Call(ctx, uint64(len(inst.buf)))
-		return err
-	})
+	ctx := inst.it.begin(hostabi.WithCall(context.Background(), call), inv.deadline)
+	inst.ctx = ctx
+	ret, err := inst.entry.Call(ctx, uint64(len(inst.buf)))
+	inst.finish()
 	duration := time.Since(start)
 
 	res := &Result{RequestID: inv.requestID, Duration: duration, InitDuration: inst.initDuration}
@@ -310,7 +301,9 @@ func (inst *instance) finishLogs(res *Result, status, platformLine string, start
 		inst.logs.Buffer.WriteString(truncatedNotice)
 	}
 	var out bytes.Buffer
-	out.Grow(len(inst.initLogs) + inst.logs.Len() + 256)
+	// The platform lines take about 350 bytes in the text format: room
+	// for them up front, or writeLog's appends reallocate twice.
+	out.Grow(len(inst.initLogs) + inst.logs.Len() + 512)
 	writeLog(&out, inst.f.cfg.LogFormat, &report{
 		requestID:    res.RequestID,
 		memorySize:   inst.f.cfg.Memory,
@@ -338,20 +331,22 @@ func (inst *instance) memoryUsedMB() int {
 // asleep past its deadline wakes at the deadline, so the timeout stops it
 // at once instead of after the sleep.
 func (inst *instance) sleep(ns int64) {
-	var closed chan struct{}
-	if inst.it != nil {
-		closed = inst.it.closed
+	var done <-chan struct{}
+	if inst.ctx != nil {
+		done = inst.ctx.Done()
 	}
 	t := time.NewTimer(time.Duration(ns))
 	defer t.Stop()
 	select {
 	case <-t.C:
-	case <-inst.interrupt:
-	case <-closed:
+	case <-done:
 	}
 }
 
 func (inst *instance) close() {
+	if inst.it != nil {
+		inst.it.release()
+	}
 	if inst.mod != nil {
 		_ = inst.mod.Close(context.Background())
 	} else if inst.mem != nil {

@@ -254,7 +254,7 @@ func restore(f *Function, c *code, img *image) (*instance, error) {
 		return nil, err
 	}
 	if err == nil {
-		inst.it, err = newInterrupter(mod)
+		inst.it, err = f.engine.newInterrupter(mod)
 	}
 	if err != nil {
 		inst.close()

@@ -262,6 +262,11 @@ func Instrument(wasm []byte) ([]byte, error) {
 	if rewritten[secExport], err = appendEntries(sectionBody(sections, secExport), nex, ex); err != nil {
 		return nil, err
 	}
+	if present[secDataCount] && len(sectionBody(sections, secDataCount)) == 0 {
+		// wazero reads an empty data count section as 0 when it ends the
+		// module, and would read into the next section otherwise.
+		rewritten[secDataCount] = []byte{0}
+	}
 	if memories == 0 {
 		rewritten[secMemory] = []byte{1, 1, 0, 0} // one memory, min 0, max 0
 	}
