@@ -302,11 +302,11 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	}
 	if err != nil {
 		// wazero's reason, when it refuses the module too, is the clearer.
-		if m, cerr := e.runtime.CompileModule(ctx, wasm); cerr != nil {
+		m, cerr := e.runtime.CompileModule(ctx, wasm)
+		if cerr != nil {
 			return nil, fmt.Errorf("invalid WebAssembly module: %w", cerr)
-		} else {
-			m.Close(ctx)
 		}
+		m.Close(ctx)
 		return nil, fmt.Errorf("the module cannot be instrumented for timeouts: %w", err)
 	}
 	wasm = instrumented
