@@ -21,9 +21,16 @@ type Metrics struct {
 	// compilations counts modules loaded, by where their machine code came
 	// from: a precompiled image shows only source="cache".
 	compilations *prometheus.CounterVec
+	// memoryUsed and memoryPeak are Max Memory Used of the REPORT lines:
+	// the last invocation's, and the largest since ferry started. A guest
+	// heap that creeps under sustained load shows here before the
+	// out_of_memory invocations do.
+	memoryUsed *prometheus.GaugeVec
+	memoryPeak *prometheus.GaugeVec
 
 	mu        sync.Mutex
 	functions map[*Function]struct{}
+	peaks     map[string]float64 // memoryPeak's values, by function
 }
 
 // Triggers, the values of Request.Trigger and of the "trigger" label.
@@ -76,13 +83,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "ferry_module_compilations_total",
 			Help: "Modules loaded, by where their machine code came from: compiled in this process, or the compilation cache.",
 		}, []string{"source"}),
+		memoryUsed: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_instance_memory_bytes",
+			Help: "Linear memory of the instance that ran the function's last invocation (the REPORT line's Max Memory Used).",
+		}, []string{"function"}),
+		memoryPeak: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "ferry_instance_memory_peak_bytes",
+			Help: "The largest linear memory any instance of the function reached since ferry started.",
+		}, []string{"function"}),
 		functions: map[*Function]struct{}{},
+		peaks:     map[string]float64{},
 	}
 	// Both series exist from the start, so that "0 compiled" is a sample.
 	m.compilations.WithLabelValues(CompiledNow)
 	m.compilations.WithLabelValues(CompiledFromCache)
 	reg.MustRegister(m.invocations, m.duration, m.coldStarts, m.initTime, m.throttles,
-		m.outbound, m.compilations, instancesCollector{m})
+		m.outbound, m.compilations, m.memoryUsed, m.memoryPeak, instancesCollector{m})
 	return m
 }
 
@@ -149,6 +165,16 @@ func (m *Metrics) observe(f *Function, trigger string, res *Result, err error) {
 		return
 	}
 	m.duration.WithLabelValues(name).Observe(res.Duration.Seconds())
+	if res.MaxMemoryUsedMB > 0 {
+		used := float64(res.MaxMemoryUsedMB << 20)
+		m.memoryUsed.WithLabelValues(name).Set(used)
+		m.mu.Lock() // compare and set under one lock: no larger value is lost
+		if used > m.peaks[name] {
+			m.peaks[name] = used
+			m.memoryPeak.WithLabelValues(name).Set(used)
+		}
+		m.mu.Unlock()
+	}
 	if res.InitDuration > 0 {
 		m.coldStarts.WithLabelValues(name).Inc()
 		m.initTime.WithLabelValues(name).Observe(res.InitDuration.Seconds())

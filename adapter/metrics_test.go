@@ -74,6 +74,14 @@ ferry_cold_starts_total{function="errors"} 2
 	if n, err := testutil.GatherAndCount(reg, "ferry_instances", "ferry_invocation_duration_seconds"); err != nil || n != 3 {
 		t.Fatalf("instances and duration series: %d %v", n, err)
 	}
+	// Max Memory Used of the REPORT lines: a Go guest's linear memory is
+	// megabytes, within the function's memory size; the peak is never
+	// below the last.
+	used := gauge(t, reg, "ferry_instance_memory_bytes")
+	peak := gauge(t, reg, "ferry_instance_memory_peak_bytes")
+	if used < 1<<20 || used > float64(f.Config().Memory<<20) || peak < used {
+		t.Fatalf("instance memory: last %v, peak %v (memory size %d MB)", used, peak, f.Config().Memory)
+	}
 	f.Close(context.Background())
 	if n, _ := testutil.GatherAndCount(reg, "ferry_instances"); n != 0 {
 		t.Fatalf("a closed function still reports instances: %d", n)
@@ -104,4 +112,20 @@ func TestReload(t *testing.T) {
 	if res := invoke(t, f, `{}`); res.Failed() {
 		t.Fatalf("a failed reload broke the function: %s", res.Payload)
 	}
+}
+
+// gauge returns the value of the one series of the gauge name in reg.
+func gauge(t *testing.T, reg *prometheus.Registry, name string) float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name && len(mf.GetMetric()) == 1 {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no single series of %s", name)
+	return 0
 }
