@@ -2,6 +2,7 @@
 // ferry's figures next to their baselines measured in the same run:
 //
 //	go run ./bench [-o bench.json] [-n 200]
+//	go run ./bench soak [-d 10m] [-c 64]   (see soak.go)
 //
 // The figures come from the Go benchmarks (BenchmarkColdStart/<sample>,
 // BenchmarkWarmInvoke/<sample>, BenchmarkNativeInvoke/<sample>, …) in each
@@ -61,6 +62,10 @@ type Row struct {
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "soak" {
+		soak(os.Args[2:])
+		return
+	}
 	out := flag.String("o", "bench.json", "write the results here as JSON")
 	n := flag.Int("n", 200, "iterations of each cold start and warm invocation benchmark")
 	flag.Parse()
