@@ -15,6 +15,8 @@ import (
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 )
 
 // HTTPFormat is the AWS service whose Lambda integration an HTTP route
@@ -74,6 +76,9 @@ type HTTPRoute struct {
 	// TargetGroupARN defaults to
 	// arn:aws:elasticloadbalancing:<region>:<account>:targetgroup/<function>/<hex>.
 	TargetGroupARN string
+	// JWT is what a JWT authorizer found in this request's token: HTTP
+	// API events carry it in requestContext.authorizer.jwt.
+	JWT *lambdaevents.APIGatewayV2HTTPRequestContextAuthorizerJWTDescription
 	// FunctionName, Region and AccountID fill ids and ARNs; they default to
 	// "function", us-east-1 and 123456789012.
 	FunctionName, Region, AccountID string

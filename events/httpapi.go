@@ -49,6 +49,10 @@ func newHTTPAPIEvent(in *incoming) httpAPIEvent {
 		matchesMediaType(in.r.Header.Get("Content-Type"), in.route.BinaryMediaTypes)
 	body, isBase64 := encodedBody(in.body, binary)
 
+	var authorizer *lambdaevents.APIGatewayV2HTTPRequestContextAuthorizerDescription
+	if in.route.JWT != nil {
+		authorizer = &lambdaevents.APIGatewayV2HTTPRequestContextAuthorizerDescription{JWT: in.route.JWT}
+	}
 	return httpAPIEvent{
 		APIGatewayV2HTTPRequest: lambdaevents.APIGatewayV2HTTPRequest{
 			Version:               "2.0",
@@ -64,6 +68,7 @@ func newHTTPAPIEvent(in *incoming) httpAPIEvent {
 		},
 		RequestContext: httpAPIRequestContext{APIGatewayV2HTTPRequestContext: lambdaevents.APIGatewayV2HTTPRequestContext{
 			RouteKey:     routeKey,
+			Authorizer:   authorizer,
 			AccountID:    in.route.account(),
 			Stage:        stage,
 			RequestID:    in.requestID,

@@ -92,6 +92,12 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 				Format: cmp.Or(h.Format, events.FormatHTTPAPI), Stage: h.Stage,
 				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
 			}, CORS: h.CORS, APIKeyRequired: h.APIKeyRequired}
+			if a := h.JWT; a != nil {
+				if rt.JWT, err = NewJWTAuthorizer(a.Issuer, a.Audience, a.Scopes, a.JWKSURI, a.JWKSFile); err != nil {
+					errs = append(errs, fmt.Errorf("%s:%d: function %s: route %s: authorizer: %w", cfg.Path, h.Line, fc.Name, h.Path, err))
+					continue
+				}
+			}
 			d.Routes = append(d.Routes, rt)
 		}
 		for _, s := range fc.Schedules {

@@ -194,6 +194,9 @@ type HTTPRoute struct {
 	// as a REST API method with apiKeyRequired: the keys are given to
 	// ferry serve in $FERRY_API_KEYS.
 	APIKeyRequired bool
+	// JWT, when set, is the route's JWT authorizer (an HTTP API's): see
+	// JWTAuthorizer.
+	JWT *JWTAuthorizer
 	// Line is the line of the route's entry in the file.
 	Line int
 }
@@ -262,4 +265,22 @@ type KEDA struct {
 	MinReplicas *int
 	// MaxReplicas is 0 when not set.
 	MaxReplicas int
+}
+
+// JWTAuthorizer is an HTTP API route's JWT authorizer, as API Gateway's
+// (JwtConfiguration and the route's AuthorizationScopes):
+//
+//	authorizer:
+//	  jwt:
+//	    issuer: https://issuer.example.com
+//	    audience: [my-api]
+//	    jwksUri: https://issuer.example.com/.well-known/jwks.json  # or jwks: ./jwks.json
+//	  authorizationScopes: [items:read]                           # optional
+type JWTAuthorizer struct {
+	Issuer   string
+	Audience []string
+	// JWKSURI is fetched by ferry serve; JWKSFile is a JWKS file, resolved
+	// against the ferry.yaml's folder. Exactly one is set.
+	JWKSURI, JWKSFile string
+	Scopes            []string
 }

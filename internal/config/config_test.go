@@ -395,6 +395,14 @@ func TestParseErrors(t *testing.T) {
 			[]string{`ferry.yaml:4: functions[0] (hello): http[0]: methods: "FETCH" is not an HTTP method (GET, HEAD, POST, PUT, PATCH, DELETE, OPTIONS or ANY)`}},
 		{"API key on http-api", head + "    http:\n      - path: /a\n        apiKeyRequired: true\n",
 			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: apiKeyRequired: only applies to format rest (a REST API's API keys), and this route's format is http-api`}},
+		{"authorizer on rest", head + "    http:\n      - path: /a\n        format: rest\n        authorizer: {jwt: {issuer: i, audience: [a], jwks: k.json}}\n",
+			[]string{`ferry.yaml:7: functions[0] (hello): http[0]: authorizer: only applies to format http-api (an HTTP API's JWT authorizer), and this route's format is rest`}},
+		{"authorizer without keys", head + "    http:\n      - path: /a\n        authorizer: {jwt: {issuer: i, audience: [a]}}\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: authorizer: jwt: needs jwksUri (the issuer's JWKS URL) or jwks (a JWKS file)`}},
+		{"authorizer without audience", head + "    http:\n      - path: /a\n        authorizer: {jwt: {issuer: i, audience: [], jwksUri: 'https://i/jwks'}}\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: authorizer: jwt: audience: needs at least one non-empty audience (the tokens' aud or client_id)`}},
+		{"authorizer jwksUri not a URL", head + "    http:\n      - path: /a\n        authorizer: {jwt: {issuer: i, audience: [a], jwksUri: 'file:///etc/passwd'}}\n",
+			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: authorizer: jwt: jwksUri: "file:///etc/passwd" is not an http(s) URL`}},
 		{"alb-only key on http-api", head + "    http:\n      - path: /a\n        multiValueHeaders: true\n",
 			[]string{`ferry.yaml:6: functions[0] (hello): http[0]: multiValueHeaders: only applies to format alb, and this route's format is http-api`}},
 		{"credentials with any origin", head + "    http:\n      - path: /a\n        cors: {allowOrigins: ['*'], allowCredentials: true}\n",
@@ -789,6 +797,35 @@ func TestAPIKeyRequired(t *testing.T) {
 	}
 	g, err := ParseTemplate("ferry.yaml", data)
 	if err != nil || !g.Functions[0].HTTP[0].APIKeyRequired || g.Functions[0].HTTP[1].APIKeyRequired {
+		t.Fatalf("round trip: %v\n%s", err, data)
+	}
+}
+
+// TestJWTAuthorizerConfig: an HTTP API route's JWT authorizer is parsed
+// (the jwks file resolved against the file's folder) and written back by
+// Marshal.
+func TestJWTAuthorizerConfig(t *testing.T) {
+	workspace(t)
+	yml := "functions:\n  - name: a\n    module: other.wasm\n    http:\n" +
+		"      - path: /a\n        authorizer:\n          jwt: {issuer: 'https://issuer.test', audience: [x, y], jwksUri: 'https://issuer.test/jwks'}\n          authorizationScopes: [items:read]\n" +
+		"      - path: /b\n        authorizer: {jwt: {issuer: i, audience: [x], jwks: keys/jwks.json}}\n"
+	f, err := ParseTemplate("ferry.yaml", []byte(yml))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, b := f.Functions[0].HTTP[0].JWT, f.Functions[0].HTTP[1].JWT
+	if a == nil || a.Issuer != "https://issuer.test" || strings.Join(a.Audience, ",") != "x,y" || a.JWKSURI != "https://issuer.test/jwks" || strings.Join(a.Scopes, ",") != "items:read" {
+		t.Fatalf("first: %+v", a)
+	}
+	if b == nil || !filepath.IsAbs(b.JWKSFile) || !strings.HasSuffix(b.JWKSFile, filepath.Join("keys", "jwks.json")) {
+		t.Fatalf("second: %+v", b)
+	}
+	data, err := Marshal(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := ParseTemplate("ferry.yaml", data)
+	if err != nil || g.Functions[0].HTTP[0].JWT.JWKSURI != a.JWKSURI || g.Functions[0].HTTP[0].JWT.Scopes[0] != "items:read" || g.Functions[0].HTTP[1].JWT.JWKSFile != b.JWKSFile {
 		t.Fatalf("round trip: %v\n%s", err, data)
 	}
 }

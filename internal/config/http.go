@@ -5,6 +5,8 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 
 	"gopkg.in/yaml.v3"
@@ -106,6 +108,12 @@ func (p *parser) route(n *yaml.Node, where, fnName string, x *crossRefs) (HTTPRo
 			r.APIKeyRequired = b
 		}
 	}
+	if v := m["authorizer"]; v != nil {
+		if r.Format != events.FormatHTTPAPI {
+			p.fail(v, at("authorizer"), "only applies to format http-api (an HTTP API's JWT authorizer), and this route's format is %s", r.Format)
+		}
+		r.JWT = p.jwtAuthorizer(v, at("authorizer"))
+	}
 	if v := m["cors"]; v != nil {
 		if r.Format == events.FormatALB {
 			p.fail(v, at("cors"), "format alb has no CORS configuration (an ALB passes preflight requests to the function)")
@@ -180,6 +188,63 @@ func routeKey(path string) string {
 		}
 	}
 	return strings.Join(segments, "/")
+}
+
+// jwtAuthorizer reads a route's authorizer: {jwt: {...}, authorizationScopes}.
+func (p *parser) jwtAuthorizer(n *yaml.Node, where string) *JWTAuthorizer {
+	m, ok := p.fields(n, where, authorizerKeys...)
+	if !ok {
+		return nil
+	}
+	a := &JWTAuthorizer{}
+	if v := m["authorizationScopes"]; v != nil {
+		a.Scopes, _ = p.strs(v, where+": authorizationScopes")
+	}
+	jn := m["jwt"]
+	if jn == nil {
+		p.fail(n, where, "needs jwt: {issuer, audience, jwksUri or jwks}")
+		return a
+	}
+	where += ": jwt"
+	j, ok := p.fields(jn, where, jwtKeys...)
+	if !ok {
+		return a
+	}
+	at := func(key string) string { return where + ": " + key }
+	if v := j["issuer"]; v != nil {
+		a.Issuer, _ = p.nonEmpty(v, at("issuer"))
+	} else {
+		p.fail(jn, where, "needs issuer (the tokens' iss)")
+	}
+	if v := j["audience"]; v != nil {
+		if auds, ok := p.strs(v, at("audience")); ok {
+			if len(auds) == 0 || slices.Contains(auds, "") {
+				p.fail(v, at("audience"), "needs at least one non-empty audience (the tokens' aud or client_id)")
+			}
+			a.Audience = auds
+		}
+	} else {
+		p.fail(jn, where, "needs audience (a list of the tokens' aud or client_id values)")
+	}
+	uri, file := j["jwksUri"], j["jwks"]
+	switch {
+	case uri != nil && file != nil:
+		p.fail(jn, where, "has both jwksUri and jwks: give one")
+	case uri != nil:
+		if s, ok := p.nonEmpty(uri, at("jwksUri")); ok {
+			if u, err := url.Parse(s); err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" {
+				p.fail(uri, at("jwksUri"), "%q is not an http(s) URL", s)
+			}
+			a.JWKSURI = s
+		}
+	case file != nil:
+		if s, ok := p.nonEmpty(file, at("jwks")); ok {
+			a.JWKSFile = p.resolve(s)
+		}
+	default:
+		p.fail(jn, where, "needs jwksUri (the issuer's JWKS URL) or jwks (a JWKS file)")
+	}
+	return a
 }
 
 func (p *parser) cors(n *yaml.Node, where string) *events.CORS {

@@ -12,7 +12,9 @@ var (
 	functionKeys      = []string{"name", "module", "source", "memory", "timeout", "environment", "concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule", "allowedOutboundHosts", "files", "ephemeralStorage"}
 	functionAsyncKeys = []string{"maxRetries", "retryDelays", "maxEventAge", "onSuccess", "onFailure"}
 	destinationKeys   = []string{"function", "file"}
-	routeKeys         = []string{"path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors", "apiKeyRequired"}
+	routeKeys         = []string{"path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors", "apiKeyRequired", "authorizer"}
+	authorizerKeys    = []string{"jwt", "authorizationScopes"}
+	jwtKeys           = []string{"issuer", "audience", "jwksUri", "jwks"}
 	corsKeys          = []string{"allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials"}
 	scheduleKeys      = []string{"expression", "input", "enabled", "name"}
 	kubernetesKeys    = []string{"name", "namespace", "image", "replicas", "autoscaling", "keda"}

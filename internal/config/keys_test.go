@@ -24,6 +24,8 @@ func TestMarshalWritesKnownKeys(t *testing.T) {
 		{destYAML{}, destinationKeys},
 		{routeYAML{}, routeKeys},
 		{corsYAML{}, corsKeys},
+		{authorizerYAML{}, authorizerKeys},
+		{jwtYAML{}, jwtKeys},
 		{scheduleYAML{}, scheduleKeys},
 	} {
 		typ := reflect.TypeOf(c.v)

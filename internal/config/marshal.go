@@ -39,6 +39,9 @@ func Marshal(f *File) ([]byte, error) {
 		for _, r := range fn.HTTP {
 			ry := routeYAML{Path: r.Path, Methods: r.Methods, Format: string(r.Format), Stage: r.Stage,
 				BinaryMediaTypes: r.BinaryMediaTypes, MultiValueHeaders: r.MultiValueHeaders, APIKeyRequired: r.APIKeyRequired}
+			if a := r.JWT; a != nil {
+				ry.Authorizer = &authorizerYAML{Scopes: a.Scopes, JWT: jwtYAML{Issuer: a.Issuer, Audience: a.Audience, JWKSURI: a.JWKSURI, JWKS: a.JWKSFile}}
+			}
 			if c := r.CORS; c != nil {
 				ry.CORS = &corsYAML{AllowOrigins: c.AllowOrigins, AllowMethods: c.AllowMethods, AllowHeaders: c.AllowHeaders,
 					ExposeHeaders: c.ExposeHeaders, MaxAge: c.MaxAge, AllowCredentials: c.AllowCredentials}
@@ -148,14 +151,27 @@ type destYAML struct {
 }
 
 type routeYAML struct {
-	Path              string    `yaml:"path"`
-	Methods           []string  `yaml:"methods,omitempty,flow"`
-	Format            string    `yaml:"format,omitempty"`
-	Stage             string    `yaml:"stage,omitempty"`
-	BinaryMediaTypes  []string  `yaml:"binaryMediaTypes,omitempty,flow"`
-	MultiValueHeaders bool      `yaml:"multiValueHeaders,omitempty"`
-	APIKeyRequired    bool      `yaml:"apiKeyRequired,omitempty"`
-	CORS              *corsYAML `yaml:"cors,omitempty"`
+	Path              string          `yaml:"path"`
+	Methods           []string        `yaml:"methods,omitempty,flow"`
+	Format            string          `yaml:"format,omitempty"`
+	Stage             string          `yaml:"stage,omitempty"`
+	BinaryMediaTypes  []string        `yaml:"binaryMediaTypes,omitempty,flow"`
+	MultiValueHeaders bool            `yaml:"multiValueHeaders,omitempty"`
+	APIKeyRequired    bool            `yaml:"apiKeyRequired,omitempty"`
+	Authorizer        *authorizerYAML `yaml:"authorizer,omitempty"`
+	CORS              *corsYAML       `yaml:"cors,omitempty"`
+}
+
+type authorizerYAML struct {
+	JWT    jwtYAML  `yaml:"jwt"`
+	Scopes []string `yaml:"authorizationScopes,omitempty,flow"`
+}
+
+type jwtYAML struct {
+	Issuer   string   `yaml:"issuer"`
+	Audience []string `yaml:"audience,flow"`
+	JWKSURI  string   `yaml:"jwksUri,omitempty"`
+	JWKS     string   `yaml:"jwks,omitempty"`
 }
 
 type corsYAML struct {

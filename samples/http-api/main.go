@@ -23,6 +23,9 @@ type reply struct {
 	Accept    string            `json:"accept"`
 	Body      string            `json:"body"`
 	Greeting  string            `json:"greeting"`
+	// Caller and Scopes come from a JWT authorizer, when the route has one.
+	Caller string   `json:"caller,omitempty"`
+	Scopes []string `json:"scopes,omitempty"`
 }
 
 func handler(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
@@ -30,7 +33,7 @@ func handler(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.AP
 	if name == "" {
 		name = "world"
 	}
-	body, err := json.Marshal(reply{
+	r := reply{
 		RouteKey:  req.RouteKey,
 		Method:    req.RequestContext.HTTP.Method,
 		RawPath:   req.RawPath,
@@ -42,7 +45,11 @@ func handler(ctx context.Context, req events.APIGatewayV2HTTPRequest) (events.AP
 		Accept:    req.Headers["accept"],
 		Body:      req.Body,
 		Greeting:  "hello, " + name,
-	})
+	}
+	if a := req.RequestContext.Authorizer; a != nil && a.JWT != nil {
+		r.Caller, r.Scopes = a.JWT.Claims["sub"], a.JWT.Scopes
+	}
+	body, err := json.Marshal(r)
 	if err != nil {
 		return events.APIGatewayV2HTTPResponse{}, err
 	}
