@@ -238,6 +238,12 @@ func soak(args []string) {
 				if loadCtx.Err() != nil && kind != "" {
 					return // cut off by the end of the run: not an error of ferry's
 				}
+				if kind != "" {
+					kind = strings.Fields(t.Name)[0] + ":" + kind
+					if t.Name == "invoke Event hello" {
+						kind = "event:" + strings.TrimPrefix(kind, "invoke:")
+					}
+				}
 				curMu.Lock()
 				s := cur
 				curMu.Unlock()
