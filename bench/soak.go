@@ -271,6 +271,11 @@ loop:
 		}
 	}
 	sample(cur)
+	// Once the client lets go of its keep-alive connections, what ferry
+	// still holds is its own: leaked goroutines and sockets show here.
+	transport.CloseIdleConnections()
+	time.Sleep(2 * time.Second)
+	sample(newSoakStats())
 	rep.Duration = time.Since(start).Round(time.Second).String()
 	slices.Sort(all)
 	total.At, total.P50, total.P99 = rep.Duration, pct(all, 50), pct(all, 99)
