@@ -14,14 +14,69 @@ import (
 )
 
 type op struct {
-	Op     string `json:"op"` // read, write, remove, list, symlink, getenv, cwd, clone-get
+	// read, write, remove, list, symlink, getenv, cwd, clone-get, rename,
+	// hold, release, sparse, touch, mkdirs
+	Op     string `json:"op"`
 	Path   string `json:"path"`
 	Target string `json:"target"`
 	Size   int    `json:"size"`
 }
 
+// held are files the guest keeps open across invocations ("hold"), as a
+// function that caches a file handle would.
+var held []*os.File
+
 func handler(ctx context.Context, o op) (string, error) {
 	switch o.Op {
+	case "rename":
+		return "renamed", os.Rename(o.Path, o.Target)
+	case "hold":
+		// Write size bytes to a file and keep it open.
+		f, err := os.Create(o.Path)
+		if err != nil {
+			return "", err
+		}
+		held = append(held, f)
+		_, err = f.Write(bytes.Repeat([]byte{'h'}, o.Size))
+		return fmt.Sprintf("holding %d bytes", o.Size), err
+	case "release":
+		for _, f := range held {
+			f.Close()
+		}
+		n := len(held)
+		held = nil
+		return fmt.Sprintf("closed %d", n), nil
+	case "sparse":
+		// One byte at offset size-1: a file of that apparent size that
+		// takes one block on disk.
+		f, err := os.Create(o.Path)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte{1}, int64(o.Size)-1); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("sparse %d bytes", o.Size), nil
+	case "touch", "mkdirs":
+		// Make size empty files or directories in path; report how many
+		// were made before the first error.
+		for i := 0; i < o.Size; i++ {
+			p := fmt.Sprintf("%s/%d", o.Path, i)
+			var err error
+			if o.Op == "mkdirs" {
+				err = os.Mkdir(p, 0o755)
+			} else {
+				var f *os.File
+				if f, err = os.Create(p); err == nil {
+					err = f.Close()
+				}
+			}
+			if err != nil {
+				return fmt.Sprintf("made %d: %v", i, err), nil
+			}
+		}
+		return fmt.Sprintf("made %d", o.Size), nil
 	case "read":
 		b, err := os.ReadFile(o.Path)
 		return string(b), err
