@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,26 @@ type Outbound struct {
 	// Observe, when set, is called once per request with its outcome:
 	// OutboundSuccess, OutboundRefused or OutboundError.
 	Observe func(outcome string)
+
+	guardOnce sync.Once
+	guard     http.RoundTripper // Transport, checking addresses (dialguard.go)
+}
+
+// transport is what sends a request: Transport (or DefaultTransport) for
+// one an explicit entry allowed, a copy of it that refuses restricted
+// addresses at dial time for one only a wildcard allowed.
+func (ob *Outbound) transport(explicit bool) http.RoundTripper {
+	if ob == nil || ob.Transport == nil {
+		if explicit {
+			return DefaultTransport
+		}
+		return guardedDefault
+	}
+	if explicit {
+		return ob.Transport
+	}
+	ob.guardOnce.Do(func() { ob.guard = guarded(ob.Transport) })
+	return ob.guard
 }
 
 // Outcomes of an outbound request, passed to Outbound.Observe.
@@ -49,14 +71,25 @@ var DefaultTransport http.RoundTripper = func() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 512
 	t.MaxIdleConnsPerHost = 64
+	t.DialContext = plainDialer.DialContext // guarded swaps it for guardDialer
+	t.MaxResponseHeaderBytes = maxResponseHead
 	return t
 }()
+
+// guardedDefault is DefaultTransport for requests only a wildcard entry
+// allowed (dialguard.go).
+var guardedDefault = guarded(DefaultTransport)
 
 // Results of the outbound imports besides lengths and handles (ABI.md).
 const (
 	httpFailed  = -1 // see http_error
 	httpTimeout = -2 // the request's or the invocation's deadline passed
 )
+
+// maxResponseHead bounds a response head (status line and header fields)
+// the host reads for a guest; net/http's default is 10 MB, which 256
+// handles of a 128 MB function could hold 20 times over.
+const maxResponseHead = 1 << 20
 
 // maxHandles bounds the requests one invocation has open at once, so a
 // guest that never closes its bodies cannot exhaust the host.
@@ -131,6 +164,24 @@ func (r *outReq) close() {
 	}
 }
 
+// sameHost reports whether the Host header host names u's host and port
+// (the scheme's default when either leaves it out).
+func sameHost(host string, u *url.URL) bool {
+	scheme := strings.ToLower(u.Scheme)
+	h, p, err := net.SplitHostPort(host)
+	if err != nil {
+		h, p = strings.Trim(host, "[]"), ""
+	}
+	if p == "" {
+		p = defaultPort(scheme)
+	}
+	up := u.Port()
+	if up == "" {
+		up = defaultPort(scheme)
+	}
+	return strings.EqualFold(strings.TrimSuffix(h, "."), strings.TrimSuffix(u.Hostname(), ".")) && p == up
+}
+
 func i32(v int32) uint64 { return uint64(uint32(v)) }
 
 // httpRequest is ferry.http_request(head, head_len) -> handle.
@@ -169,9 +220,17 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 			name = "function " + ob.Function
 		}
 	}
-	if allowed, origin := policy.Allows(u); !allowed {
+	allowed, explicit, origin := policy.match(u)
+	if !allowed {
 		observe(OutboundRefused)
 		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: add %q to allowedOutboundHosts of %s to allow it", origin, origin, name))
+		return
+	}
+	if req.Host != "" && !sameHost(req.Host, u) {
+		// The Host header picks the site at the address: it must be the
+		// one allowed, or an allowed address would serve any other.
+		observe(OutboundRefused)
+		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: its Host header %q is not the URL's host", origin, req.Host))
 		return
 	}
 	o.mu.Lock()
@@ -204,14 +263,14 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 		pr, pw := io.Pipe()
 		hreq.Body, hreq.ContentLength, r.pw = pr, req.ContentLength, pw
 	}
-	rt := DefaultTransport
-	if ob != nil && ob.Transport != nil {
-		rt = ob.Transport
-	}
+	rt := ob.transport(explicit)
 	go func() {
 		defer close(r.done)
 		r.resp, r.err = rt.RoundTrip(hreq)
-		if r.err != nil {
+		var refused *DialRefusedError
+		if errors.As(r.err, &refused) {
+			observe(OutboundRefused)
+		} else if r.err != nil {
 			observe(OutboundError)
 		} else {
 			observe(OutboundSuccess)
