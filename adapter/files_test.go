@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -338,6 +340,39 @@ func TestTmpCapHolds(t *testing.T) {
 		}
 		if !strings.Contains(string(res.Logs), "it holds 128 files and directories, the most it may") {
 			t.Fatalf("%s: log %s", op, res.Logs)
+		}
+	}
+}
+
+// TestOutboundHeadsBounded: request and response heads live in the host,
+// so what a guest may make it hold is bounded: one request head to 1 MiB,
+// one response head to 1 MiB, and the heads of an invocation's open
+// requests together to an eighth of the function's memory (16 MB for
+// 128 MB). Each refusal is an error inside the guest, and closing the
+// bodies frees the budget.
+func TestOutboundHeadsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bighead" {
+			w.Header().Set("X-Big", strings.Repeat("b", 2<<20))
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-heads", Concurrency: 1, AllowedOutboundHosts: []string{srv.URL}})
+	const kb = 1 << 10
+	for _, c := range []struct {
+		op   map[string]any
+		want string
+	}{
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/", "size": 2 << 20, "count": 1}, "opened 0: Get \"" + srv.URL + "/\": ferry: outbound request to " + srv.URL + " refused: its head (URL and header fields) is 2097"},
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/bighead", "count": 1}, "server response headers exceeded 1048576 bytes"},
+		// 512 KiB heads: 16 MB holds 31 of them with their 16 KiB each.
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/", "size": 512 * kb, "count": 40}, "opened 31: Get \"" + srv.URL + "/\": ferry: outbound request to " + srv.URL + " refused: the open requests of this invocation hold"},
+		{map[string]any{"op": "release"}, "closed 31"},
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/", "size": 512 * kb, "count": 20}, "opened 20"},
+	} {
+		if got := probe(t, f, c.op); !strings.Contains(got, c.want) {
+			t.Errorf("%v:\n got %.300q\nwant %q", c.op["op"], got, c.want)
 		}
 	}
 }

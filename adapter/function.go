@@ -95,7 +95,8 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 	}
 	f.code.Store(c)
 	allow, _ := lambdaspec.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
-	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound}
+	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound,
+		HeadBudget: hostabi.HeadBudgetFor(int64(cfg.Memory) << 20)}
 	if c.rewritten == nil {
 		c.disable(f, c.snap.reason)
 	}

@@ -15,16 +15,20 @@ import (
 
 type op struct {
 	// read, write, remove, list, symlink, getenv, cwd, clone-get, rename,
-	// hold, release, sparse, touch, mkdirs
+	// hold, release, sparse, touch, mkdirs, hold-get
 	Op     string `json:"op"`
 	Path   string `json:"path"`
 	Target string `json:"target"`
 	Size   int    `json:"size"`
+	Count  int    `json:"count"`
 }
 
 // held are files the guest keeps open across invocations ("hold"), as a
 // function that caches a file handle would.
 var held []*os.File
+
+// heldResp are responses whose bodies the guest keeps open ("hold-get").
+var heldResp []*http.Response
 
 func handler(ctx context.Context, o op) (string, error) {
 	switch o.Op {
@@ -43,9 +47,29 @@ func handler(ctx context.Context, o op) (string, error) {
 		for _, f := range held {
 			f.Close()
 		}
-		n := len(held)
-		held = nil
+		for _, r := range heldResp {
+			r.Body.Close()
+		}
+		n := len(held) + len(heldResp)
+		held, heldResp = nil, nil
 		return fmt.Sprintf("closed %d", n), nil
+	case "hold-get":
+		// GET path count times with a header of size bytes, keeping every
+		// response body open; report how many got a response.
+		pad := string(bytes.Repeat([]byte{'p'}, o.Size))
+		for i := 0; i < o.Count; i++ {
+			req, err := http.NewRequestWithContext(ctx, "GET", o.Path, nil)
+			if err != nil {
+				return "", err
+			}
+			req.Header.Set("X-Pad", pad)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Sprintf("opened %d: %v", i, err), nil
+			}
+			heldResp = append(heldResp, resp)
+		}
+		return fmt.Sprintf("opened %d", o.Count), nil
 	case "sparse":
 		// One byte at offset size-1: a file of that apparent size that
 		// takes one block on disk.
