@@ -358,6 +358,9 @@ func (f *Function) Close(ctx context.Context) error {
 // compiled code is not released until the engine closes (a development
 // convenience, not for frequent use).
 func (f *Function) Reload(ctx context.Context, wasm []byte) error {
+	if err := checkDeclaredLimits(wasm, f.cfg.Memory); err != nil {
+		return fmt.Errorf("invalid WebAssembly module: %w", err)
+	}
 	c, err := f.engine.compile(ctx, wasm)
 	if err != nil {
 		return err
