@@ -376,3 +376,29 @@ func TestOutboundHeadsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestInstanceRecycledNearMemoryLimit: an instance whose linear memory
+// grew past 7/8 of the function's memory (it never shrinks) is discarded
+// after its invocation, so the next invocation starts afresh instead of
+// running out of memory; one below it is kept.
+func TestInstanceRecycledNearMemoryLimit(t *testing.T) {
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-recycle", Concurrency: 1, Timeout: time.Minute})
+	const mb = 1 << 20
+	for _, c := range []struct {
+		size int
+		want string
+	}{
+		{10 * mb, "retaining 10 MiB"},
+		{0, "retaining 10 MiB"},        // kept: the same instance
+		{90 * mb, "retaining 100 MiB"}, // 110 MB of linear memory: kept
+		{10 * mb, "retaining 110 MiB"}, // 120 MB: discarded after
+		{0, "retaining 0 MiB"},         // a new instance
+		{100 * mb, "retaining 100 MiB"},
+		{10 * mb, "retaining 110 MiB"},
+		{0, "retaining 0 MiB"}, // again, and never out of memory
+	} {
+		if got := probe(t, f, map[string]any{"op": "retain", "size": c.size}); got != c.want {
+			t.Fatalf("retain %d: got %q, want %q", c.size>>20, got, c.want)
+		}
+	}
+}

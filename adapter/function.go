@@ -164,7 +164,7 @@ func (f *Function) invoke(ctx context.Context, req *Request) (*Result, error) {
 		return res, nil // the instance failed to initialise
 	}
 	res, keep := inst.invoke(rec)
-	f.put(inst, keep)
+	f.put(inst, keep && !inst.nearMemoryLimit())
 	return res, nil
 }
 

@@ -15,7 +15,7 @@ import (
 
 type op struct {
 	// read, write, remove, list, symlink, getenv, cwd, clone-get, rename,
-	// hold, release, sparse, touch, mkdirs, hold-get
+	// hold, release, sparse, touch, mkdirs, hold-get, retain
 	Op     string `json:"op"`
 	Path   string `json:"path"`
 	Target string `json:"target"`
@@ -30,8 +30,22 @@ var held []*os.File
 // heldResp are responses whose bodies the guest keeps open ("hold-get").
 var heldResp []*http.Response
 
+// retained is memory the guest keeps across invocations ("retain").
+var retained [][]byte
+
 func handler(ctx context.Context, o op) (string, error) {
 	switch o.Op {
+	case "retain":
+		// Keep size more bytes (in 1 MiB pieces), and report how many
+		// this instance keeps in all.
+		for n := 0; n < o.Size; n += 1 << 20 {
+			retained = append(retained, make([]byte, min(1<<20, o.Size-n)))
+		}
+		total := 0
+		for _, b := range retained {
+			total += len(b)
+		}
+		return fmt.Sprintf("retaining %d MiB", total>>20), nil
 	case "rename":
 		return "renamed", os.Rename(o.Path, o.Target)
 	case "hold":
