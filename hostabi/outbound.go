@@ -202,11 +202,11 @@ func sameHost(host string, u *url.URL) bool {
 		h, p = strings.Trim(host, "[]"), ""
 	}
 	if p == "" {
-		p = defaultPort(scheme)
+		p = lambdaspec.DefaultPort(scheme)
 	}
 	up := u.Port()
 	if up == "" {
-		up = defaultPort(scheme)
+		up = lambdaspec.DefaultPort(scheme)
 	}
 	return strings.EqualFold(strings.TrimSuffix(h, "."), strings.TrimSuffix(u.Hostname(), ".")) && p == up
 }
@@ -249,7 +249,7 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 			name = "function " + ob.Function
 		}
 	}
-	allowed, explicit, origin := policy.match(u)
+	allowed, explicit, origin := policy.Match(u)
 	if !allowed {
 		observe(OutboundRefused)
 		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: add %q to allowedOutboundHosts of %s to allow it", origin, origin, name))

@@ -133,6 +133,9 @@ func (p HostPattern) matches(scheme, host, port string) bool {
 	return p.Host == host
 }
 
+// DefaultPort is the port a URL of scheme means when it names none.
+func DefaultPort(scheme string) string { return defaultPort(scheme) }
+
 func defaultPort(scheme string) string {
 	if scheme == "https" {
 		return "443"
@@ -161,19 +164,21 @@ func ParseHostPolicy(entries []string) (HostPolicy, error) {
 // origin (scheme://host:port) that was checked, which is what an entry
 // that allows it would say.
 func (p HostPolicy) Allows(u *url.URL) (bool, string) {
-	allowed, _, origin := p.match(u)
+	allowed, _, origin := p.Match(u)
 	return allowed, origin
 }
 
 // Explicit reports whether the pattern names its host (a name or an IP
 // address) rather than matching a wildcard (*, *.example.com); see
-// dialguard.go for what that changes.
+// hostabi/dialguard.go for what that changes.
 func (p HostPattern) Explicit() bool {
 	return p.Host != "*" && !strings.HasPrefix(p.Host, "*.")
 }
 
-// match is Allows, also saying whether an explicit entry allows u.
-func (p HostPolicy) match(u *url.URL) (allowed, explicit bool, origin string) {
+// Match is Allows, also saying whether an explicit entry allows u (see
+// HostPattern.Explicit): hostabi then lets the request reach loopback,
+// link-local and private addresses, which it refuses to wildcards.
+func (p HostPolicy) Match(u *url.URL) (allowed, explicit bool, origin string) {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
