@@ -293,7 +293,7 @@ func TestFilesLinksStayInside(t *testing.T) {
 // the function's log, and the space comes back once the handles close.
 func TestTmpCapHolds(t *testing.T) {
 	t.Setenv("TMPDIR", t.TempDir())
-	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-cap", EphemeralStorage: 2, Concurrency: 1})
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-cap", EphemeralStorage: 2, Concurrency: 1, Timeout: time.Minute})
 	const mb = 1 << 20
 	step := func(op map[string]any, want string) {
 		t.Helper()
@@ -358,7 +358,7 @@ func TestOutboundHeadsBounded(t *testing.T) {
 		w.Write([]byte("ok"))
 	}))
 	defer srv.Close()
-	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-heads", Concurrency: 1, AllowedOutboundHosts: []string{srv.URL}})
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-heads", Concurrency: 1, Timeout: time.Minute, AllowedOutboundHosts: []string{srv.URL}})
 	const kb = 1 << 10
 	for _, c := range []struct {
 		op   map[string]any
