@@ -127,7 +127,7 @@ func event(t testing.TB, r Request) []byte {
 func TestDifferential(t *testing.T) {
 	srv, _ := server(t)
 	big := strings.Repeat("ferry ", 200_000) // 1.2 MB upload, streamed in chunks
-	f := load(t, adapter.Config{AllowedOutboundHosts: []string{srv.URL}})
+	f := load(t, adapter.Config{AllowedOutboundHosts: []string{srv.URL}, Timeout: time.Minute})
 	for name, r := range map[string]Request{
 		"get":      {URL: srv.URL + "/echo?x=1"},
 		"post":     {URL: srv.URL + "/echo", Method: "POST", Body: "hello", Headers: map[string]string{"X-Test": "yes"}},
