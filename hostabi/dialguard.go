@@ -49,9 +49,10 @@ var restrictedPrefixes = []struct {
 
 // restricted says what ip is when a wildcard entry may not reach it, or
 // "" when it may. IPv4 addresses mapped into IPv6 (::ffff:127.0.0.1) and
-// embedded in NAT64 (64:ff9b::7f00:1) are checked as IPv4.
+// embedded in NAT64 (64:ff9b::7f00:1) are checked as IPv4, and a zone
+// (fe80::1%eth0) is ignored.
 func restricted(ip netip.Addr) string {
-	ip = ip.Unmap()
+	ip = ip.Unmap().WithZone("") // Prefix.Contains is false for any zoned address
 	if ip.Is6() {
 		if b := ip.As16(); netip.MustParsePrefix("64:ff9b::/96").Contains(ip) {
 			ip = netip.AddrFrom4([4]byte(b[12:]))
