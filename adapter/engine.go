@@ -258,6 +258,9 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Function, 
 	if err := cfg.setDefaults(); err != nil {
 		return nil, err
 	}
+	if err := checkDeclaredLimits(wasm, cfg.Memory); err != nil {
+		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
+	}
 	c, err := e.compile(ctx, wasm)
 	if err != nil {
 		return nil, err

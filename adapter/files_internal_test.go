@@ -18,7 +18,9 @@ func BenchmarkTmpWrite(b *testing.B) {
 	}{
 		{"plain", func(dir string) experimentalsys.FS { return sysfs.DirFS(dir) }},
 		{"capped", func(dir string) experimentalsys.FS {
-			return &cappedFS{fs: sysfs.DirFS(dir), dir: dir, limit: 1 << 40, full: func(int64) {}}
+			c := newCappedFS(1<<40, func(string) {})
+			c.fs, c.dir = sysfs.DirFS(dir), dir
+			return c
 		}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -44,11 +46,15 @@ func BenchmarkTmpWrite(b *testing.B) {
 	}
 }
 
-// TestCappedFSAccounting checks the byte count through truncation, rename
-// over a file, and O_TRUNC.
+// TestCappedFSAccounting checks the count through writes past the end,
+// truncation, rename over a file, O_TRUNC, unlinking an open file and
+// directories: files count in whole 4 KiB blocks, and an inode's blocks
+// are free only once it has neither a name nor an open handle.
 func TestCappedFSAccounting(t *testing.T) {
 	dir := t.TempDir()
-	c := &cappedFS{fs: sysfs.DirFS(dir), dir: dir, limit: 100, full: func(int64) {}}
+	const blk = tmpBlock
+	c := newCappedFS(100*blk, func(string) {})
+	c.fs, c.dir = sysfs.DirFS(dir), dir
 	open := func(name string, flag experimentalsys.Oflag) experimentalsys.File {
 		f, errno := c.OpenFile(name, flag|experimentalsys.O_RDWR|experimentalsys.O_CREAT, 0o600)
 		if errno != 0 {
@@ -57,33 +63,59 @@ func TestCappedFSAccounting(t *testing.T) {
 		return f
 	}
 	f := open("a", 0)
-	if _, errno := f.Write(make([]byte, 60)); errno != 0 {
-		t.Fatal(errno)
+	if _, errno := f.Write(make([]byte, 60*blk-1)); errno != 0 || c.Used() != 60*blk {
+		t.Fatalf("write: %v, used %d", errno, c.Used())
 	}
-	if _, errno := f.Pwrite(make([]byte, 10), 55); errno != 0 || c.Used() != 65 {
+	if _, errno := f.Pwrite(make([]byte, 10*blk), 55*blk); errno != 0 || c.Used() != 65*blk {
 		t.Fatalf("pwrite past the end: %v, used %d", errno, c.Used())
 	}
-	if errno := f.Truncate(90); errno != 0 || c.Used() != 90 {
+	if errno := f.Truncate(90 * blk); errno != 0 || c.Used() != 90*blk {
 		t.Fatalf("truncate up: %v, used %d", errno, c.Used())
 	}
-	if errno := f.Truncate(101); errno != experimentalsys.EIO || c.Used() != 90 {
+	if errno := f.Truncate(100*blk + 1); errno != experimentalsys.EIO || c.Used() != 90*blk {
 		t.Fatalf("truncate past the cap: %v, used %d", errno, c.Used())
 	}
 	f.Close()
 	g := open("b", 0)
-	if _, errno := g.Write(make([]byte, 11)); errno != experimentalsys.EIO {
+	if _, errno := g.Write(make([]byte, 10*blk+1)); errno != experimentalsys.EIO {
 		t.Fatalf("write past the cap: %v", errno)
 	}
-	g.Write(make([]byte, 10))
+	g.Write(make([]byte, 10*blk))
 	g.Close()
-	if errno := c.Rename("b", "a"); errno != 0 || c.Used() != 10 {
+	if errno := c.Rename("b", "a"); errno != 0 || c.Used() != 10*blk {
 		t.Fatalf("rename over a: %v, used %d", errno, c.Used())
 	}
 	open("a", experimentalsys.O_TRUNC).Close()
 	if c.Used() != 0 {
 		t.Fatalf("O_TRUNC: used %d", c.Used())
 	}
-	if c.Symlink("../x", "l") != experimentalsys.EPERM || c.Link("a", "l") != experimentalsys.EPERM {
+	// An open file renamed over or unlinked keeps its blocks until closed.
+	h := open("h", 0)
+	h.Write(make([]byte, 50*blk))
+	open("n", 0).Close()
+	if errno := c.Rename("n", "h"); errno != 0 || c.Used() != 50*blk {
+		t.Fatalf("rename over an open file: %v, used %d", errno, c.Used())
+	}
+	k := open("k", 0)
+	k.Write(make([]byte, 40*blk))
+	if errno := c.Unlink("k"); errno != 0 || c.Used() != 90*blk {
+		t.Fatalf("unlink an open file: %v, used %d", errno, c.Used())
+	}
+	if _, errno := open("m", 0).Write(make([]byte, 20*blk)); errno != experimentalsys.EIO {
+		t.Fatalf("write while unlinked files hold the space: %v", errno)
+	}
+	h.Close()
+	k.Close()
+	if c.Used() != 0 || c.Nodes() != 3 { // a, n (renamed to h) and m
+		t.Fatalf("after closing: used %d, nodes %d", c.Used(), c.Nodes())
+	}
+	if errno := c.Mkdir("d", 0o700); errno != 0 || c.Used() != blk {
+		t.Fatalf("mkdir: %v, used %d", errno, c.Used())
+	}
+	if errno := c.Rmdir("d"); errno != 0 || c.Used() != 0 || c.Nodes() != 3 {
+		t.Fatalf("rmdir: %v, used %d, nodes %d", errno, c.Used(), c.Nodes())
+	}
+	if c.Symlink("../x", "l") != experimentalsys.EPERM || c.Link("h", "l") != experimentalsys.EPERM {
 		t.Fatal("links are allowed")
 	}
 }

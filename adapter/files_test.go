@@ -3,11 +3,17 @@ package adapter_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"net"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/hostabi"
@@ -208,5 +214,191 @@ func TestClonedTransport(t *testing.T) {
 	}
 	if got := probe(t, f, map[string]any{"op": "cwd"}); got != "/tmp" {
 		t.Fatalf("after: %q", got)
+	}
+}
+
+// TestFilesLinksStayInside puts links and special files in a function's
+// files folder, as a careless or hostile author might: links inside the
+// folder work, links out of it (absolute or relative, to a file or a
+// directory) are refused, and a FIFO or socket is refused at once rather
+// than blocking the invocation.
+func TestFilesLinksStayInside(t *testing.T) {
+	outside := t.TempDir()
+	os.WriteFile(filepath.Join(outside, "secret.txt"), []byte("host secret"), 0o644)
+	task := t.TempDir()
+	os.WriteFile(filepath.Join(task, "data.txt"), []byte("shipped with the function"), 0o644)
+	os.Mkdir(filepath.Join(task, "sub"), 0o755)
+	rel, err := filepath.Rel(filepath.Join(task, "sub"), outside)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for link, target := range map[string]string{
+		"inside":       "data.txt",
+		"sub/up":       "../data.txt",
+		"sub/updir":    "..",
+		"abs":          "/etc/passwd",
+		"secret":       filepath.Join(outside, "secret.txt"),
+		"sub/relout":   filepath.Join(rel, "secret.txt"),
+		"sub/reloutd":  rel,
+		"environ":      "/proc/self/environ",
+		"devnull":      "/dev/zero",
+		"sub/loop":     "loop",
+		"sub/dotdotup": "../../../../../../../../etc/passwd",
+	} {
+		if err := os.Symlink(target, filepath.Join(task, link)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(task, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("unix", filepath.Join(task, "sock"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-links", Files: task, Timeout: time.Minute})
+	for _, c := range []struct {
+		op   map[string]any
+		want string
+	}{
+		{map[string]any{"op": "read", "path": "/var/task/inside"}, "shipped with the function"},
+		{map[string]any{"op": "read", "path": "/var/task/sub/up"}, "shipped with the function"},
+		{map[string]any{"op": "read", "path": "/var/task/sub/updir/data.txt"}, "shipped with the function"},
+		{map[string]any{"op": "read", "path": "/var/task/abs"}, "error: open /var/task/abs: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/secret"}, "error: open /var/task/secret: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/sub/relout"}, "error: open /var/task/sub/relout: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/sub/reloutd/secret.txt"}, "error: open /var/task/sub/reloutd/secret.txt: Operation not permitted"},
+		{map[string]any{"op": "list", "path": "/var/task/sub/reloutd"}, "error: open /var/task/sub/reloutd: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/environ"}, "error: open /var/task/environ: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/devnull"}, "error: open /var/task/devnull: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/sub/dotdotup"}, "error: open /var/task/sub/dotdotup: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/fifo"}, "error: open /var/task/fifo: Operation not permitted"},
+		{map[string]any{"op": "read", "path": "/var/task/sock"}, "error: open /var/task/sock: Operation not permitted"},
+		{map[string]any{"op": "list", "path": "/var/task/sub/updir"}, "[abs data.txt devnull environ fifo inside secret sock sub]"},
+	} {
+		if got := probe(t, f, c.op); got != c.want {
+			t.Errorf("%v:\n got %q\nwant %q", c.op, got, c.want)
+		}
+	}
+	if got := probe(t, f, map[string]any{"op": "read", "path": "/var/task/sub/loop"}); !strings.HasPrefix(got, "error: open /var/task/sub/loop: ") {
+		t.Errorf("a link to itself: %q", got)
+	}
+}
+
+// TestTmpCapHolds tries the ways past /tmp's cap that count names rather
+// than what the disk holds: a file renamed over one that is still open, a
+// file unlinked while open, a sparse file, and many empty files or
+// directories. Each is refused inside the guest with EIO and a line in
+// the function's log, and the space comes back once the handles close.
+func TestTmpCapHolds(t *testing.T) {
+	t.Setenv("TMPDIR", t.TempDir())
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-cap", EphemeralStorage: 2, Concurrency: 1, Timeout: time.Minute})
+	const mb = 1 << 20
+	step := func(op map[string]any, want string) {
+		t.Helper()
+		if got := probe(t, f, op); !strings.HasPrefix(got, want) {
+			t.Fatalf("%v:\n got %q\nwant %q…", op, got, want)
+		}
+	}
+	full := func(op map[string]any, want string) {
+		t.Helper()
+		b, _ := json.Marshal(op)
+		res := invoke(t, f, string(b))
+		if !strings.Contains(string(res.Payload), want) || !strings.Contains(string(res.Logs), "ferry: /tmp is full (ephemeralStorage 2 MB)") {
+			t.Fatalf("%v: want %q and a log line\n%s\n%s", op, want, res.Payload, res.Logs)
+		}
+	}
+	// Rename over a file that is still open: its blocks stay in use.
+	step(map[string]any{"op": "hold", "path": "/tmp/a", "size": 3 * mb / 2}, "holding")
+	step(map[string]any{"op": "write", "path": "/tmp/b", "size": 10}, "wrote 10 bytes")
+	step(map[string]any{"op": "rename", "path": "/tmp/b", "target": "/tmp/a"}, "renamed")
+	full(map[string]any{"op": "write", "path": "/tmp/c", "size": mb}, "write /tmp/c: I/O error")
+	step(map[string]any{"op": "release"}, "closed 1")
+	step(map[string]any{"op": "write", "path": "/tmp/c", "size": mb}, "wrote 1048576 bytes")
+	step(map[string]any{"op": "remove", "path": "/tmp/c"}, "removed")
+	// Unlink an open file: the same.
+	step(map[string]any{"op": "hold", "path": "/tmp/x", "size": 3 * mb / 2}, "holding")
+	step(map[string]any{"op": "remove", "path": "/tmp/x"}, "removed")
+	full(map[string]any{"op": "write", "path": "/tmp/y", "size": mb}, "write /tmp/y: I/O error")
+	step(map[string]any{"op": "release"}, "closed 1")
+	step(map[string]any{"op": "write", "path": "/tmp/y", "size": mb}, "wrote 1048576 bytes")
+	step(map[string]any{"op": "remove", "path": "/tmp/y"}, "removed")
+	// A sparse file counts at its apparent size.
+	full(map[string]any{"op": "sparse", "path": "/tmp/s", "size": 1 << 30}, "I/O error")
+	// Empty files and directories are capped by count: one per 16 KiB
+	// of the cap, as ext4 would have (128 for 2 MB).
+	for _, op := range []string{"touch", "mkdirs"} {
+		f.CloseIdle() // a fresh /tmp
+		b, _ := json.Marshal(map[string]any{"op": op, "path": "/tmp", "size": 100000})
+		res := invoke(t, f, string(b))
+		var got string
+		json.Unmarshal(res.Payload, &got)
+		var made int
+		if _, err := fmt.Sscanf(got, "made %d: ", &made); err != nil || made < 100 || made > 128 || !strings.Contains(got, "I/O error") {
+			t.Fatalf("%s 100000: %s", op, res.Payload)
+		}
+		if !strings.Contains(string(res.Logs), "it holds 128 files and directories, the most it may") {
+			t.Fatalf("%s: log %s", op, res.Logs)
+		}
+	}
+}
+
+// TestOutboundHeadsBounded: request and response heads live in the host,
+// so what a guest may make it hold is bounded: one request head to 1 MiB,
+// one response head to 1 MiB, and the heads of an invocation's open
+// requests together to an eighth of the function's memory (16 MB for
+// 128 MB). Each refusal is an error inside the guest, and closing the
+// bodies frees the budget.
+func TestOutboundHeadsBounded(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/bighead" {
+			w.Header().Set("X-Big", strings.Repeat("b", 2<<20))
+		}
+		w.Write([]byte("ok"))
+	}))
+	defer srv.Close()
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-heads", Concurrency: 1, Timeout: time.Minute, AllowedOutboundHosts: []string{srv.URL}})
+	const kb = 1 << 10
+	for _, c := range []struct {
+		op   map[string]any
+		want string
+	}{
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/", "size": 2 << 20, "count": 1}, "opened 0: Get \"" + srv.URL + "/\": ferry: outbound request to " + srv.URL + " refused: its head (URL and header fields) is 2097"},
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/bighead", "count": 1}, "server response headers exceeded 1048576 bytes"},
+		// 512 KiB heads: 16 MB holds 31 of them with their 16 KiB each.
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/", "size": 512 * kb, "count": 40}, "opened 31: Get \"" + srv.URL + "/\": ferry: outbound request to " + srv.URL + " refused: the open requests of this invocation hold"},
+		{map[string]any{"op": "release"}, "closed 31"},
+		{map[string]any{"op": "hold-get", "path": srv.URL + "/", "size": 512 * kb, "count": 20}, "opened 20"},
+	} {
+		if got := probe(t, f, c.op); !strings.Contains(got, c.want) {
+			t.Errorf("%v:\n got %.300q\nwant %q", c.op["op"], got, c.want)
+		}
+	}
+}
+
+// TestInstanceRecycledNearMemoryLimit: an instance whose linear memory
+// grew past 7/8 of the function's memory (it never shrinks) is discarded
+// after its invocation, so the next invocation starts afresh instead of
+// running out of memory; one below it is kept.
+func TestInstanceRecycledNearMemoryLimit(t *testing.T) {
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-recycle", Concurrency: 1, Timeout: time.Minute})
+	const mb = 1 << 20
+	for _, c := range []struct {
+		size int
+		want string
+	}{
+		{10 * mb, "retaining 10 MiB"},
+		{0, "retaining 10 MiB"},        // kept: the same instance
+		{90 * mb, "retaining 100 MiB"}, // 110 MB of linear memory: kept
+		{10 * mb, "retaining 110 MiB"}, // 120 MB: discarded after
+		{0, "retaining 0 MiB"},         // a new instance
+		{100 * mb, "retaining 100 MiB"},
+		{10 * mb, "retaining 110 MiB"},
+		{0, "retaining 0 MiB"}, // again, and never out of memory
+	} {
+		if got := probe(t, f, map[string]any{"op": "retain", "size": c.size}); got != c.want {
+			t.Fatalf("retain %d: got %q, want %q", c.size>>20, got, c.want)
+		}
 	}
 }

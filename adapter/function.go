@@ -95,7 +95,8 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 	}
 	f.code.Store(c)
 	allow, _ := lambdaspec.ParseHostPolicy(cfg.AllowedOutboundHosts) // checked by setDefaults
-	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound}
+	f.outbound = &hostabi.Outbound{Allow: allow, Function: cfg.Name, Transport: e.outbound,
+		HeadBudget: hostabi.HeadBudgetFor(int64(cfg.Memory) << 20)}
 	if c.rewritten == nil {
 		c.disable(f, c.snap.reason)
 	}
@@ -163,7 +164,7 @@ func (f *Function) invoke(ctx context.Context, req *Request) (*Result, error) {
 		return res, nil // the instance failed to initialise
 	}
 	res, keep := inst.invoke(rec)
-	f.put(inst, keep)
+	f.put(inst, keep && !inst.nearMemoryLimit())
 	return res, nil
 }
 
@@ -357,6 +358,9 @@ func (f *Function) Close(ctx context.Context) error {
 // compiled code is not released until the engine closes (a development
 // convenience, not for frequent use).
 func (f *Function) Reload(ctx context.Context, wasm []byte) error {
+	if err := checkDeclaredLimits(wasm, f.cfg.Memory); err != nil {
+		return fmt.Errorf("invalid WebAssembly module: %w", err)
+	}
 	c, err := f.engine.compile(ctx, wasm)
 	if err != nil {
 		return err

@@ -97,6 +97,15 @@ func TestInvokeAPIWithSDK(t *testing.T) {
 		t.Fatalf("client context: %v %s", err, out.Payload)
 	}
 
+	// JSON that is not an object is refused as Lambda refuses it, before
+	// the guest SDK would fail to read it into a ClientContext.
+	for _, bad := range []string{`"a string"`, `[1,2]`, `null`, `42`, ` `} {
+		cc := base64.StdEncoding.EncodeToString([]byte(bad))
+		if _, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("ctxecho"), ClientContext: aws.String(cc)}); !isErr[*types.InvalidRequestContentException](err) || !strings.Contains(err.Error(), "Client context must be a valid Base64-encoded JSON object") {
+			t.Fatalf("client context %s: %v", bad, err)
+		}
+	}
+
 	// A saturated function throttles instead of queueing.
 	started := make(chan struct{})
 	go func() {

@@ -5,8 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
@@ -31,6 +33,31 @@ type Outbound struct {
 	// Observe, when set, is called once per request with its outcome:
 	// OutboundSuccess, OutboundRefused or OutboundError.
 	Observe func(outcome string)
+
+	// HeadBudget bounds the bytes of request and response heads one
+	// invocation's open requests hold in the host at once (see
+	// HeadBudgetFor); 0 is HeadBudgetFor(128 MB).
+	HeadBudget int64
+
+	guardOnce sync.Once
+	guard     http.RoundTripper // Transport, checking addresses (dialguard.go)
+}
+
+// transport is what sends a request: Transport (or DefaultTransport) for
+// one an explicit entry allowed, a copy of it that refuses restricted
+// addresses at dial time for one only a wildcard allowed.
+func (ob *Outbound) transport(explicit bool) http.RoundTripper {
+	if ob == nil || ob.Transport == nil {
+		if explicit {
+			return DefaultTransport
+		}
+		return guardedDefault
+	}
+	if explicit {
+		return ob.Transport
+	}
+	ob.guardOnce.Do(func() { ob.guard = guarded(ob.Transport) })
+	return ob.guard
 }
 
 // Outcomes of an outbound request, passed to Outbound.Observe.
@@ -49,14 +76,42 @@ var DefaultTransport http.RoundTripper = func() http.RoundTripper {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConns = 512
 	t.MaxIdleConnsPerHost = 64
+	t.DialContext = plainDialer.DialContext // guarded swaps it for guardDialer
+	t.MaxResponseHeaderBytes = maxResponseHead
 	return t
 }()
+
+// guardedDefault is DefaultTransport for requests only a wildcard entry
+// allowed (dialguard.go).
+var guardedDefault = guarded(DefaultTransport)
 
 // Results of the outbound imports besides lengths and handles (ABI.md).
 const (
 	httpFailed  = -1 // see http_error
 	httpTimeout = -2 // the request's or the invocation's deadline passed
 )
+
+// maxResponseHead bounds a response head (status line and header fields)
+// the host reads for a guest; net/http's default is 10 MB, which 256
+// handles of a 128 MB function could hold 20 times over.
+const maxResponseHead = 1 << 20
+
+// maxRequestHead bounds one request head (URL and header fields) the
+// host takes from a guest, as maxResponseHead does a response's.
+const maxRequestHead = 1 << 20
+
+// handleCost is what an open request costs the host besides its heads:
+// the transport's buffers, the goroutine and pipe that carry it.
+const handleCost = 16 << 10
+
+// HeadBudgetFor is the bytes of outbound request and response heads an
+// invocation of a function with memory bytes of memory may hold in the
+// host at once: an eighth of its memory. Heads live in the host, not in
+// the instance's linear memory, so without a bound a 128 MB function
+// could make the host hold gigabytes (256 handles of 32 MB heads) and the
+// pod, sized for instances that stay within their memory, would be
+// killed. With it an instance costs the host at most 9/8 of its memory.
+func HeadBudgetFor(memory int64) int64 { return max(memory/8, 4*maxRequestHead) }
 
 // maxHandles bounds the requests one invocation has open at once, so a
 // guest that never closes its bodies cannot exhaust the host.
@@ -69,6 +124,8 @@ type outbound struct {
 	next    int32
 	lastErr string
 	stop    func() bool // unregisters the context.AfterFunc
+	held    int64       // bytes the open requests hold (heads, handleCost each)
+	budget  int64       // the most held may reach
 }
 
 // outReq is one request in flight, from http_request to http_close.
@@ -79,6 +136,7 @@ type outReq struct {
 	resp    *http.Response
 	err     error
 	head    []byte // the encoded response head
+	cost    int64  // what it counts in outbound.held
 	eof     bool
 	trailer []byte
 }
@@ -87,7 +145,10 @@ func (c *Call) out(ctx context.Context) *outbound {
 	c.outMu.Lock()
 	defer c.outMu.Unlock()
 	if c.outbound == nil {
-		o := &outbound{reqs: map[int32]*outReq{}}
+		o := &outbound{reqs: map[int32]*outReq{}, budget: HeadBudgetFor(128 << 20)}
+		if c.Outbound != nil && c.Outbound.HeadBudget > 0 {
+			o.budget = c.Outbound.HeadBudget
+		}
 		// Requests end with the invocation: its context is cancelled when
 		// the call into the guest returns, whatever the guest did with its
 		// handles.
@@ -101,6 +162,7 @@ func (o *outbound) closeAll() {
 	o.mu.Lock()
 	reqs := o.reqs
 	o.reqs = map[int32]*outReq{}
+	o.held = 0
 	o.mu.Unlock()
 	for _, r := range reqs {
 		r.close()
@@ -129,6 +191,24 @@ func (r *outReq) close() {
 	if r.resp != nil {
 		r.resp.Body.Close()
 	}
+}
+
+// sameHost reports whether the Host header host names u's host and port
+// (the scheme's default when either leaves it out).
+func sameHost(host string, u *url.URL) bool {
+	scheme := strings.ToLower(u.Scheme)
+	h, p, err := net.SplitHostPort(host)
+	if err != nil {
+		h, p = strings.Trim(host, "[]"), ""
+	}
+	if p == "" {
+		p = lambdaspec.DefaultPort(scheme)
+	}
+	up := u.Port()
+	if up == "" {
+		up = lambdaspec.DefaultPort(scheme)
+	}
+	return strings.EqualFold(strings.TrimSuffix(h, "."), strings.TrimSuffix(u.Hostname(), ".")) && p == up
 }
 
 func i32(v int32) uint64 { return uint64(uint32(v)) }
@@ -169,16 +249,36 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 			name = "function " + ob.Function
 		}
 	}
-	if allowed, origin := policy.Allows(u); !allowed {
+	allowed, explicit, origin := policy.Match(u)
+	if !allowed {
 		observe(OutboundRefused)
 		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: add %q to allowedOutboundHosts of %s to allow it", origin, origin, name))
 		return
 	}
+	if req.Host != "" && !sameHost(req.Host, u) {
+		// The Host header picks the site at the address: it must be the
+		// one allowed, or an allowed address would serve any other.
+		observe(OutboundRefused)
+		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: its Host header %q is not the URL's host", origin, req.Host))
+		return
+	}
+	if len(b) > maxRequestHead {
+		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: its head (URL and header fields) is %d bytes, over the limit of %d", origin, len(b), maxRequestHead))
+		return
+	}
+	cost := int64(len(b)) + handleCost
 	o.mu.Lock()
+	budget := o.budget
 	full := len(o.reqs) >= maxHandles
+	over := o.held+cost > budget
+	held := o.held
 	o.mu.Unlock()
 	if full {
 		stack[0] = o.fail(fmt.Sprintf("ferry: more than %d outbound requests open at once (close response bodies)", maxHandles))
+		return
+	}
+	if over {
+		stack[0] = o.fail(fmt.Sprintf("ferry: outbound request to %s refused: the open requests of this invocation hold %d bytes of headers in the host, and this one would take them past %d (an eighth of the function's memory); close response bodies", origin, held, budget))
 		return
 	}
 
@@ -199,19 +299,19 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 	if req.Host != "" {
 		hreq.Host = req.Host
 	}
-	r := &outReq{cancel: cancel, done: make(chan struct{})}
+	r := &outReq{cancel: cancel, done: make(chan struct{}), cost: cost}
 	if req.ContentLength != 0 {
 		pr, pw := io.Pipe()
 		hreq.Body, hreq.ContentLength, r.pw = pr, req.ContentLength, pw
 	}
-	rt := DefaultTransport
-	if ob != nil && ob.Transport != nil {
-		rt = ob.Transport
-	}
+	rt := ob.transport(explicit)
 	go func() {
 		defer close(r.done)
 		r.resp, r.err = rt.RoundTrip(hreq)
-		if r.err != nil {
+		var refused *DialRefusedError
+		if errors.As(r.err, &refused) {
+			observe(OutboundRefused)
+		} else if r.err != nil {
 			observe(OutboundError)
 		} else {
 			observe(OutboundSuccess)
@@ -226,6 +326,7 @@ func httpRequest(ctx context.Context, m api.Module, stack []uint64) {
 	o.next++
 	h := o.next
 	o.reqs[h] = r
+	o.held += cost
 	o.mu.Unlock()
 	stack[0] = i32(h)
 }
@@ -273,11 +374,32 @@ func httpSend(ctx context.Context, m api.Module, stack []uint64) {
 		return
 	}
 	resp := r.resp
-	r.head = (&httpwire.Response{
-		StatusCode: resp.StatusCode, Status: resp.Status, Proto: resp.Proto,
-		ContentLength: resp.ContentLength, Uncompressed: resp.Uncompressed, Header: resp.Header,
-	}).Append(nil)
+	if r.head == nil {
+		head := (&httpwire.Response{
+			StatusCode: resp.StatusCode, Status: resp.Status, Proto: resp.Proto,
+			ContentLength: resp.ContentLength, Uncompressed: resp.Uncompressed, Header: resp.Header,
+		}).Append(nil)
+		if !o.charge(r, int64(len(head))) {
+			// The transport bounds each head; this bounds them together.
+			r.err = fmt.Errorf("ferry: the response head of %d bytes would take the headers this invocation's open requests hold in the host past its budget; close response bodies", len(head))
+			stack[0] = r.failure(ctx, o)
+			return
+		}
+		r.head = head
+	}
 	stack[0] = i32(int32(resp.StatusCode))
+}
+
+// charge counts n more bytes held for r, refusing them past the budget.
+func (o *outbound) charge(r *outReq, n int64) bool {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.held+n > o.budget {
+		return false
+	}
+	o.held += n
+	r.cost += n
+	return true
 }
 
 // failure records why the request failed and returns the import's result.
@@ -357,6 +479,12 @@ func httpBodyRead(ctx context.Context, m api.Module, stack []uint64) {
 		if err == io.EOF {
 			r.eof = true
 			r.trailer = httpwire.AppendHeader(nil, r.resp.Trailer)
+			if !o.charge(r, int64(len(r.trailer))) {
+				r.trailer = nil
+				r.err = fmt.Errorf("ferry: the response's trailers would take the headers this invocation's open requests hold in the host past its budget; close response bodies")
+				stack[0] = r.failure(ctx, o)
+				return
+			}
 		} else if err != nil && n == 0 {
 			r.err = err
 			stack[0] = r.failure(ctx, o)
@@ -382,6 +510,9 @@ func httpClose(ctx context.Context, m api.Module, stack []uint64) {
 	o.mu.Lock()
 	r := o.reqs[h]
 	delete(o.reqs, h)
+	if r != nil {
+		o.held -= r.cost
+	}
 	o.mu.Unlock()
 	if r == nil {
 		stack[0] = o.fail("ferry: unknown request handle")

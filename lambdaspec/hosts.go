@@ -133,6 +133,9 @@ func (p HostPattern) matches(scheme, host, port string) bool {
 	return p.Host == host
 }
 
+// DefaultPort is the port a URL of scheme means when it names none.
+func DefaultPort(scheme string) string { return defaultPort(scheme) }
+
 func defaultPort(scheme string) string {
 	if scheme == "https" {
 		return "443"
@@ -161,23 +164,41 @@ func ParseHostPolicy(entries []string) (HostPolicy, error) {
 // origin (scheme://host:port) that was checked, which is what an entry
 // that allows it would say.
 func (p HostPolicy) Allows(u *url.URL) (bool, string) {
+	allowed, _, origin := p.Match(u)
+	return allowed, origin
+}
+
+// Explicit reports whether the pattern names its host (a name or an IP
+// address) rather than matching a wildcard (*, *.example.com); see
+// hostabi/dialguard.go for what that changes.
+func (p HostPattern) Explicit() bool {
+	return p.Host != "*" && !strings.HasPrefix(p.Host, "*.")
+}
+
+// Match is Allows, also saying whether an explicit entry allows u (see
+// HostPattern.Explicit): hostabi then lets the request reach loopback,
+// link-local and private addresses, which it refuses to wildcards.
+func (p HostPolicy) Match(u *url.URL) (allowed, explicit bool, origin string) {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	port := u.Port()
 	if port == "" {
 		port = defaultPort(scheme)
 	}
-	origin := scheme + "://" + net.JoinHostPort(host, port)
+	origin = scheme + "://" + net.JoinHostPort(host, port)
 	if port == defaultPort(scheme) {
 		origin = scheme + "://" + strings.TrimSuffix(net.JoinHostPort(host, port), ":"+port)
 	}
 	if scheme != "http" && scheme != "https" {
-		return false, origin
+		return false, false, origin
 	}
 	for _, hp := range p {
 		if hp.matches(scheme, host, port) {
-			return true, origin
+			allowed = true
+			if hp.Explicit() {
+				return true, true, origin
+			}
 		}
 	}
-	return false, origin
+	return allowed, false, origin
 }

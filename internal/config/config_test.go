@@ -2,6 +2,7 @@ package config
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -827,5 +828,34 @@ func TestJWTAuthorizerConfig(t *testing.T) {
 	g, err := ParseTemplate("ferry.yaml", data)
 	if err != nil || g.Functions[0].HTTP[0].JWT.JWKSURI != a.JWKSURI || g.Functions[0].HTTP[0].JWT.Scopes[0] != "items:read" || g.Functions[0].HTTP[1].JWT.JWKSFile != b.JWKSFile {
 		t.Fatalf("round trip: %v\n%s", err, data)
+	}
+}
+
+// TestParseAliasBombs: a file whose aliases form a cycle or expand
+// without bound is refused with the line of the offending alias (or the
+// file), at once, not by running out of time, memory or stack.
+func TestParseAliasBombs(t *testing.T) {
+	workspace(t)
+	laughs := "x-lol: &l0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n"
+	for i := 1; i <= 9; i++ {
+		laughs += fmt.Sprintf("x-lol%d: &l%d [*l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d, *l%d]\n", i, i, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1, i-1)
+	}
+	laughs += "functions:\n  - name: a\n    module: other.wasm\n    schedule:\n      - expression: rate(1 day)\n        input: {lols: *l9}\n"
+	for _, c := range []struct{ name, src, want string }{
+		{"alias cycle", "functions: &f\n  - name: a\n    module: other.wasm\n    x: *f\n",
+			"ferry.yaml:4: the alias *f is inside the node &f it refers to"},
+		{"list cycle", "x-a: &a [1, [2, *a]]\nfunctions:\n  - name: a\n    module: other.wasm\n",
+			"ferry.yaml:1: the alias *a is inside the node &a it refers to"},
+		{"merge cycle", "x-m: &m\n  memory: 256\n  <<: *m\nfunctions:\n  - <<: *m\n    name: a\n    module: other.wasm\n",
+			"ferry.yaml:3: the alias *m is inside the node &m it refers to"},
+		{"billion laughs", laughs,
+			"ferry.yaml:1: aliases expand the file to more than 1000000 nodes"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := Parse("ferry.yaml", []byte(c.src))
+			if err == nil || !strings.HasPrefix(err.Error(), c.want) {
+				t.Fatalf("error = %v\nwant %s…", err, c.want)
+			}
+		})
 	}
 }

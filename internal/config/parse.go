@@ -149,11 +149,69 @@ func (p *parser) parse(data []byte) *File {
 		return nil
 	}
 	root := doc.Content[0]
+	if !p.aliasesBounded(root) {
+		return nil
+	}
 	if root.Kind == yaml.ScalarNode && root.ShortTag() == "!!null" {
 		p.fail(root, "", "the file is empty; it needs at least a functions list")
 		return nil
 	}
 	return p.file1(root)
+}
+
+// maxExpandedNodes bounds the nodes the file may have with every alias
+// expanded: a ferry.yaml of a thousand functions has some tens of
+// thousands, and "billion laughs" (aliases of aliases of lists) has 10^9.
+const maxExpandedNodes = 1_000_000
+
+// aliasesBounded refuses a file whose aliases make a cycle (an alias inside
+// the node it refers to, through a list, a mapping or a merge key), or
+// expand it past maxExpandedNodes. The parser walks the document with
+// aliases followed, so either would otherwise hang it, exhaust memory or
+// overflow the stack. It counts each node once (the size of what an
+// anchor expands to is remembered), so the check itself is linear in the
+// file's size.
+func (p *parser) aliasesBounded(root *yaml.Node) bool {
+	const (
+		visiting = 1
+		done     = 2
+	)
+	state := map[*yaml.Node]int{}
+	size := map[*yaml.Node]int{}
+	ok := true
+	var walk func(n *yaml.Node) int
+	walk = func(n *yaml.Node) int {
+		if !ok {
+			return 0
+		}
+		if n.Kind == yaml.AliasNode && n.Alias != nil {
+			if state[n.Alias] == visiting {
+				ok = false
+				p.fail(n, "", "the alias *%s is inside the node &%s it refers to: an alias may not refer to a node that contains it", n.Value, n.Value)
+				return 0
+			}
+			return 1 + walk(n.Alias)
+		}
+		switch state[n] {
+		case done:
+			return size[n]
+		case visiting:
+			return 0
+		}
+		state[n] = visiting
+		total := 1
+		for _, c := range n.Content {
+			total = min(total+walk(c), maxExpandedNodes+1)
+		}
+		state[n] = done
+		size[n] = total
+		return total
+	}
+	if total := walk(root); ok && total > maxExpandedNodes {
+		ok = false
+		p.fail(root, "", "aliases expand the file to more than %d nodes (a YAML alias bomb?); write the values out or use fewer aliases", maxExpandedNodes)
+	}
+	return ok
 }
 
 func (p *parser) file1(root *yaml.Node) *File {

@@ -64,6 +64,10 @@ func fetch(ctx context.Context, req Request) (*Response, error) {
 			return nil, err
 		}
 		for k, v := range req.Headers {
+			if http.CanonicalHeaderKey(k) == "Host" {
+				hreq.Host = v // as curl -H 'Host: …' does
+				continue
+			}
 			hreq.Header.Set(k, v)
 		}
 		resp, err = http.DefaultClient.Do(hreq)

@@ -127,7 +127,7 @@ func event(t testing.TB, r Request) []byte {
 func TestDifferential(t *testing.T) {
 	srv, _ := server(t)
 	big := strings.Repeat("ferry ", 200_000) // 1.2 MB upload, streamed in chunks
-	f := load(t, adapter.Config{AllowedOutboundHosts: []string{srv.URL}})
+	f := load(t, adapter.Config{AllowedOutboundHosts: []string{srv.URL}, Timeout: time.Minute})
 	for name, r := range map[string]Request{
 		"get":      {URL: srv.URL + "/echo?x=1"},
 		"post":     {URL: srv.URL + "/echo", Method: "POST", Body: "hello", Headers: map[string]string{"X-Test": "yes"}},
@@ -313,5 +313,60 @@ func BenchmarkOutbound(b *testing.B) {
 	})
 	if nativeNs > 0 {
 		b.Logf("per request: ferry %.0f µs, native %.0f µs, ratio %.2f", ferryNs/1e3, nativeNs/1e3, ferryNs/nativeNs)
+	}
+}
+
+// TestWildcardsStayOffLocalAddresses: an allowedOutboundHosts entry with a
+// wildcard host does not reach loopback (nor the metadata service or
+// private ranges), whether the URL names the address or a name that
+// resolves to it; the check is made on the address dialled, so DNS
+// rebinding cannot get past it. An entry that names the host (an IP
+// address, localhost) does reach it.
+func TestWildcardsStayOffLocalAddresses(t *testing.T) {
+	srv, _ := server(t)
+	port := srv.URL[strings.LastIndexByte(srv.URL, ':')+1:]
+	byName := "http://localhost:" + port
+	reg := newRegistry()
+	e := reg.engine(t)
+	wild := load(t, adapter.Config{Name: "fetch-wild", AllowedOutboundHosts: []string{"*://*:*"}}, e)
+	for _, u := range []string{srv.URL + "/echo", byName + "/echo", "http://[::ffff:127.0.0.1]:" + port + "/echo", "http://169.254.169.254/latest/meta-data/"} {
+		res, err := wild.Invoke(context.Background(), &adapter.Request{Payload: event(t, Request{URL: u})})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !res.Failed() || !strings.Contains(string(res.Payload), "reached only through an allowedOutboundHosts entry that names it (not a wildcard)") {
+			t.Fatalf("%s through *://*:*: %s", u, res.Payload)
+		}
+	}
+	if got := reg.count(t, "fetch-wild", "refused"); got != 4 {
+		t.Fatalf("ferry_outbound_requests_total{outcome=refused} = %v, want 4", got)
+	}
+	for _, c := range []struct{ entry, url string }{
+		{srv.URL, srv.URL + "/echo"},             // the IP address
+		{byName, byName + "/echo"},               // localhost
+		{"http://localhost:*", byName + "/echo"}, // any port of it
+	} {
+		f := load(t, adapter.Config{Name: "fetch-named", AllowedOutboundHosts: []string{c.entry}}, e)
+		res, _ := f.Invoke(context.Background(), &adapter.Request{Payload: event(t, Request{URL: c.url})})
+		if res.Failed() || !strings.Contains(string(res.Payload), `"body":"GET /echo`) {
+			t.Fatalf("%s allowed by %s: %s", c.url, c.entry, res.Payload)
+		}
+	}
+}
+
+// TestHostHeaderMatchesURL: a guest may not send an allowed address a Host
+// header naming another site (metadata.google.internal, say).
+func TestHostHeaderMatchesURL(t *testing.T) {
+	srv, _ := server(t)
+	f := load(t, adapter.Config{Name: "fetch-host", AllowedOutboundHosts: []string{srv.URL}})
+	res, _ := f.Invoke(context.Background(), &adapter.Request{Payload: event(t, Request{URL: srv.URL + "/echo", Method: "GET", Headers: map[string]string{"Host": "metadata.google.internal"}})})
+	if !res.Failed() || !strings.Contains(string(res.Payload), `its Host header \"metadata.google.internal\" is not the URL's host`) {
+		t.Fatalf("%s", res.Payload)
+	}
+	// The URL's own host, written out, is fine.
+	host := strings.TrimPrefix(srv.URL, "http://")
+	res, _ = f.Invoke(context.Background(), &adapter.Request{Payload: event(t, Request{URL: srv.URL + "/echo", Method: "GET", Headers: map[string]string{"Host": host}})})
+	if res.Failed() {
+		t.Fatalf("%s", res.Payload)
 	}
 }

@@ -14,14 +14,107 @@ import (
 )
 
 type op struct {
-	Op     string `json:"op"` // read, write, remove, list, symlink, getenv, cwd, clone-get
+	// read, write, remove, list, symlink, getenv, cwd, clone-get, rename,
+	// hold, release, sparse, touch, mkdirs, hold-get, retain
+	Op     string `json:"op"`
 	Path   string `json:"path"`
 	Target string `json:"target"`
 	Size   int    `json:"size"`
+	Count  int    `json:"count"`
 }
+
+// held are files the guest keeps open across invocations ("hold"), as a
+// function that caches a file handle would.
+var held []*os.File
+
+// heldResp are responses whose bodies the guest keeps open ("hold-get").
+var heldResp []*http.Response
+
+// retained is memory the guest keeps across invocations ("retain").
+var retained [][]byte
 
 func handler(ctx context.Context, o op) (string, error) {
 	switch o.Op {
+	case "retain":
+		// Keep size more bytes (in 1 MiB pieces), and report how many
+		// this instance keeps in all.
+		for n := 0; n < o.Size; n += 1 << 20 {
+			retained = append(retained, make([]byte, min(1<<20, o.Size-n)))
+		}
+		total := 0
+		for _, b := range retained {
+			total += len(b)
+		}
+		return fmt.Sprintf("retaining %d MiB", total>>20), nil
+	case "rename":
+		return "renamed", os.Rename(o.Path, o.Target)
+	case "hold":
+		// Write size bytes to a file and keep it open.
+		f, err := os.Create(o.Path)
+		if err != nil {
+			return "", err
+		}
+		held = append(held, f)
+		_, err = f.Write(bytes.Repeat([]byte{'h'}, o.Size))
+		return fmt.Sprintf("holding %d bytes", o.Size), err
+	case "release":
+		for _, f := range held {
+			f.Close()
+		}
+		for _, r := range heldResp {
+			r.Body.Close()
+		}
+		n := len(held) + len(heldResp)
+		held, heldResp = nil, nil
+		return fmt.Sprintf("closed %d", n), nil
+	case "hold-get":
+		// GET path count times with a header of size bytes, keeping every
+		// response body open; report how many got a response.
+		pad := string(bytes.Repeat([]byte{'p'}, o.Size))
+		for i := 0; i < o.Count; i++ {
+			req, err := http.NewRequestWithContext(ctx, "GET", o.Path, nil)
+			if err != nil {
+				return "", err
+			}
+			req.Header.Set("X-Pad", pad)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				return fmt.Sprintf("opened %d: %v", i, err), nil
+			}
+			heldResp = append(heldResp, resp)
+		}
+		return fmt.Sprintf("opened %d", o.Count), nil
+	case "sparse":
+		// One byte at offset size-1: a file of that apparent size that
+		// takes one block on disk.
+		f, err := os.Create(o.Path)
+		if err != nil {
+			return "", err
+		}
+		defer f.Close()
+		if _, err := f.WriteAt([]byte{1}, int64(o.Size)-1); err != nil {
+			return "", err
+		}
+		return fmt.Sprintf("sparse %d bytes", o.Size), nil
+	case "touch", "mkdirs":
+		// Make size empty files or directories in path; report how many
+		// were made before the first error.
+		for i := 0; i < o.Size; i++ {
+			p := fmt.Sprintf("%s/%d", o.Path, i)
+			var err error
+			if o.Op == "mkdirs" {
+				err = os.Mkdir(p, 0o755)
+			} else {
+				var f *os.File
+				if f, err = os.Create(p); err == nil {
+					err = f.Close()
+				}
+			}
+			if err != nil {
+				return fmt.Sprintf("made %d: %v", i, err), nil
+			}
+		}
+		return fmt.Sprintf("made %d", o.Size), nil
 	case "read":
 		b, err := os.ReadFile(o.Path)
 		return string(b), err
