@@ -177,7 +177,10 @@ func newGenerator(o Options) (*generator, error) {
 			"app.kubernetes.io/component":  "functions",
 			"app.kubernetes.io/managed-by": "ferry",
 		},
-		selector: map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name},
+		// The selector names the component: the CronJobs' pods carry the
+		// same name and instance (component "schedule"), and a Service or
+		// HPA selecting them would route requests to them and count them.
+		selector: map[string]string{"app.kubernetes.io/name": name, "app.kubernetes.io/instance": name, "app.kubernetes.io/component": "functions"},
 	}
 	g.sz = g.sizing()
 	scratchMB := g.sz.scratchMB

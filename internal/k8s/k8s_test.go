@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"flag"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -211,6 +212,20 @@ func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 	for _, l := range []string{"app.kubernetes.io/name", "app.kubernetes.io/instance", "app.kubernetes.io/version", "app.kubernetes.io/component"} {
 		if d.deployments[0].Labels[l] == "" || d.services[0].Labels[l] == "" || d.configMaps[0].Labels[l] == "" {
 			t.Errorf("label %s missing", l)
+		}
+	}
+	// The Deployment's and the Service's selectors match the Deployment's
+	// pods and none of the CronJobs' pods.
+	sel := d.deployments[0].Spec.Selector.MatchLabels
+	if !maps.Equal(sel, d.services[0].Spec.Selector) {
+		t.Errorf("Deployment selector %v, Service selector %v", sel, d.services[0].Spec.Selector)
+	}
+	if !matches(sel, d.deployments[0].Spec.Template.Labels) {
+		t.Errorf("selector %v does not match the Deployment's pods %v", sel, d.deployments[0].Spec.Template.Labels)
+	}
+	for _, cj := range d.cronJobs {
+		if l := cj.Spec.JobTemplate.Spec.Template.Labels; matches(sel, l) {
+			t.Errorf("selector %v matches CronJob %s's pods %v", sel, cj.Name, l)
 		}
 	}
 	// The ConfigMap holds the config with the image's module paths.
@@ -569,4 +584,14 @@ func TestNetworkPolicyCredentialsAndStorage(t *testing.T) {
 			t.Errorf("ParsePeer(%q): no error", bad)
 		}
 	}
+}
+
+// matches reports whether a label selector's matchLabels select labels.
+func matches(selector, labels map[string]string) bool {
+	for k, v := range selector {
+		if labels[k] != v {
+			return false
+		}
+	}
+	return true
 }
