@@ -102,7 +102,10 @@ azureApps:
 	}
 	applied := time.Now()
 	c.apply(ctx, samplesNS, run(t, ctx, root, ferry, "k8s", "-f", "samples/ferry.yaml", "--namespace", samplesNS))
-	c.apply(ctx, azureNS, run(t, ctx, root, ferry, "k8s", "-f", azureYAML, "--namespace", azureNS))
+	// The Azure app goes in as an earlier ferry wrote it (selectors without
+	// the component label), and is upgraded the README's way below.
+	azureManifests := run(t, ctx, root, ferry, "k8s", "-f", azureYAML, "--namespace", azureNS)
+	c.apply(ctx, azureNS, withoutComponentSelector(t, azureManifests))
 	c.apply(ctx, sidecarNS, sidecarExample(t, root))
 
 	t.Run("Ready", func(t *testing.T) {
@@ -136,6 +139,7 @@ azureApps:
 		return
 	}
 
+	t.Run("SelectorUpgrade", func(t *testing.T) { testSelectorUpgrade(t, ctx, c, azureManifests) })
 	t.Run("Service", func(t *testing.T) { testService(t, ctx, c) })
 	t.Run("InvokeAPI", func(t *testing.T) { testInvokeAPI(t, ctx, c) })
 	t.Run("CronJobOnce", func(t *testing.T) { testCronJobOnce(t, ctx, c) })
@@ -145,6 +149,66 @@ azureApps:
 	t.Run("Liveness", func(t *testing.T) { testLiveness(t, ctx, c) })
 	t.Run("Drain", func(t *testing.T) { testDrain(t, ctx, c) })
 	t.Run("RollingUpdate", func(t *testing.T) { testRollingUpdate(t, ctx, c) })
+}
+
+// withoutComponentSelector is manifests with the Deployment's and the
+// Service's selectors as ferry k8s wrote them before they named the
+// component.
+func withoutComponentSelector(t *testing.T, manifests []byte) []byte {
+	t.Helper()
+	var out [][]byte
+	for _, doc := range bytes.Split(manifests, []byte("\n---\n")) {
+		var m map[string]any
+		if err := yaml.Unmarshal(doc, &m); err != nil {
+			t.Fatal(err)
+		}
+		spec, _ := m["spec"].(map[string]any)
+		switch m["kind"] {
+		case "Deployment":
+			delete(spec["selector"].(map[string]any)["matchLabels"].(map[string]any), "app.kubernetes.io/component")
+		case "Service":
+			delete(spec["selector"].(map[string]any), "app.kubernetes.io/component")
+		}
+		b, err := yaml.Marshal(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, b)
+	}
+	return bytes.Join(out, []byte("\n---\n"))
+}
+
+// testSelectorUpgrade upgrades the Azure app, deployed with the selectors
+// of an earlier ferry, the README's way: apply alone fails (a Deployment's
+// selector is immutable); deleting the Deployment with --cascade=orphan
+// and applying works, the new Deployment adopting the old pods'
+// ReplicaSet.
+func testSelectorUpgrade(t *testing.T, ctx context.Context, c *cluster, manifests []byte) {
+	_, _, err := c.kubectlWarn(ctx, manifests, "apply", "-n", azureNS, "--server-side", "--field-manager", "ferry-e2e", "-f", "-")
+	if err == nil || !strings.Contains(err.Error(), "immutable") {
+		t.Fatalf("apply over the old selector: %v, want a field is immutable error", err)
+	}
+	c.must(ctx, "delete", "deployment", "-n", azureNS, "azure-shop", "--cascade=orphan")
+	c.apply(ctx, azureNS, manifests)
+	out, err := c.kubectl(ctx, nil, "rollout", "status", "-n", azureNS, "deployment/azure-shop", "--timeout", "10m")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	var rs appsv1.ReplicaSetList
+	// The pod template is unchanged, so the old ReplicaSet is adopted as
+	// the current one (a changed template would roll it over).
+	eventually(t, ctx, 2*time.Minute, "the old ReplicaSet adopted", func() error {
+		if err := c.getJSON(ctx, &rs, "replicasets", "-n", azureNS); err != nil {
+			return err
+		}
+		for _, r := range rs.Items {
+			if len(r.OwnerReferences) != 1 || r.OwnerReferences[0].Name != "azure-shop" {
+				return fmt.Errorf("ReplicaSet %s owned by %v", r.Name, r.OwnerReferences)
+			}
+		}
+		return nil
+	})
+	t.Logf("%d ReplicaSet(s), all the new Deployment's", len(rs.Items))
 }
 
 // serviceURL is the samples' Service, through its cluster IP (kube-proxy's
