@@ -19,6 +19,7 @@ import (
 	"go.etcd.io/etcd/server/v3/etcdmain"
 	"k8s.io/component-base/cli"
 	kubectl "k8s.io/kubectl/pkg/cmd"
+	kubectlutil "k8s.io/kubectl/pkg/cmd/util"
 	apiserver "k8s.io/kubernetes/cmd/kube-apiserver/app"
 	controllermanager "k8s.io/kubernetes/cmd/kube-controller-manager/app"
 	proxy "k8s.io/kubernetes/cmd/kube-proxy/app"
@@ -51,8 +52,11 @@ func main() {
 	case "kube-proxy":
 		command = proxy.NewProxyCommand()
 	case "kubectl":
-		command = kubectl.NewDefaultKubectlCommand()
-		os.Exit(cli.RunNoErrOutput(command))
+		if err := cli.RunNoErrOutput(kubectl.NewDefaultKubectlCommand()); err != nil {
+			// kubectl's own way of printing an error and its exit status.
+			kubectlutil.CheckErr(err)
+		}
+		return
 	default:
 		fmt.Fprintf(os.Stderr, "cluster: unknown component %q\n", component)
 		os.Exit(2)
