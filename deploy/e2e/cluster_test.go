@@ -122,7 +122,7 @@ func (c *cluster) apply(ctx context.Context, ns string, manifests []byte) {
 	c.t.Helper()
 	for _, dry := range []string{"server", "none"} {
 		out, warn, err := c.kubectlWarn(ctx, manifests, "apply", "-n", ns, "--server-side", "--field-manager", "ferry-e2e",
-			"--validate", "strict", "--dry-run", dry, "-f", "-")
+			"--validate=strict", "--dry-run="+dry, "-f", "-")
 		if err != nil {
 			c.t.Fatalf("apply (dry run %s): %v", dry, err)
 		}
