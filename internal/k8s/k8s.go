@@ -256,7 +256,14 @@ func (g *generator) sizing() sizing {
 	// timeout; the grace period covers the preStop pause, that drain and a
 	// margin to exit, so ferry never gets SIGKILL while it drains.
 	var longest time.Duration
-	var requestMB, limitMB int64 = BaseMemoryMB, BaseMemoryMB
+	// Memory: the request is ferry plus one warm instance of every function
+	// (minInstances of those that keep more) at its full memory size; the
+	// limit adds one function's burst, its other instances up to its
+	// concurrency, at full size, for the largest such burst. Each instance
+	// is held to its memory size by ferry (Runtime.OutOfMemory, as on
+	// Lambda); a limit for every instance of every function at once (Σ
+	// memory × concurrency, 9 GB for the samples) would be no limit at all.
+	requestMB, burstMB := int64(BaseMemoryMB), int64(0)
 	for _, fn := range g.cfg.Functions {
 		timeout, memory, concurrency := fn.Timeout, int64(fn.Memory), int64(fn.Concurrency)
 		if timeout == 0 {
@@ -269,11 +276,9 @@ func (g *generator) sizing() sizing {
 			concurrency = lambdaspec.DefaultConcurrency
 		}
 		longest = max(longest, timeout)
-		// The limit lets every instance reach its memory size: a function
-		// then fails as Lambda does (Runtime.OutOfMemory) rather than the
-		// pod being OOM-killed. The request covers the warm instances.
-		limitMB += memory * concurrency
-		requestMB += memory * int64(max(fn.MinInstances, 1))
+		warm := int64(max(fn.MinInstances, 1))
+		requestMB += memory * warm
+		burstMB = max(burstMB, memory*max(concurrency-warm, 0))
 	}
 	for _, a := range g.cfg.AzureApps {
 		// The custom handler's instances, sized as a function's.
@@ -284,9 +289,10 @@ func (g *generator) sizing() sizing {
 		if concurrency == 0 {
 			concurrency = lambdaspec.DefaultConcurrency
 		}
-		limitMB += memory * concurrency
 		requestMB += memory
+		burstMB = max(burstMB, memory*(concurrency-1))
 	}
+	limitMB := requestMB + burstMB
 	// /tmp of every instance lives on the scratch volume: cap it (and the
 	// container's ephemeral storage) at what the instances may use, so a
 	// function cannot fill the node's disk.

@@ -286,24 +286,26 @@ func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 		t.Fatal(err)
 	}
 	var longest time.Duration = 3 * time.Second
-	var limit, request int64 = BaseMemoryMB, BaseMemoryMB
+	var request, burst int64 = BaseMemoryMB, 0
 	for _, fn := range cfg.Functions {
 		longest = max(longest, fn.Timeout)
 		mem, conc := int64(max(fn.Memory, 128)), int64(fn.Concurrency)
 		if conc == 0 {
 			conc = 10
 		}
-		limit += mem * conc
-		request += mem * int64(max(fn.MinInstances, 1))
+		warm := int64(max(fn.MinInstances, 1))
+		request += mem * warm
+		burst = max(burst, mem*(conc-warm))
 	}
 	for _, a := range cfg.AzureApps {
 		mem, conc := int64(max(a.Memory, 128)), int64(a.Concurrency)
 		if conc == 0 {
 			conc = 10
 		}
-		limit += mem * conc
 		request += mem
+		burst = max(burst, mem*(conc-1))
 	}
+	limit := request + burst
 	if drain <= longest {
 		t.Errorf("drain %s does not cover the longest timeout %s", drain, longest)
 	}
@@ -311,7 +313,8 @@ func checkManifests(t *testing.T, cfg *config.File, d *decoded) {
 	if pre := time.Duration(c.Lifecycle.PreStop.Sleep.Seconds) * time.Second; grace <= pre+drain {
 		t.Errorf("terminationGracePeriodSeconds %s <= preStop %s + drain %s", grace, pre, drain)
 	}
-	// Resources from memory × concurrency.
+	// Resources: every function warm, plus the largest one's burst to its
+	// concurrency.
 	if got := c.Resources.Limits.Memory().Value(); got != limit<<20 {
 		t.Errorf("memory limit %d MiB, want %d", got>>20, limit)
 	}
