@@ -115,14 +115,23 @@ azureApps:
 				t.Fatalf("%v\n%s", err, out)
 			}
 		}
-		t.Logf("samples and Azure app Ready %s after apply", time.Since(applied).Round(time.Second))
-		pods, err := c.pods(ctx, samplesNS, samplesPods)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if len(pods) != 2 {
-			t.Fatalf("%d samples pods, want the HPA's minimum of 2", len(pods))
-		}
+		t.Logf("samples and Azure app rolled out %s after apply", time.Since(applied).Round(time.Second))
+		// The Deployment has no replicas field (the autoscaler owns the
+		// count): it starts at 1, and the HPA raises it to its minimum.
+		var pods []corev1.Pod
+		eventually(t, ctx, 5*time.Minute, "the HPA's 2 samples replicas Ready", func() error {
+			var d appsv1.Deployment
+			if err := c.getJSON(ctx, &d, "deployment", "-n", samplesNS, "ferry-samples"); err != nil {
+				return err
+			}
+			if d.Status.ReadyReplicas != 2 || d.Status.Replicas != 2 {
+				return fmt.Errorf("%d replicas, %d ready", d.Status.Replicas, d.Status.ReadyReplicas)
+			}
+			var err error
+			pods, err = c.pods(ctx, samplesNS, samplesPods)
+			return err
+		})
+		t.Logf("2 samples replicas Ready %s after apply", time.Since(applied).Round(time.Second))
 		for _, p := range pods {
 			var ready time.Time
 			for _, cond := range p.Status.Conditions {
@@ -288,41 +297,66 @@ func testCronJobOnce(t *testing.T, ctx context.Context, c *cluster) {
 	}
 	ips := podIPs(pods)
 	scheduled := func() (float64, error) {
-		return metricSum(ctx, ips, "ferry_invocations_total", `function="hello"`, `trigger="invoke-event"`)
+		return metricSum(ctx, ips, "ferry_invocations_total", `function="hello"`, `trigger="event"`)
 	}
-	before, err := scheduled()
-	if err != nil {
-		t.Fatal(err)
+	suspend := func(on bool) {
+		c.must(ctx, "patch", "cronjob", "-n", samplesNS, cronJob, "--type", "merge", "-p", fmt.Sprintf(`{"spec":{"suspend":%v}}`, on))
 	}
-	// A tick succeeded; then no more ticks, and count what ran.
-	eventually(t, ctx, 4*time.Minute, "a CronJob tick succeeded", func() error {
+	// succeeded records every Job of the CronJob seen to succeed (the
+	// CronJob keeps only the last one).
+	succeeded := map[string]bool{}
+	finished := func() error {
 		jobs, err := c.jobsOf(ctx, samplesNS, cronJob)
 		if err != nil {
 			return err
 		}
 		for _, j := range jobs {
 			if j.Status.Succeeded > 0 {
-				return nil
+				succeeded[j.Name] = true
 			}
-		}
-		return fmt.Errorf("%d jobs, none succeeded", len(jobs))
-	})
-	c.must(ctx, "patch", "cronjob", "-n", samplesNS, cronJob, "--type", "merge", "-p", `{"spec":{"suspend":true}}`)
-	var ticks int32
-	eventually(t, ctx, 3*time.Minute, "the CronJob's jobs finished", func() error {
-		jobs, err := c.jobsOf(ctx, samplesNS, cronJob)
-		if err != nil {
-			return err
-		}
-		ticks = 0
-		for _, j := range jobs {
 			if j.Status.Active > 0 {
 				return fmt.Errorf("job %s active", j.Name)
 			}
-			ticks += min(j.Status.Succeeded, 1)
 		}
 		return nil
+	}
+	// Count from a quiet start: no tick running, the earlier ones done.
+	suspend(true)
+	eventually(t, ctx, 3*time.Minute, "the CronJob's earlier jobs finished", finished)
+	for k := range succeeded {
+		delete(succeeded, k)
+	}
+	var before float64
+	eventually(t, ctx, time.Minute, "hello's event invocations counted", func() error {
+		before, err = scheduled()
+		return err
 	})
+	seen := map[string]bool{}
+	jobs, err := c.jobsOf(ctx, samplesNS, cronJob)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, j := range jobs {
+		seen[j.Name] = true
+	}
+	suspend(false)
+	eventually(t, ctx, 4*time.Minute, "a new CronJob tick succeeded", func() error {
+		finished()
+		for name := range succeeded {
+			if !seen[name] {
+				return nil
+			}
+		}
+		return errors.New("no new job succeeded")
+	})
+	suspend(true)
+	eventually(t, ctx, 3*time.Minute, "the CronJob's jobs finished", finished)
+	ticks := 0
+	for name := range succeeded {
+		if !seen[name] {
+			ticks++
+		}
+	}
 	// The invocation is asynchronous: ferry answered 202, then runs it.
 	eventually(t, ctx, time.Minute, "each tick ran hello once", func() error {
 		after, err := scheduled()
