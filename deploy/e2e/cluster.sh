@@ -18,11 +18,13 @@
 #     program and a client for the sidecar example, in one image built with
 #     go-containerregistry (mkimage/), imported as registry.k8s.io/pause:3.10.1.
 #
-# What it changes on this machine (all undone by `down`, except the packages):
+# What it changes on this machine (all undone by `down` but the packages,
+# br_netfilter and the component logs):
 #   - apt packages: containerd, runc, containernetworking-plugins, iptables,
-#     conntrack, openssl (installed if missing; left installed);
+#     conntrack, openssl, curl, iproute2, procps (installed if missing; left
+#     installed); the br_netfilter kernel module if not loaded (left loaded);
 #   - processes: its own containerd (socket under /run/ferry-e2e), etcd on
-#     127.0.0.1:12379-12380, kube-apiserver on 127.0.0.1:6443,
+#     127.0.0.1:12379-12381, kube-apiserver on 127.0.0.1:6443,
 #     controller-manager and scheduler on 127.0.0.1 (10257, 10259), kubelet
 #     (10250 on 10.244.0.1, healthz 127.0.0.1:10248), kube-proxy (127.0.0.1),
 #     CoreDNS on 10.244.0.1:53, and the pods' containers and shims;
@@ -82,6 +84,9 @@ install_packages() {
 	command -v iptables >/dev/null || missing+=(iptables)
 	command -v conntrack >/dev/null || missing+=(conntrack)
 	command -v openssl >/dev/null || missing+=(openssl)
+	command -v curl >/dev/null || missing+=(curl)
+	command -v ip >/dev/null || missing+=(iproute2)
+	command -v sysctl >/dev/null || missing+=(procps)
 	((${#missing[@]} == 0)) && return
 	log "installing ${missing[*]}"
 	export DEBIAN_FRONTEND=noninteractive
@@ -178,8 +183,13 @@ EOF
 network() {
 	mkdir -p "$RUN/netns-before"
 	ls /var/run/netns 2>/dev/null >"$RUN/netns-before/list" || true
+	# Bridged pod-to-Service traffic goes through kube-proxy's rules only
+	# with br_netfilter (often built in, as on this machine class).
+	[ -d /proc/sys/net/bridge ] || modprobe br_netfilter
 	if [ ! -f "$STATE/sysctl.saved" ]; then
-		for s in $SYSCTLS; do echo "$s=$(sysctl -n "$s")"; done >"$STATE/sysctl.saved"
+		for s in $SYSCTLS; do
+			v=$(sysctl -n "$s" 2>/dev/null) && echo "$s=$v"
+		done >"$STATE/sysctl.saved"
 	fi
 	sysctl -qw net.ipv4.ip_forward=1 net.bridge.bridge-nf-call-iptables=1 net.bridge.bridge-nf-call-ip6tables=1
 	ip link add "$BRIDGE" type bridge
