@@ -48,7 +48,7 @@ func TestKubernetesE2E(t *testing.T) {
 		t.Skip("TestKubernetesE2E brings up a Kubernetes node on this machine (deploy/e2e/cluster.sh): it needs Linux and root")
 	}
 	if os.Getenv("FERRY_E2E") == "0" {
-		t.Skip("FERRY_E2E=0")
+		t.Skip("FERRY_E2E=0: the Kubernetes end-to-end suite is skipped")
 	}
 	ctx := context.Background()
 	if d, ok := t.Deadline(); ok {
