@@ -71,12 +71,11 @@ func TestKubernetesE2E(t *testing.T) {
 	rand.Read(key)
 	masterKey := hex.EncodeToString(key)
 	azureYAML := filepath.Join(tmp, "azure", "ferry.yaml")
+	// The master key comes from the app's Secret, as ferry k8s's README says.
 	writeFile(t, azureYAML, fmt.Sprintf(`kubernetes: {name: azure-shop, image: "azure-shop:e2e"}
 azureApps:
   - path: %s
-    environment:
-      FERRY_AZURE_MASTER_KEY: %q
-`, filepath.Join(root, "samples", "azure-app"), masterKey))
+`, filepath.Join(root, "samples", "azure-app")))
 	ordersYAML := filepath.Join(tmp, "orders", "ferry.yaml")
 	writeFile(t, ordersYAML, fmt.Sprintf("functions:\n  - name: price\n    source: %s\n", filepath.Join(root, "samples", "hello")))
 	start := time.Now()
@@ -99,6 +98,14 @@ azureApps:
 	for _, ns := range []string{samplesNS, azureNS, sidecarNS, kedaNS} {
 		c.restrictedNamespace(ctx, ns)
 		t.Cleanup(func() { c.diagnose(ctx, ns) })
+	}
+	// The access keys ferry k8s's pods and CronJobs read from the app's
+	// Secret (without them ferry would not listen beyond loopback).
+	rand.Read(key)
+	secretKey := hex.EncodeToString(key)
+	for _, sec := range []struct{ ns, name string }{{samplesNS, "ferry-samples-credentials"}, {azureNS, "azure-shop-credentials"}} {
+		c.must(ctx, "create", "secret", "generic", sec.name, "-n", sec.ns, "--from-literal=aws_access_key_id="+accessKeyID,
+			"--from-literal=aws_secret_access_key="+secretKey, "--from-literal=azure_master_key="+masterKey)
 	}
 	applied := time.Now()
 	c.apply(ctx, samplesNS, run(t, ctx, root, ferry, "k8s", "-f", "samples/ferry.yaml", "--namespace", samplesNS))
@@ -150,13 +157,13 @@ azureApps:
 
 	t.Run("SelectorUpgrade", func(t *testing.T) { testSelectorUpgrade(t, ctx, c, azureManifests) })
 	t.Run("Service", func(t *testing.T) { testService(t, ctx, c) })
-	t.Run("InvokeAPI", func(t *testing.T) { testInvokeAPI(t, ctx, c) })
+	t.Run("InvokeAPI", func(t *testing.T) { testInvokeAPI(t, ctx, c, secretKey) })
 	t.Run("CronJobOnce", func(t *testing.T) { testCronJobOnce(t, ctx, c) })
 	t.Run("AzureTimer", func(t *testing.T) { testAzureTimer(t, ctx, c, masterKey) })
 	t.Run("Sidecar", func(t *testing.T) { testSidecar(t, ctx, c) })
 	t.Run("KEDA", func(t *testing.T) { testKEDA(t, ctx, c, ferry, root) })
 	t.Run("Liveness", func(t *testing.T) { testLiveness(t, ctx, c) })
-	t.Run("Drain", func(t *testing.T) { testDrain(t, ctx, c) })
+	t.Run("Drain", func(t *testing.T) { testDrain(t, ctx, c, secretKey) })
 	t.Run("RollingUpdate", func(t *testing.T) { testRollingUpdate(t, ctx, c) })
 }
 
@@ -265,13 +272,11 @@ func testService(t *testing.T, ctx context.Context, c *cluster) {
 
 // testInvokeAPI calls the Lambda Invoke API through the Service with
 // aws-sdk-go-v2.
-func testInvokeAPI(t *testing.T, ctx context.Context, c *cluster) {
-	url := serviceURL(t, ctx, c, samplesNS, "ferry-samples")
-	client := lambda.New(lambda.Options{
-		Region:       "us-east-1",
-		BaseEndpoint: aws.String(url),
-		Credentials:  credentials.NewStaticCredentialsProvider("AKIDEXAMPLE", "e2e-secret", ""),
-	})
+func testInvokeAPI(t *testing.T, ctx context.Context, c *cluster, secretKey string) {
+	client := lambdaClient(serviceURL(t, ctx, c, samplesNS, "ferry-samples"), secretKey)
+	if _, err := lambdaClient(serviceURL(t, ctx, c, samplesNS, "ferry-samples"), "wrong").Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(`"x"`)}); err == nil {
+		t.Error("Invoke signed with a wrong secret succeeded")
+	}
 	for i := range 4 {
 		out, err := client.Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("hello"), Payload: []byte(fmt.Sprintf(`"e2e %d"`, i))})
 		if err != nil {
@@ -285,6 +290,18 @@ func testInvokeAPI(t *testing.T, ctx context.Context, c *cluster) {
 	if err != nil || aws.ToString(out.FunctionError) == "" {
 		t.Fatalf("Invoke errors: %v %+v", err, out)
 	}
+}
+
+// accessKeyID is the access key the suite puts in the apps' Secrets.
+const accessKeyID = "AKIDFERRYE2E"
+
+// lambdaClient is aws-sdk-go-v2's Lambda client for the ferry at url.
+func lambdaClient(url, secretKey string) *lambda.Client {
+	return lambda.New(lambda.Options{
+		Region:       "us-east-1",
+		BaseEndpoint: aws.String(url),
+		Credentials:  credentials.NewStaticCredentialsProvider(accessKeyID, secretKey, ""),
+	})
 }
 
 // testCronJobOnce: hello's rate(1 minute) CronJob ticks; with 2 replicas
@@ -394,9 +411,14 @@ func testCronJobOnce(t *testing.T, ctx context.Context, c *cluster) {
 // test makes it every minute (the conversion is internal/k8s's unit tests').
 func testAzureTimer(t *testing.T, ctx context.Context, c *cluster, masterKey string) {
 	const cronJob = "azure-shop-azure-app-timerexample"
-	status, body := get(ctx, serviceURL(t, ctx, c, azureNS, "azure-shop")+"/api/HttpExample?name=e2e")
-	if status != http.StatusUnauthorized && status != http.StatusOK {
-		t.Errorf("GET /api/HttpExample: %d %s", status, body)
+	// HttpExample is authLevel function: the master key from the Secret
+	// opens it, nothing else does.
+	url := serviceURL(t, ctx, c, azureNS, "azure-shop") + "/api/HttpExample?name=e2e"
+	if status, body := get(ctx, url+"&code="+masterKey); status != http.StatusOK {
+		t.Errorf("GET /api/HttpExample with the master key: %d %s", status, body)
+	}
+	if status, body := get(ctx, url); status != http.StatusUnauthorized {
+		t.Errorf("GET /api/HttpExample without a key: %d %s", status, body)
 	}
 	pods, err := c.pods(ctx, azureNS, "app.kubernetes.io/component=functions")
 	if err != nil {
@@ -568,7 +590,7 @@ func testLiveness(t *testing.T, ctx context.Context, c *cluster) {
 // testDrain deletes a pod with a request in flight: the pod leaves the
 // Service's endpoints while its listener still answers (the preStop
 // pause), the request in flight completes, and ferry exits 0.
-func testDrain(t *testing.T, ctx context.Context, c *cluster) {
+func testDrain(t *testing.T, ctx context.Context, c *cluster, secretKey string) {
 	pods, err := c.pods(ctx, samplesNS, samplesPods)
 	if err != nil || len(pods) == 0 {
 		t.Fatal(err, len(pods))
@@ -578,8 +600,12 @@ func testDrain(t *testing.T, ctx context.Context, c *cluster) {
 	// A 4 s invocation, started before the delete.
 	inflight := make(chan string, 1)
 	go func() {
-		status, body := post(ctx, podURL+"/2015-03-31/functions/errors/invocations", `{"mode":"wait","ms":4000}`)
-		inflight <- fmt.Sprintf("%d %s", status, body)
+		out, err := lambdaClient(podURL, secretKey).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("errors"), Payload: []byte(`{"mode":"wait","ms":4000}`)})
+		if err != nil {
+			inflight <- err.Error()
+			return
+		}
+		inflight <- fmt.Sprintf("%d %s %s", out.StatusCode, aws.ToString(out.FunctionError), out.Payload)
 	}()
 	time.Sleep(500 * time.Millisecond) // the request is on its way
 	watch := exec.CommandContext(ctx, c.bin, "kubectl", "--kubeconfig", c.kubeconfig, "get", "pod", "-n", samplesNS, p.Name,
@@ -743,10 +769,6 @@ func (c *cluster) rss(t *testing.T, ctx context.Context, p corev1.Pod) string {
 }
 
 func get(ctx context.Context, url string) (int, string) { return do(ctx, http.MethodGet, url, "") }
-
-func post(ctx context.Context, url, body string) (int, string) {
-	return do(ctx, http.MethodPost, url, body)
-}
 
 // do sends one request; status 0 is a transport error, in the body.
 func do(ctx context.Context, method, url, body string) (int, string) {
