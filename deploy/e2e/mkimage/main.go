@@ -8,6 +8,7 @@ package main
 import (
 	"archive/tar"
 	"bytes"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -42,7 +43,7 @@ func main() {
 
 func run(out, entrypoint string, names []string, binaries []string) error {
 	if out == "" || len(names) == 0 || len(binaries) == 0 {
-		return fmt.Errorf("usage: mkimage -o OUT.tar -tag NAME:TAG [-entrypoint PATH] BINARY...")
+		return errors.New("usage: mkimage -o OUT.tar -tag NAME:TAG [-entrypoint PATH] BINARY…")
 	}
 	var layer bytes.Buffer
 	tw := tar.NewWriter(&layer)
