@@ -322,16 +322,13 @@ func (s *kafkaSource) handle(ctx context.Context, stop <-chan struct{}, cl *kgo.
 			o.succeeded = len(pass)
 		} else {
 			o.failed = len(pass)
-			if d := s.cfg.OnFailure; d != nil {
-				if err := s.sendToDestination(ctx, cl, pass, o.err); err != nil {
-					// Not committed: the batch comes back after a restart
-					// rather than being lost.
-					o.err += "; onFailure: " + err.Error()
-					o.duration = time.Since(start)
-					s.rep.report(o)
-					s.rep.logf("not committing: %v", err)
-					return
-				}
+			if s.cfg.OnFailure != nil && !s.deliverFailure(ctx, stop, cl, pass, o.err) {
+				// Shutting down before the destination took the records:
+				// not committed, so they are read again after the restart.
+				o.err += "; onFailure: not delivered before shutdown"
+				o.duration = time.Since(start)
+				s.rep.report(o)
+				return
 			}
 		}
 	}
@@ -340,6 +337,26 @@ func (s *kafkaSource) handle(ctx context.Context, stop <-chan struct{}, cl *kgo.
 	}
 	o.duration = time.Since(start)
 	s.rep.report(o)
+}
+
+// deliverFailure sends the records to the onFailure topic, retrying until
+// it succeeds: committing past them before would lose them. It gives up
+// (false) only when the source is stopping.
+func (s *kafkaSource) deliverFailure(ctx context.Context, stop <-chan struct{}, cl *kgo.Client, recs []*kgo.Record, why string) bool {
+	backoff := 200 * time.Millisecond
+	for {
+		err := s.sendToDestination(ctx, cl, recs, why)
+		if err == nil {
+			return true
+		}
+		s.rep.logf("onFailure topic %s: %v; retrying in %s", s.cfg.OnFailure.Topic, err, backoff)
+		select {
+		case <-stop:
+			return false
+		case <-time.After(backoff):
+		}
+		backoff = min(backoff*2, 10*time.Second)
+	}
 }
 
 // sendToDestination produces the failed records to the onFailure topic.

@@ -154,7 +154,9 @@ func publish(t *testing.T, ch *amqp.Channel, queue string, msgs ...amqp.Publishi
 	}
 }
 
-func text(s string) amqp.Publishing { return amqp.Publishing{ContentType: "text/plain", Body: []byte(s)} }
+func text(s string) amqp.Publishing {
+	return amqp.Publishing{ContentType: "text/plain", Body: []byte(s)}
+}
 
 // queueDepth is the queue's messages: ready, and (after its consumers
 // went away) those that were unacknowledged.
