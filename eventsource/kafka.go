@@ -211,6 +211,10 @@ func (s *kafkaSource) Run(ctx context.Context) error {
 		// other consumer gets its partitions before that.
 		kgo.BlockRebalanceOnPoll(),
 		kgo.ClientID("ferry-"+s.env.Function),
+		// A replica that crashed holds its partitions until the session
+		// times out; 10 s instead of franz-go's 45 s lets another replica
+		// (or the restarted one) take over its unacknowledged records soon.
+		kgo.SessionTimeout(10*time.Second),
 	)
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {

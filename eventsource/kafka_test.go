@@ -18,21 +18,8 @@ import (
 	"github.com/twmb/franz-go/pkg/sasl/scram"
 
 	"github.com/ferrywasm/ferry/eventsource"
+	"github.com/ferrywasm/ferry/internal/queuetest"
 )
-
-// kafkaCluster starts kfake, franz-go's in-process broker: it speaks the
-// Kafka wire protocol (produce, fetch, consumer groups, offset commits,
-// SASL) on loopback, so the source's client runs unchanged. It does not
-// replicate, throttle or persist unless asked; broker failover and
-// tiered storage are out of its reach.
-func kafkaCluster(t *testing.T, opts ...kfake.Opt) []string {
-	c, err := kfake.NewCluster(append([]kfake.Opt{kfake.NumBrokers(1), kfake.AllowAutoTopicCreation(), kfake.DefaultNumPartitions(1)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(c.Close)
-	return c.ListenAddrs()
-}
 
 func produce(t *testing.T, brokers []string, recs ...*kgo.Record) {
 	t.Helper()
@@ -86,7 +73,7 @@ func kafkaSource(t *testing.T, cfg eventsource.Kafka, r *recorder) {
 }
 
 func TestEventSourceKafka(t *testing.T) {
-	brokers := kafkaCluster(t)
+	brokers := queuetest.Kafka(t)
 	retries := func(n int) *int { return &n }
 
 	t.Run("delivery", func(t *testing.T) {
@@ -212,7 +199,7 @@ func TestEventSourceKafka(t *testing.T) {
 	})
 
 	t.Run("sasl", func(t *testing.T) {
-		secure := kafkaCluster(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "ferry", "s3cret"))
+		secure := queuetest.Kafka(t, kfake.EnableSASL(), kfake.Superuser("SCRAM-SHA-256", "ferry", "s3cret"))
 		cl, err := kgo.NewClient(kgo.SeedBrokers(secure...), kgo.AllowAutoTopicCreation(), kgo.SASL(scramAuth("ferry", "s3cret")))
 		if err != nil {
 			t.Fatal(err)

@@ -17,29 +17,16 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/eventsource"
+	"github.com/ferrywasm/ferry/internal/queuetest"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
-
-// stops are the servers the tests started, stopped after every test ran.
-var (
-	stopsMu sync.Mutex
-	stops   []func()
-)
-
-func atExit(f func()) {
-	stopsMu.Lock()
-	stops = append(stops, f)
-	stopsMu.Unlock()
-}
 
 func TestMain(m *testing.M) {
 	if spec := os.Getenv(childEnv); spec != "" {
 		os.Exit(runChild(spec))
 	}
 	code := m.Run()
-	for i := len(stops) - 1; i >= 0; i-- {
-		stops[i]()
-	}
+	queuetest.Stop()
 	os.Exit(code)
 }
 

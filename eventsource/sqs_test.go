@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sqs/types"
 
 	"github.com/ferrywasm/ferry/eventsource"
+	"github.com/ferrywasm/ferry/internal/queuetest"
 )
 
 func sqsClient(endpoint string) *sqs.Client {
@@ -86,7 +87,7 @@ func sqsBodies(t *testing.T, r *recorder) map[string]int {
 }
 
 func TestEventSourceSQS(t *testing.T) {
-	endpoint := startSQS(t)
+	endpoint := queuetest.SQS(t)
 	c := sqsClient(endpoint)
 
 	t.Run("delivery", func(t *testing.T) {

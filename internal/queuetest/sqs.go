@@ -1,4 +1,4 @@
-package eventsource_test
+package queuetest
 
 import (
 	"bytes"
@@ -44,8 +44,9 @@ var (
 	goawsErr  error
 )
 
-// startSQS returns the endpoint of an SQS server the SDK can use.
-func startSQS(t *testing.T) string {
+// SQS returns the endpoint of an SQS server aws-sdk-go-v2 can use, and
+// sets static credentials for it in the environment.
+func SQS(t testing.TB) string {
 	t.Helper()
 	goawsOnce.Do(func() { goawsAddr, goawsErr = launchGoaws() })
 	if goawsErr != nil {
@@ -82,7 +83,7 @@ func launchGoaws() (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	atExit(func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) })
+	stopAtExit(func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
