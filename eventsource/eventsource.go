@@ -97,6 +97,22 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 	}
 }
 
+// Succeeded, Failed and Filtered return a source's record counters, for
+// tests and health checks.
+func (m *Metrics) Succeeded(function, source string) prometheus.Counter {
+	return m.succeeded.WithLabelValues(function, source)
+}
+
+// Failed returns a source's failed-record counter.
+func (m *Metrics) Failed(function, source string) prometheus.Counter {
+	return m.failed.WithLabelValues(function, source)
+}
+
+// Filtered returns a source's filtered-record counter.
+func (m *Metrics) Filtered(function, source string) prometheus.Counter {
+	return m.filtered.WithLabelValues(function, source)
+}
+
 // outcome is what happened to one batch, for the log line and metrics.
 type outcome struct {
 	received, filtered, succeeded, failed int

@@ -6,10 +6,13 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 	amqp "github.com/rabbitmq/amqp091-go"
 
 	"github.com/ferrywasm/ferry/eventsource"
@@ -230,6 +233,55 @@ func TestEventSourceRabbitMQ(t *testing.T) {
 		second.terminate(t)
 		if n := queueDepth(t, ch, "crash"); n != 0 {
 			t.Errorf("%d messages left in the queue", n)
+		}
+	})
+
+	t.Run("SIGTERM mid-batch finishes the batch", func(t *testing.T) {
+		ch := rabbitQueue(t, url, "shutdown", nil)
+		want := []string{"sleep then x", "y"}
+		for _, s := range want {
+			publish(t, ch, "shutdown", text(s))
+		}
+		c := startChild(t, childSpec{RabbitMQ: &eventsource.RabbitMQ{URL: url, Queue: "shutdown", BatchSize: 2, MaximumBatchingWindow: eventsource.Window(time.Second)}})
+		c.waitLine(t, "invoking the function")
+		c.cmd.Process.Signal(syscall.SIGTERM)
+		c.waitProcessed(t, want)
+		c.terminate(t)
+		if n := queueDepth(t, ch, "shutdown"); n != 0 {
+			t.Errorf("%d messages left: the finished batch was not acknowledged", n)
+		}
+	})
+
+	t.Run("metrics", func(t *testing.T) {
+		ch := rabbitQueue(t, url, "metrics", nil)
+		stamped := func(s string) amqp.Publishing { return amqp.Publishing{Body: []byte(s), Timestamp: time.Now()} }
+		publish(t, ch, "metrics", stamped("one"), stamped("two"), stamped("please fail"))
+		r := newRecorder(t, "queue-consumer")
+		reg := prometheus.NewRegistry()
+		env := testEnv(t, r)
+		env.Metrics = eventsource.NewMetrics(reg)
+		src, err := eventsource.NewRabbitMQ(eventsource.RabbitMQ{URL: url, Queue: "metrics", BatchSize: 1,
+			FilterCriteria: eventsource.FilterCriteria{Filters: []eventsource.Filter{{Pattern: `{"data":["one","please fail"]}`}}}}, env)
+		if err != nil {
+			t.Fatal(err)
+		}
+		run(t, src)
+		eventually(t, "the failed message retried", func() bool {
+			return testutil.ToFloat64(env.Metrics.Failed("queue-consumer", "rabbitmq:metrics")) >= 2
+		})
+		for name, want := range map[string]float64{"succeeded": 1, "filtered": 1} {
+			var c prometheus.Collector
+			if name == "succeeded" {
+				c = env.Metrics.Succeeded("queue-consumer", "rabbitmq:metrics")
+			} else {
+				c = env.Metrics.Filtered("queue-consumer", "rabbitmq:metrics")
+			}
+			if got := testutil.ToFloat64(c); got != want {
+				t.Errorf("%s = %v, want %v", name, got, want)
+			}
+		}
+		if n, err := testutil.GatherAndCount(reg, "ferry_eventsource_records_received_total", "ferry_eventsource_oldest_record_age_seconds", "ferry_eventsource_lag_records"); err != nil || n != 3 {
+			t.Errorf("gathered %d series (%v), want received, age and lag", n, err)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
+	"syscall"
 	"testing"
 	"time"
 
@@ -217,5 +218,35 @@ func TestEventSourceSQS(t *testing.T) {
 		second.waitProcessed(t, want)
 		eventually(t, "the queue to be empty", func() bool { return sqsDepth(t, c, q) == 0 })
 		second.terminate(t)
+	})
+
+	t.Run("visibility timeout extended while the batch runs", func(t *testing.T) {
+		// The function (3 s) outlives the queue's visibility timeout (2 s):
+		// without the extension the second poller would receive the
+		// message again while the first still runs it.
+		q := sqsQueue(t, c, "extend", map[string]string{"VisibilityTimeout": "2"})
+		send(t, c, q, "sleep through the timeout")
+		r := newRecorder(t, "queue-consumer")
+		sqsSource(t, eventsource.SQS{Queue: q, Endpoint: endpoint, MaximumConcurrency: 2}, r)
+		eventually(t, "the message deleted", func() bool { return len(r.processed()) == 1 && sqsDepth(t, c, q) == 0 })
+		if n := len(r.invocations()); n != 1 {
+			t.Errorf("%d invocations, want 1", n)
+		}
+	})
+
+	t.Run("SIGTERM mid-batch finishes the batch", func(t *testing.T) {
+		q := sqsQueue(t, c, "shutdown", map[string]string{"VisibilityTimeout": "30"})
+		want := []string{"sleep then x", "y"}
+		send(t, c, q, want...)
+		child := startChild(t, childSpec{SQS: &eventsource.SQS{Queue: q, Endpoint: endpoint, BatchSize: 2, MaximumBatchingWindow: eventsource.Window(time.Second)}})
+		child.waitLine(t, "invoking the function")
+		child.cmd.Process.Signal(syscall.SIGTERM)
+		child.waitProcessed(t, want)
+		child.terminate(t)
+		// Deleted before the exit: with a 30 s visibility timeout a batch
+		// left behind would still be in flight.
+		if n := sqsDepth(t, c, q); n != 0 {
+			t.Errorf("%d messages left: the finished batch was not deleted", n)
+		}
 	})
 }
