@@ -186,6 +186,11 @@ func truncate(s string, n int) string {
 	return s[:n] + "…"
 }
 
-// batchWindow returns when a batch started at start must be handed to the
-// function at the latest.
-func batchWindow(start time.Time, window time.Duration) time.Time { return start.Add(window) }
+// maxPayload is Lambda's limit on a synchronous invocation's payload: a
+// batch is handed to the function before its event would outgrow it, as
+// Lambda's event source mappings do.
+const maxPayload = 6 << 20
+
+// recordOverhead bounds what an event adds to a record's data: IDs,
+// attributes, JSON punctuation.
+const recordOverhead = 1 << 10

@@ -184,6 +184,9 @@ func NewKafka(cfg Kafka, env Env) (Source, error) {
 }
 
 type kafkaSource struct {
+	// pending holds records polled beyond the last batch's payload budget:
+	// they start the next batch.
+	pending []*kgo.Record
 	cfg     Kafka
 	env     Env
 	filters filters
@@ -237,10 +240,15 @@ func (s *kafkaSource) Run(ctx context.Context) error {
 // gather polls until BatchSize records or the batching window after the
 // first record.
 func (s *kafkaSource) gather(ctx context.Context, cl *kgo.Client) []*kgo.Record {
-	var recs []*kgo.Record
+	recs := s.pending
+	s.pending = nil
 	var lag int64
 	pollCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if len(recs) > 0 { // carried over: the window has started
+		window := time.AfterFunc(time.Duration(s.cfg.MaximumBatchingWindow), cancel)
+		defer window.Stop()
+	}
 	for len(recs) < s.cfg.BatchSize {
 		fetches := cl.PollRecords(pollCtx, s.cfg.BatchSize-len(recs))
 		if pollCtx.Err() != nil && fetches.NumRecords() == 0 {
@@ -265,6 +273,10 @@ func (s *kafkaSource) gather(ctx context.Context, cl *kgo.Client) []*kgo.Record 
 			defer window.Stop()
 		}
 		recs = append(recs, fetches.Records()...)
+		if cut := payloadCut(recs); cut < len(recs) {
+			recs, s.pending = recs[:cut], recs[cut:]
+			break
+		}
 	}
 	if len(recs) > 0 {
 		s.rep.setLag(float64(lag))
@@ -361,6 +373,22 @@ func (s *kafkaSource) deliverFailure(ctx context.Context, stop <-chan struct{}, 
 		}
 		backoff = min(backoff*2, 10*time.Second)
 	}
+}
+
+// payloadCut is how many of recs fit one event within Lambda's payload
+// limit (at least one).
+func payloadCut(recs []*kgo.Record) int {
+	size := 0
+	for i, r := range recs {
+		size += (len(r.Key)+len(r.Value))*4/3 + recordOverhead
+		for _, h := range r.Headers {
+			size += len(h.Key) + 5*len(h.Value) // values as arrays of numbers
+		}
+		if size > maxPayload && i > 0 {
+			return i
+		}
+	}
+	return len(recs)
 }
 
 // sendToDestination produces the failed records to the onFailure topic.

@@ -185,6 +185,7 @@ func (s *rabbitSource) consume(ctx context.Context) error {
 // window after the first. open is false when the delivery channel closed.
 func (s *rabbitSource) gather(ctx context.Context, deliveries <-chan amqp.Delivery) (batch []amqp.Delivery, open bool) {
 	var deadline <-chan time.Time
+	size := 0
 	for len(batch) < s.cfg.BatchSize {
 		select {
 		case d, ok := <-deliveries:
@@ -192,6 +193,10 @@ func (s *rabbitSource) gather(ctx context.Context, deliveries <-chan amqp.Delive
 				return batch, false
 			}
 			batch = append(batch, d)
+			// base64 makes the data a third larger in the event.
+			if size += len(d.Body)*4/3 + recordOverhead; size >= maxPayload*3/4 {
+				return batch, true
+			}
 			if deadline == nil {
 				deadline = time.After(time.Duration(s.cfg.MaximumBatchingWindow))
 			}

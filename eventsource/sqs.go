@@ -276,7 +276,8 @@ func (s *sqsSource) poll(ctx context.Context) {
 func (s *sqsSource) gather(ctx context.Context) ([]types.Message, error) {
 	var msgs []types.Message
 	var deadline time.Time
-	for len(msgs) < s.cfg.BatchSize {
+	size := 0
+	for len(msgs) < s.cfg.BatchSize && size < maxPayload-10*(256<<10+recordOverhead) {
 		wait := int32(20)
 		if len(msgs) > 0 {
 			left := time.Until(deadline)
@@ -299,6 +300,9 @@ func (s *sqsSource) gather(ctx context.Context) ([]types.Message, error) {
 			deadline = time.Now().Add(time.Duration(s.cfg.MaximumBatchingWindow))
 		}
 		msgs = append(msgs, out.Messages...)
+		for _, m := range out.Messages {
+			size += len(aws.ToString(m.Body)) + recordOverhead
+		}
 		if s.cfg.MaximumBatchingWindow == 0 && len(msgs) > 0 {
 			break
 		}
