@@ -191,7 +191,7 @@ func TestEventSourceKafka(t *testing.T) {
 		}
 		cfg := &eventsource.Kafka{BootstrapServers: brokers, Topics: []string{"crash"}, ConsumerGroupID: "crash-group", BatchSize: 4, MaximumBatchingWindow: eventsource.Window(time.Second)}
 		first := startChild(t, childSpec{Kafka: cfg})
-		first.waitLine(t, "invoking the function")
+		first.waitBusy(t)
 		first.kill(t) // mid-batch: no offset of it was committed
 		second := startChild(t, childSpec{Kafka: cfg})
 		second.waitProcessed(t, want)

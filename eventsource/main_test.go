@@ -3,12 +3,13 @@ package eventsource_test
 import (
 	"bufio"
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
-	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -19,12 +20,10 @@ import (
 	"github.com/ferrywasm/ferry/eventsource"
 	"github.com/ferrywasm/ferry/internal/queuetest"
 	"github.com/ferrywasm/ferry/internal/sampletest"
+	"gopkg.in/yaml.v3"
 )
 
 func TestMain(m *testing.M) {
-	if spec := os.Getenv(childEnv); spec != "" {
-		os.Exit(runChild(spec))
-	}
 	code := m.Run()
 	queuetest.Stop()
 	os.Exit(code)
@@ -124,95 +123,92 @@ func (l testLog) Write(p []byte) (int, error) {
 	return len(p), nil
 }
 
-// The crash tests run a source in a child process (this test binary
-// again), SIGKILL it in the middle of a batch, and start it again.
-const childEnv = "FERRY_EVENTSOURCE_TEST_CHILD"
+// The crash tests run `ferry serve` in a child process with a ferry.yaml
+// whose queue-consumer function has one event source, SIGKILL it in the
+// middle of a batch, and start it again.
 
-// childSpec is what the child runs: one source feeding the queue-consumer sample.
-type childSpec struct {
-	Module   string
-	SQS      *eventsource.SQS
-	Kafka    *eventsource.Kafka
-	RabbitMQ *eventsource.RabbitMQ
-}
+var (
+	ferryOnce sync.Once
+	ferryBin  string
+	ferryErr  error
+)
 
-func runChild(specJSON string) int {
-	var spec childSpec
-	if err := json.Unmarshal([]byte(specJSON), &spec); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 2
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	engine, err := adapter.NewEngine(ctx)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	f, err := engine.LoadFile(ctx, spec.Module, adapter.Config{Name: "queue-consumer", Timeout: 30 * time.Second, LogSink: os.Stdout})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	inv := eventsource.InvokerFunc(func(ctx context.Context, p []byte) ([]byte, bool, error) {
-		// The function's own log arrives when it returns; this line tells
-		// the test that a batch is in flight.
-		fmt.Printf("invoking the function with %d bytes\n", len(p))
-		res, err := f.Invoke(ctx, &adapter.Request{Payload: p})
+// ferry builds the ferry command once per test process.
+func ferry(t *testing.T) string {
+	t.Helper()
+	ferryOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "ferry-bin-")
 		if err != nil {
-			return nil, false, err
+			ferryErr = err
+			return
 		}
-		return res.Payload, res.Failed(), nil
+		queuetest.AtExit(func() { os.RemoveAll(dir) })
+		ferryBin = filepath.Join(dir, "ferry")
+		if out, err := exec.Command("go", "build", "-o", ferryBin, "../cmd/ferry").CombinedOutput(); err != nil {
+			ferryErr = fmt.Errorf("building ferry: %v\n%s", err, out)
+		}
 	})
-	env := eventsource.Env{Function: "queue-consumer", Invoker: inv, Log: os.Stdout, Region: "us-east-1", AccountID: "123456789012"}
-	var src eventsource.Source
-	switch {
-	case spec.SQS != nil:
-		src, err = eventsource.NewSQS(*spec.SQS, env)
-	case spec.Kafka != nil:
-		src, err = eventsource.NewKafka(*spec.Kafka, env)
-	case spec.RabbitMQ != nil:
-		src, err = eventsource.NewRabbitMQ(*spec.RabbitMQ, env)
+	if ferryErr != nil {
+		t.Fatal(ferryErr)
 	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	fmt.Println("child ready")
-	if err := src.Run(ctx); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
-	return 0
+	return ferryBin
 }
 
-// child is a running child process; lines has its stdout, a line at a time.
+// childSpec is the one event source the child's function has.
+type childSpec struct {
+	SQS      *eventsource.SQS      `yaml:"sqs,omitempty"`
+	Kafka    *eventsource.Kafka    `yaml:"kafka,omitempty"`
+	RabbitMQ *eventsource.RabbitMQ `yaml:"rabbitmq,omitempty"`
+}
+
+// child is a running `ferry serve`; lines has its output (function logs
+// and ferry's own lines), a line at a time.
 type child struct {
 	cmd   *exec.Cmd
+	addr  string
 	lines chan string
 	done  chan struct{}
 }
 
 func startChild(t *testing.T, spec childSpec) *child {
 	t.Helper()
-	spec.Module = sampletest.Module(t, "../samples/queue-consumer")
-	b, _ := json.Marshal(spec)
-	cmd := exec.Command(os.Args[0], "-test.run=^$")
-	cmd.Env = append(os.Environ(), childEnv+"="+string(b))
-	cmd.Stderr = testLog{t}
-	out, err := cmd.StdoutPipe()
+	bin := ferry(t)
+	module := sampletest.Module(t, "../samples/queue-consumer")
+	cfg := map[string]any{
+		"region": "us-east-1",
+		"functions": []any{map[string]any{
+			"name": "queue-consumer", "module": module, "timeout": 30,
+			"eventSources": []childSpec{spec},
+		}},
+		"async": map[string]any{"spoolDir": t.TempDir()},
+	}
+	yml, err := yaml.Marshal(cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := cmd.Start(); err != nil {
+	file := filepath.Join(t.TempDir(), "ferry.yaml")
+	if err := os.WriteFile(file, yml, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	c := &child{cmd: cmd, lines: make(chan string, 10000), done: make(chan struct{})}
+	port, err := freePort()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := &child{addr: fmt.Sprintf("127.0.0.1:%d", port), lines: make(chan string, 10000), done: make(chan struct{})}
+	c.cmd = exec.Command(bin, "serve", "-f", file, "--addr", c.addr, "--no-access-log", "--drain-timeout", "1m")
+	out, err := c.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c.cmd.Stderr = c.cmd.Stdout
+	if err := c.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
 	go func() {
 		defer close(c.done)
 		sc := bufio.NewScanner(out)
 		for sc.Scan() {
-			t.Log("child:", sc.Text())
+			t.Log("ferry serve:", sc.Text())
 			select {
 			case c.lines <- sc.Text():
 			default:
@@ -220,8 +216,32 @@ func startChild(t *testing.T, spec childSpec) *child {
 		}
 		io.Copy(io.Discard, out)
 	}()
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	t.Cleanup(func() { c.cmd.Process.Kill(); c.cmd.Wait() })
 	return c
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, err
+	}
+	defer l.Close()
+	return l.Addr().(*net.TCPAddr).Port, nil
+}
+
+// waitBusy waits until the child runs an invocation (a batch in flight),
+// as its /metrics tell: function logs arrive only when a batch is done.
+func (c *child) waitBusy(t *testing.T) {
+	t.Helper()
+	eventually(t, "a batch in flight", func() bool {
+		resp, err := http.Get("http://" + c.addr + "/metrics")
+		if err != nil {
+			return false
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return strings.Contains(string(b), `ferry_instances{function="queue-consumer",state="busy"} 1`)
+	})
 }
 
 // waitLine reads the child's output until a line contains s, and returns
@@ -252,14 +272,32 @@ func (c *child) kill(t *testing.T) {
 	<-c.done
 }
 
-// terminate SIGTERMs the child and checks it exits cleanly.
-func (c *child) terminate(t *testing.T) {
+// terminate SIGTERMs the child, checks it exits cleanly, and returns
+// what it logged as processed until then.
+func (c *child) terminate(t *testing.T) map[string]int {
 	t.Helper()
 	c.cmd.Process.Signal(syscall.SIGTERM)
-	if err := c.cmd.Wait(); err != nil {
-		t.Errorf("child after SIGTERM: %v", err)
+	got := map[string]int{}
+	for {
+		select {
+		case l := <-c.lines:
+			for k, n := range processedIn([]string{l}) {
+				got[k] += n
+			}
+			continue
+		case <-c.done:
+		}
+		break
 	}
-	<-c.done
+	for len(c.lines) > 0 {
+		for k, n := range processedIn([]string{<-c.lines}) {
+			got[k] += n
+		}
+	}
+	if err := c.cmd.Wait(); err != nil {
+		t.Errorf("ferry serve after SIGTERM: %v", err)
+	}
+	return got
 }
 
 // processedIn counts "processed <data>" lines among lines.

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -226,7 +225,7 @@ func TestEventSourceRabbitMQ(t *testing.T) {
 		}
 		cfg := &eventsource.RabbitMQ{URL: url, Queue: "crash", BatchSize: 5, MaximumBatchingWindow: eventsource.Window(time.Second)}
 		first := startChild(t, childSpec{RabbitMQ: cfg})
-		first.waitLine(t, "invoking the function")
+		first.waitBusy(t)
 		first.kill(t) // mid-batch: nothing of it was acknowledged
 		second := startChild(t, childSpec{RabbitMQ: cfg})
 		second.waitProcessed(t, want) // none lost
@@ -243,10 +242,13 @@ func TestEventSourceRabbitMQ(t *testing.T) {
 			publish(t, ch, "shutdown", text(s))
 		}
 		c := startChild(t, childSpec{RabbitMQ: &eventsource.RabbitMQ{URL: url, Queue: "shutdown", BatchSize: 2, MaximumBatchingWindow: eventsource.Window(time.Second)}})
-		c.waitLine(t, "invoking the function")
-		c.cmd.Process.Signal(syscall.SIGTERM)
-		c.waitProcessed(t, want)
-		c.terminate(t)
+		c.waitBusy(t)
+		got := c.terminate(t) // mid-batch
+		for _, w := range want {
+			if got[w] != 1 {
+				t.Errorf("%q processed %d times before the exit, want once: %v", w, got[w], got)
+			}
+		}
 		if n := queueDepth(t, ch, "shutdown"); n != 0 {
 			t.Errorf("%d messages left: the finished batch was not acknowledged", n)
 		}

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"strconv"
-	"syscall"
 	"testing"
 	"time"
 
@@ -212,7 +211,7 @@ func TestEventSourceSQS(t *testing.T) {
 		send(t, c, q, want...)
 		cfg := &eventsource.SQS{Queue: q, Endpoint: endpoint, BatchSize: 4, MaximumBatchingWindow: eventsource.Window(time.Second), FunctionResponseTypes: []string{"ReportBatchItemFailures"}}
 		first := startChild(t, childSpec{SQS: cfg})
-		first.waitLine(t, "invoking the function")
+		first.waitBusy(t)
 		first.kill(t) // mid-batch: nothing of it was deleted
 		second := startChild(t, childSpec{SQS: cfg})
 		second.waitProcessed(t, want)
@@ -239,10 +238,13 @@ func TestEventSourceSQS(t *testing.T) {
 		want := []string{"sleep then x", "y"}
 		send(t, c, q, want...)
 		child := startChild(t, childSpec{SQS: &eventsource.SQS{Queue: q, Endpoint: endpoint, BatchSize: 2, MaximumBatchingWindow: eventsource.Window(time.Second)}})
-		child.waitLine(t, "invoking the function")
-		child.cmd.Process.Signal(syscall.SIGTERM)
-		child.waitProcessed(t, want)
-		child.terminate(t)
+		child.waitBusy(t)
+		got := child.terminate(t) // mid-batch
+		for _, w := range want {
+			if got[w] != 1 {
+				t.Errorf("%q processed %d times before the exit, want once: %v", w, got[w], got)
+			}
+		}
 		// Deleted before the exit: with a 30 s visibility timeout a batch
 		// left behind would still be in flight.
 		if n := sqsDepth(t, c, q); n != 0 {

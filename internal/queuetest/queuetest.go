@@ -12,7 +12,8 @@ var (
 	stops   []func()
 )
 
-func stopAtExit(f func()) {
+// AtExit registers f to run at Stop.
+func AtExit(f func()) {
 	stopsMu.Lock()
 	stops = append(stops, f)
 	stopsMu.Unlock()

@@ -83,7 +83,7 @@ func launchGoaws() (string, error) {
 	if err := cmd.Start(); err != nil {
 		return "", err
 	}
-	stopAtExit(func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) })
+	AtExit(func() { cmd.Process.Kill(); cmd.Wait(); os.RemoveAll(dir) })
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
 	for start := time.Now(); time.Since(start) < time.Minute; time.Sleep(100 * time.Millisecond) {
 		if resp, err := http.Get("http://" + addr + "/health"); err == nil {
