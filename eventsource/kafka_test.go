@@ -2,9 +2,20 @@ package eventsource_test
 
 import (
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
+	"math/big"
+	"net"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -216,6 +227,23 @@ func TestEventSourceKafka(t *testing.T) {
 			t.Error("an unsupported SASL mechanism was accepted")
 		}
 	})
+
+	t.Run("tls", func(t *testing.T) {
+		serverTLS, roots, caFile := selfSignedTLS(t)
+		secure := queuetest.Kafka(t, kfake.TLS(serverTLS))
+		produceTLS := &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(secure...), kgo.AllowAutoTopicCreation(), kgo.DialTLSConfig(produceTLS))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer cl.Close()
+		if err := cl.ProduceSync(context.Background(), rec("encrypted", "over tls")).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+		r := newRecorder(t, "queue-consumer")
+		kafkaSource(t, eventsource.Kafka{BootstrapServers: secure, Topics: []string{"encrypted"}, TLS: &eventsource.KafkaTLS{CAFile: caFile}}, r)
+		eventually(t, "the record", func() bool { return r.processed()["over tls"] == 1 })
+	})
 }
 
 func scramAuth(user, pass string) sasl.Mechanism {
@@ -242,4 +270,32 @@ func createTopic(t *testing.T, brokers []string, name string) {
 	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
 		t.Fatal(err)
 	}
+}
+
+// selfSignedTLS makes a certificate for 127.0.0.1: the server's TLS
+// configuration, a pool trusting it, and its PEM file.
+func selfSignedTLS(t *testing.T) (*tls.Config, *x509.CertPool, string) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "kfake"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		IsCA: true, BasicConstraintsValid: true,
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cert, _ := x509.ParseCertificate(der)
+	pool := x509.NewCertPool()
+	pool.AddCert(cert)
+	file := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(file, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &tls.Config{Certificates: []tls.Certificate{{Certificate: [][]byte{der}, PrivateKey: key}}, MinVersion: tls.VersionTLS12}, pool, file
 }
