@@ -65,7 +65,7 @@ func launchGoaws() (string, error) {
 		return "", err
 	}
 	install := exec.Command("go", "install", "github.com/Admiral-Piett/goaws/app/cmd@v0.4.5")
-	install.Env = append(os.Environ(), "GOBIN="+dir)
+	install.Env = append(os.Environ(), "GOBIN="+dir, "GOFLAGS=") // a GOFLAGS -mod setting would refuse pkg@version
 	install.Dir = dir
 	if out, err := install.CombinedOutput(); err != nil {
 		return "", fmt.Errorf("go install goaws: %v\n%s", err, out)
