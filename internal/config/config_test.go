@@ -902,3 +902,20 @@ func TestParseAliasBombs(t *testing.T) {
 		})
 	}
 }
+
+// TestTemplateEventSourcesWithUnsetVariables: ferry image and ferry k8s
+// read event sources whose ${NAME} only the pod has; ferry serve does not.
+func TestTemplateEventSourcesWithUnsetVariables(t *testing.T) {
+	workspace(t)
+	yml := []byte("functions:\n  - name: hello\n    module: build/hello.wasm\n    eventSources:\n      - rabbitmq: {url: '${FERRY_TEST_UNSET_URL}', queue: jobs}\n")
+	f, err := ParseTemplate("ferry.yaml", yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := f.Functions[0].EventSources; len(es) != 1 || es[0].RabbitMQ.URL != "${FERRY_TEST_UNSET_URL}" {
+		t.Errorf("event sources %+v", es)
+	}
+	if _, err := Parse("ferry.yaml", yml); err == nil || !strings.Contains(err.Error(), "FERRY_TEST_UNSET_URL") {
+		t.Errorf("ferry serve's parse: %v", err)
+	}
+}

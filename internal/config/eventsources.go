@@ -139,7 +139,19 @@ func (p *parser) eventSources(n *yaml.Node, where string) []EventSource {
 			p.fail(v, at+": "+kind, "%s", strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
 			continue
 		}
-		expanded, err := es.expand(Expand)
+		expanded, err := es.expand(func(s string) (string, error) { return expand(s, p.getenv) })
+		if err != nil && p.keepRefs {
+			// A template (ferry image, ferry k8s) may name variables only
+			// the pod has; the source is checked when ferry serve starts it.
+			if _, err := es.expand(func(s string) (string, error) {
+				return expand(s, func(string) (string, bool) { return "", true })
+			}); err != nil {
+				p.fail(v, at+": "+kind, "%v", err)
+				continue
+			}
+			out = append(out, es)
+			continue
+		}
 		if err != nil {
 			p.fail(v, at+": "+kind, "%v", err)
 			continue
