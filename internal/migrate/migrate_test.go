@@ -707,3 +707,39 @@ Resources:
 		t.Errorf("the brokers' variable is not reported:\n%s", itemsText(res))
 	}
 }
+
+// TestServerlessSQSEvent: a serverless.yml sqs event becomes an SQS event
+// source; a queue of the stack becomes a ${NAME} to set.
+func TestServerlessSQSEvent(t *testing.T) {
+	dir := writeApp(t, withHandler(map[string]string{"serverless.yml": `service: s
+provider: {name: aws, runtime: provided.al2023}
+functions:
+  fn:
+    handler: bootstrap
+    events:
+      - sqs: arn:aws:sqs:us-east-1:123456789012:plain
+      - sqs:
+          arn: {Fn::GetAtt: [Jobs, Arn]}
+          batchSize: 25
+          maximumBatchingWindow: 3
+          functionResponseType: ReportBatchItemFailures
+          filterPatterns:
+            - body: {kind: [order]}
+`}))
+	res := run(t, Options{Path: dir})
+	fn := function(t, loaded(t, res), "fn")
+	if len(fn.EventSources) != 2 {
+		t.Fatalf("event sources %+v\n%s", fn.EventSources, res.Config)
+	}
+	a, b := fn.EventSources[0].SQS, fn.EventSources[1].SQS
+	if a.Queue != "arn:aws:sqs:us-east-1:123456789012:plain" {
+		t.Errorf("first %+v", a)
+	}
+	if b.Queue != "${FN_SQS_QUEUE}" || b.BatchSize != 25 || b.MaximumBatchingWindow != eventsource.Window(3*time.Second) ||
+		len(b.FunctionResponseTypes) != 1 || len(b.FilterCriteria.Filters) != 1 || b.FilterCriteria.Filters[0].Pattern != `{"body":{"kind":["order"]}}` {
+		t.Errorf("second %+v", b)
+	}
+	if !hasItem(res, Attention, "set FN_SQS_QUEUE to the queue's URL") {
+		t.Errorf("items:\n%s", itemsText(res))
+	}
+}
