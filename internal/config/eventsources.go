@@ -84,6 +84,33 @@ func (e EventSource) expand(expand func(string) (string, error)) (EventSource, e
 	return e, nil
 }
 
+// normalize makes empty lists nil, as Marshal leaves them out: a file and
+// its Marshal output parse to the same value.
+func (e *EventSource) normalize() {
+	nilIfEmpty := func(s []string) []string {
+		if len(s) == 0 {
+			return nil
+		}
+		return s
+	}
+	filters := func(f *eventsource.FilterCriteria) {
+		if len(f.Filters) == 0 {
+			f.Filters = nil
+		}
+	}
+	switch {
+	case e.SQS != nil:
+		e.SQS.FunctionResponseTypes = nilIfEmpty(e.SQS.FunctionResponseTypes)
+		filters(&e.SQS.FilterCriteria)
+	case e.Kafka != nil:
+		e.Kafka.BootstrapServers = nilIfEmpty(e.Kafka.BootstrapServers)
+		e.Kafka.Topics = nilIfEmpty(e.Kafka.Topics)
+		filters(&e.Kafka.FilterCriteria)
+	case e.RabbitMQ != nil:
+		filters(&e.RabbitMQ.FilterCriteria)
+	}
+}
+
 // yamlKeys lists the keys a configuration struct takes, from its yaml tags.
 func yamlKeys(v any) []string {
 	var keys []string
@@ -136,9 +163,11 @@ func (p *parser) eventSources(n *yaml.Node, where string) []EventSource {
 			continue
 		}
 		if err := deref(v).Decode(target); err != nil {
-			p.fail(v, at+": "+kind, "%s", strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  "))
+			msg := strings.TrimPrefix(err.Error(), "yaml: unmarshal errors:\n  ")
+			p.fail(v, at+": "+kind, "%s", strings.Join(strings.Fields(strings.ReplaceAll(msg, "\n", "; ")), " "))
 			continue
 		}
+		es.normalize()
 		expanded, err := es.expand(func(s string) (string, error) { return expand(s, p.getenv) })
 		if err != nil && p.keepRefs {
 			// A template (ferry image, ferry k8s) may name variables only
