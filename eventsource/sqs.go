@@ -207,7 +207,7 @@ func cmpInt(v, def int) int {
 // the function and deleting what succeeded, until ctx ends.
 func (s *sqsSource) Run(ctx context.Context) error {
 	backoff := 200 * time.Millisecond
-	for s.client == nil || s.url == "" {
+	for {
 		err := s.resolve(ctx)
 		if err == nil {
 			break
