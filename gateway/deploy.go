@@ -164,7 +164,12 @@ func (d *Gateway) Start() {
 
 // EventSources is the number of queue and stream event sources Start sets
 // polling.
-func (d *Gateway) EventSources() int { return len(d.sources.srcs) }
+func (d *Gateway) EventSources() int {
+	if d.sources == nil {
+		return 0
+	}
+	return len(d.sources.srcs)
+}
 
 // StopEventSources stops polling queues and waits, up to ctx's deadline,
 // for the batches being invoked to finish and be acknowledged. Close calls

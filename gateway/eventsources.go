@@ -69,6 +69,9 @@ func newEventSources(cfg *config.File, fns map[string]*adapter.Function, reg pro
 
 // start sets every source polling.
 func (e *eventSources) start(logs io.Writer) {
+	if e == nil {
+		return
+	}
 	ctx, cancel := context.WithCancel(context.Background())
 	e.cancel = cancel
 	for _, src := range e.srcs {
@@ -84,6 +87,9 @@ func (e *eventSources) start(logs io.Writer) {
 // being invoked to finish and be acknowledged. A batch still running then
 // is not acknowledged: its messages come back after the restart.
 func (e *eventSources) stop(ctx context.Context) error {
+	if e == nil {
+		return nil
+	}
 	e.cancel()
 	done := make(chan struct{})
 	go func() { e.wg.Wait(); close(done) }()
