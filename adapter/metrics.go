@@ -39,6 +39,7 @@ const (
 	TriggerEvent    = "event"    // asynchronous: Invoke API Event, destinations
 	TriggerHTTP     = "http"     // an HTTP route
 	TriggerSchedule = "schedule" // a schedule, through the async queue
+	TriggerQueue    = "queue"    // an event source: SQS, Kafka, RabbitMQ
 )
 
 // Outcomes, the values of the "outcome" label.

@@ -38,6 +38,7 @@ type Gateway struct {
 	opts      Options
 	scheduler *Scheduler
 	stopOnce  sync.Once
+	sources   *eventSources
 }
 
 // Options configure New.
@@ -121,7 +122,14 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 		})
 		errs = append(errs, err)
 	}
+	if errors.Join(errs...) == nil {
+		d.sources, err = newEventSources(cfg, d.Functions, opts.Metrics, logs)
+		errs = append(errs, err)
+	}
 	if err := errors.Join(errs...); err != nil {
+		if d.Queue != nil {
+			d.Queue.Close(ctx)
+		}
 		for _, f := range d.Functions {
 			f.Close(ctx)
 		}
@@ -140,7 +148,8 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 }
 
 // Start starts the Azure hosts (their queue triggers and, unless
-// NoTimers, timers) and fires d.Schedules into the queue.
+// NoTimers, timers), fires d.Schedules into the queue and sets the event
+// sources polling.
 func (d *Gateway) Start() {
 	for _, h := range d.Azure {
 		h.Start()
@@ -150,6 +159,24 @@ func (d *Gateway) Start() {
 		m = NewScheduleMetrics(d.opts.Metrics)
 	}
 	d.scheduler = StartSchedules(d.Schedules, d.Queue, m, d.opts.Log)
+	d.sources.start(d.opts.Log)
+}
+
+// EventSources is the number of queue and stream event sources Start sets
+// polling.
+func (d *Gateway) EventSources() int {
+	if d.sources == nil {
+		return 0
+	}
+	return len(d.sources.srcs)
+}
+
+// StopEventSources stops polling queues and waits, up to ctx's deadline,
+// for the batches being invoked to finish and be acknowledged. Close calls
+// it too; call it first when draining, so that batches finish while the
+// functions are still open.
+func (d *Gateway) StopEventSources(ctx context.Context) error {
+	return d.sources.stop(ctx)
 }
 
 // StopSchedules stops firing schedules; events already queued run. Close
@@ -169,6 +196,7 @@ func (d *Gateway) StopSchedules() {
 func (d *Gateway) Close(ctx context.Context) error {
 	d.StopSchedules()
 	var errs []error
+	errs = append(errs, d.StopEventSources(ctx))
 	if err := d.Queue.Close(ctx); err != nil {
 		errs = append(errs, fmt.Errorf("async queue: %w", err))
 	}

@@ -303,8 +303,8 @@ func TestMigrateServerlessServes(t *testing.T) {
 	copyFile(t, "testdata/migrate/serverless.yml", filepath.Join(dir, "serverless.yml"))
 	copyTree(t, "testdata/migrate/echo", filepath.Join(dir, "handler"))
 	code, out, errOut := ferry(t, "", "migrate", "--parameter-overrides", "stage=prod", dir)
-	if code != 1 || !strings.Contains(out, "sqs events are not run by ferry") {
-		t.Fatalf("exit %d, want 1 (the sqs event)\n%s%s", code, out, errOut)
+	if code != 1 || !strings.Contains(out, "sns events are not run by ferry") {
+		t.Fatalf("exit %d, want 1 (the sns event)\n%s%s", code, out, errOut)
 	}
 	f, err := config.LoadTemplate(filepath.Join(dir, "ferry.yaml"))
 	if err != nil {

@@ -163,6 +163,9 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		d.Schedules = nil
 	}
 	d.Start()
+	if n := d.EventSources(); n > 0 {
+		fmt.Fprintf(stderr, "ferry: %d event source(s) polling\n", n)
+	}
 	printRoutes(stderr, ln.Addr(), d)
 	if st := engine.CompileStats(); st.FromCache > 0 {
 		fmt.Fprintf(stderr, "ferry: %d module(s) compiled, %d from the compilation cache\n", st.Compiled, st.FromCache)
@@ -187,6 +190,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	defer cancel()
 	status := 0
 	d.StopSchedules()
+	// Stop polling queues; batches being invoked finish and are acknowledged.
+	if err := d.StopEventSources(dctx); err != nil {
+		fmt.Fprintf(stderr, "ferry: %v\n", err)
+		status = 1
+	}
 	if err := httpSrv.Shutdown(dctx); err != nil {
 		fmt.Fprintf(stderr, "ferry: drain: %v\n", err)
 		status = 1

@@ -145,6 +145,8 @@ type Function struct {
 	AsyncConfig FunctionAsync
 	HTTP        []HTTPRoute
 	Schedules   []ScheduleTrigger
+	// EventSources are the queues and streams that invoke the function.
+	EventSources []EventSource
 	// Line is the line of the function's entry in the file.
 	Line int
 }

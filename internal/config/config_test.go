@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/eventsource"
 )
 
 // workspace makes a directory with the files the test configs point at,
@@ -110,6 +111,27 @@ functions:
     environment:
       SECRET: ${FERRY_TEST_SECRET}
       PRICE: $$5 and $HOME
+    eventSources:
+      - sqs:
+          queue: arn:aws:sqs:eu-west-1:000123456789:orders
+          batchSize: 100
+          maximumBatchingWindow: 2
+          functionResponseTypes: [ReportBatchItemFailures]
+          maximumConcurrency: 4
+          filterCriteria:
+            filters:
+              - pattern: '{"body":{"kind":["order"]}}'
+      - kafka:
+          bootstrapServers: [broker-1:9092, broker-2:9092]
+          topics: [payments]
+          startingPosition: LATEST
+          maximumBatchingWindow: 500ms
+          onFailure: {topic: payments-dlt}
+          sasl: {mechanism: SCRAM-SHA-512, username: ferry, password: "${FERRY_TEST_SECRET}"}
+      - rabbitmq:
+          url: amqp://ferry:${FERRY_TEST_SECRET}@rabbit:5672/
+          queue: jobs
+          virtualHost: prod
 `
 
 func TestParseFullFile(t *testing.T) {
@@ -204,7 +226,17 @@ func TestParseFullFile(t *testing.T) {
 				Files:                filepath.Join(dir, "src"),
 				EphemeralStorage:     1024,
 				Environment:          map[string]string{"SECRET": "s3cr3t", "PRICE": "$5 and $HOME"},
-				Line:                 61,
+				// Event sources keep their ${NAME} references until they start.
+				EventSources: []EventSource{
+					{SQS: &eventsource.SQS{Queue: "arn:aws:sqs:eu-west-1:000123456789:orders", BatchSize: 100, MaximumBatchingWindow: eventsource.Window(2 * time.Second),
+						FunctionResponseTypes: []string{"ReportBatchItemFailures"}, MaximumConcurrency: 4,
+						FilterCriteria: eventsource.FilterCriteria{Filters: []eventsource.Filter{{Pattern: `{"body":{"kind":["order"]}}`}}}}, Line: 73},
+					{Kafka: &eventsource.Kafka{BootstrapServers: []string{"broker-1:9092", "broker-2:9092"}, Topics: []string{"payments"}, StartingPosition: "LATEST",
+						MaximumBatchingWindow: eventsource.Window(500 * time.Millisecond), OnFailure: &eventsource.KafkaDestination{Topic: "payments-dlt"},
+						SASL: &eventsource.KafkaSASL{Mechanism: "SCRAM-SHA-512", Username: "ferry", Password: "${FERRY_TEST_SECRET}"}}, Line: 82},
+					{RabbitMQ: &eventsource.RabbitMQ{URL: "amqp://ferry:${FERRY_TEST_SECRET}@rabbit:5672/", Queue: "jobs", VirtualHost: "prod"}, Line: 89},
+				},
+				Line: 61,
 			},
 		},
 	}
@@ -293,7 +325,15 @@ func TestParseErrors(t *testing.T) {
 				`ferry.yaml:1: functions: missing; the file needs at least one function or Azure app`,
 			}},
 		{"SAM key", head + "    MemorySize: 256\n",
-			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, spareInstances, primeEvent, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage)`}},
+			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, spareInstances, primeEvent, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage, eventSources)`}},
+		{"event sources", head + "    eventSources:\n      - sqs: {queue: 'not a queue', batchSize: 20}\n      - kafka: {topics: [t], bootstrap: [b:9092]}\n      - rabbitmq: {url: 'amqp://${FERRY_UNSET_VARIABLE}@h/', queue: q}\n      - sqs: {queue: 'arn:aws:sqs:us-east-1:1:q'}\n        kafka: {topics: [t]}\n      - rabbitmq: {url: 'amqp://h/', queue: q, filterCriteria: {filters: [{pattern: '{\"data\": \"x\"}'}]}}\n",
+			[]string{
+				`ferry.yaml:5: functions[0] (hello): eventSources[0]: sqs queue "not a queue": neither a queue URL nor an ARN`,
+				`ferry.yaml:6: functions[0] (hello): eventSources[1]: kafka: unknown key "bootstrap" (want one of bootstrapServers, topics, consumerGroupId, startingPosition, batchSize, maximumBatchingWindow, maximumRetryAttempts, onFailure, sasl, tls, filterCriteria, eventSourceArn)`,
+				`ferry.yaml:7: functions[0] (hello): eventSources[2]: rabbitmq: ${FERRY_UNSET_VARIABLE} is not set in ferry's environment`,
+				`ferry.yaml:8: functions[0] (hello): eventSources[3]: want exactly one of sqs, kafka, rabbitmq`,
+				`ferry.yaml:10: functions[0] (hello): eventSources[4]: rabbitmq q: filterCriteria.filters[0].pattern: data: match values must be in an array, e.g. ["x"]`,
+			}},
 		{"host without scheme", head + "    allowedOutboundHosts: [example.com, 'https://*']\n",
 			[]string{`ferry.yaml:4: functions[0] (hello): allowedOutboundHosts[0]: "example.com" has no scheme: write scheme://host[:port], e.g. https://example.com`}},
 		{"host with path", head + "    allowedOutboundHosts:\n      - https://example.com/api\n      - ftp://example.com\n      - https://a.*.com\n      - http://x:99999\n",
@@ -647,6 +687,9 @@ func sameConfig(t *testing.T, got, want *File, data []byte) {
 				fn.Schedules[j].Line = 0
 				fn.Schedules[j].Schedule = nil
 			}
+			for j := range fn.EventSources {
+				fn.EventSources[j].Line = 0
+			}
 		}
 	}
 	clear(want)
@@ -857,5 +900,22 @@ func TestParseAliasBombs(t *testing.T) {
 				t.Fatalf("error = %v\nwant %s…", err, c.want)
 			}
 		})
+	}
+}
+
+// TestTemplateEventSourcesWithUnsetVariables: ferry image and ferry k8s
+// read event sources whose ${NAME} only the pod has; ferry serve does not.
+func TestTemplateEventSourcesWithUnsetVariables(t *testing.T) {
+	workspace(t)
+	yml := []byte("functions:\n  - name: hello\n    module: build/hello.wasm\n    eventSources:\n      - rabbitmq: {url: '${FERRY_TEST_UNSET_URL}', queue: jobs}\n")
+	f, err := ParseTemplate("ferry.yaml", yml)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if es := f.Functions[0].EventSources; len(es) != 1 || es[0].RabbitMQ.URL != "${FERRY_TEST_UNSET_URL}" {
+		t.Errorf("event sources %+v", es)
+	}
+	if _, err := Parse("ferry.yaml", yml); err == nil || !strings.Contains(err.Error(), "FERRY_TEST_UNSET_URL") {
+		t.Errorf("ferry serve's parse: %v", err)
 	}
 }

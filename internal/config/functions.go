@@ -117,6 +117,9 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 			}
 		}
 	}
+	if v := m["eventSources"]; v != nil {
+		fn.EventSources = p.eventSources(v, at("eventSources"))
+	}
 	if v := m["schedule"]; v != nil {
 		if items, ok := p.seq(v, at("schedule")); ok {
 			for j, item := range items {

@@ -9,7 +9,7 @@ var (
 	fileKeys          = []string{"region", "accountId", "logFormat", "async", "functions", "azureApps", "kubernetes"}
 	queueKeys         = []string{"queueSize", "maxQueued", "spoolDir"}
 	azureAppKeys      = []string{"path", "module", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts"}
-	functionKeys      = []string{"name", "module", "source", "memory", "timeout", "environment", "concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule", "allowedOutboundHosts", "files", "ephemeralStorage"}
+	functionKeys      = []string{"name", "module", "source", "memory", "timeout", "environment", "concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule", "allowedOutboundHosts", "files", "ephemeralStorage", "eventSources"}
 	functionAsyncKeys = []string{"maxRetries", "retryDelays", "maxEventAge", "onSuccess", "onFailure"}
 	destinationKeys   = []string{"function", "file"}
 	routeKeys         = []string{"path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors", "apiKeyRequired", "authorizer"}
@@ -17,6 +17,7 @@ var (
 	jwtKeys           = []string{"issuer", "audience", "jwksUri", "jwks"}
 	corsKeys          = []string{"allowOrigins", "allowMethods", "allowHeaders", "exposeHeaders", "maxAge", "allowCredentials"}
 	scheduleKeys      = []string{"expression", "input", "enabled", "name"}
+	eventSourceKeys   = []string{"sqs", "kafka", "rabbitmq"}
 	kubernetesKeys    = []string{"name", "namespace", "image", "replicas", "autoscaling", "keda"}
 	autoscalingKeys   = []string{"minReplicas", "maxReplicas", "targetCPU"}
 	kedaKeys          = []string{"serverAddress", "query", "threshold", "minReplicas", "maxReplicas"}

@@ -48,6 +48,9 @@ func Marshal(f *File) ([]byte, error) {
 			}
 			fy.HTTP = append(fy.HTTP, ry)
 		}
+		for _, e := range fn.EventSources {
+			fy.EventSources = append(fy.EventSources, eventSourceYAML{SQS: e.SQS, Kafka: e.Kafka, RabbitMQ: e.RabbitMQ})
+		}
 		for _, s := range fn.Schedules {
 			sy := scheduleYAML{Name: s.Name, Expression: s.Expression}
 			if !s.Enabled {
@@ -135,6 +138,7 @@ type functionYAML struct {
 	Async                *functionAsyncYAML `yaml:"async,omitempty"`
 	HTTP                 []routeYAML        `yaml:"http,omitempty"`
 	Schedule             []scheduleYAML     `yaml:"schedule,omitempty"`
+	EventSources         []eventSourceYAML  `yaml:"eventSources,omitempty"`
 }
 
 type functionAsyncYAML struct {

@@ -134,8 +134,12 @@ func Generate(o Options) ([]Object, error) {
 		{"Deployment", g.name, g.deployment(yml)},
 		{"Service", g.name, g.service()},
 		{"NetworkPolicy", g.name, networkPolicy(o, g.cfg, g.meta(g.name, nil), g.selector, g.name)},
-		g.autoscaler(),
 	}
+	scaling, err := g.autoscaler()
+	if err != nil {
+		return nil, err
+	}
+	objs = append(objs, scaling...)
 	cronJobs, err := g.cronJobs()
 	if err != nil {
 		return nil, err
@@ -342,6 +346,7 @@ func (g *generator) deployment(yml []byte) *appsv1.Deployment {
 		{Name: "FERRY_CACHE_DIR", Value: image.ScratchDir},
 		{Name: "FERRY_CACHE_SEED", Value: image.CacheSeedDir},
 	}, g.credEnv...)
+	env = append(env, eventSourceEnv(g.cfg, g.name)...)
 	name, img, labels, selector := g.name, g.img, g.labels, g.selector
 	drain, grace, requestMB, limitMB, scratchMB := g.sz.drain, g.sz.grace, g.sz.requestMB, g.sz.limitMB, g.sz.scratchMB
 	podSecurity, restricted, mounts, volumes := g.podSecurity, g.restricted, g.mounts, g.volumes
@@ -421,13 +426,19 @@ func (g *generator) service() *corev1.Service {
 	}
 }
 
-// autoscaler is the HorizontalPodAutoscaler, or KEDA's ScaledObject.
-func (g *generator) autoscaler() Object {
+// autoscaler is the HorizontalPodAutoscaler, or KEDA's ScaledObject with
+// a trigger per event source (and the TriggerAuthentications they use).
+func (g *generator) autoscaler() ([]Object, error) {
 	kc, o, name, ns, meta := g.kc, g.o, g.name, g.ns, g.meta
 	minReplicas := int32(firstInt(kc.Autoscaling.MinReplicas, kc.Replicas, DefaultReplicas))
 	maxReplicas := int32(firstInt(kc.Autoscaling.MaxReplicas, DefaultMaxReplicas))
 	maxReplicas = max(maxReplicas, minReplicas)
-	if kd := kc.KEDA; kd != nil || o.KEDA {
+	queueTriggers, queueAuths, err := eventSourceTriggers(g.cfg, name, meta)
+	if err != nil {
+		return nil, err
+	}
+	// Event sources scale on their queues' depth, which only KEDA reads.
+	if kd := kc.KEDA; kd != nil || o.KEDA || len(queueTriggers) > 0 {
 		if kd == nil {
 			kd = &config.KEDA{}
 		}
@@ -451,7 +462,8 @@ func (g *generator) autoscaler() Object {
 				}}},
 			},
 		}
-		return Object{"ScaledObject", name, so}
+		so.Spec.Triggers = append(so.Spec.Triggers, queueTriggers...)
+		return append(queueAuths, Object{"ScaledObject", name, so}), nil
 	}
 	hpa := &autoscalingv2.HorizontalPodAutoscaler{
 		TypeMeta:   metav1.TypeMeta{APIVersion: "autoscaling/v2", Kind: "HorizontalPodAutoscaler"},
@@ -469,7 +481,7 @@ func (g *generator) autoscaler() Object {
 			}},
 		},
 	}
-	return Object{"HorizontalPodAutoscaler", name, hpa}
+	return []Object{{"HorizontalPodAutoscaler", name, hpa}}, nil
 }
 
 // cronJob is the CronJob that fires one schedule with args.
@@ -719,8 +731,9 @@ type ScaleTarget struct {
 
 // ScaleTrigger is one KEDA trigger.
 type ScaleTrigger struct {
-	Type     string            `json:"type"`
-	Metadata map[string]string `json:"metadata"`
+	Type              string             `json:"type"`
+	Metadata          map[string]string  `json:"metadata"`
+	AuthenticationRef *AuthenticationRef `json:"authenticationRef,omitempty"`
 }
 
 // YAML writes objs as one multi-document YAML stream.

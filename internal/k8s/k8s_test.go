@@ -33,6 +33,7 @@ type decoded struct {
 	scaledObject []ScaledObject
 	cronJobs     []batchv1.CronJob
 	policies     []networkingv1.NetworkPolicy
+	triggerAuths []TriggerAuthentication
 }
 
 // decodeStrict decodes every document of data into its kind's type;
@@ -71,6 +72,10 @@ func decodeStrict(t *testing.T, data []byte) *decoded {
 			var o networkingv1.NetworkPolicy
 			err = yaml.UnmarshalStrict(doc, &o)
 			d.policies = append(d.policies, o)
+		case "keda.sh/v1alpha1 TriggerAuthentication":
+			var o TriggerAuthentication
+			err = yaml.UnmarshalStrict(doc, &o)
+			d.triggerAuths = append(d.triggerAuths, o)
 		case "batch/v1 CronJob":
 			var o batchv1.CronJob
 			err = yaml.UnmarshalStrict(doc, &o)
@@ -597,4 +602,89 @@ func matches(selector, labels map[string]string) bool {
 		}
 	}
 	return true
+}
+
+// TestEventSourceTriggers: each event source becomes KEDA's trigger for its
+// kind, with ${NAME} references read from the container's environment
+// (filled from the app's Secret) and never written into a manifest.
+func TestEventSourceTriggers(t *testing.T) {
+	t.Setenv("RABBIT_URL", "amqp://u:p@rabbit:5672/")
+	t.Setenv("KAFKA_PASSWORD", "hunter2-pass")
+	cfg := parse(t, `
+kubernetes: {name: workers}
+functions:
+  - name: orders
+    module: m.wasm
+    eventSources:
+      - sqs: {queue: "arn:aws:sqs:eu-west-1:123456789012:orders", batchSize: 5}
+      - kafka:
+          bootstrapServers: [b1:9092, b2:9092]
+          topics: [payments, refunds]
+          startingPosition: LATEST
+          sasl: {mechanism: SCRAM-SHA-512, username: ferry, password: "${KAFKA_PASSWORD}"}
+      - rabbitmq: {url: "${RABBIT_URL}", queue: jobs, batchSize: 20}
+`)
+	out := generate(t, cfg, Options{})
+	if strings.Contains(string(out), "hunter2-pass") || strings.Contains(string(out), "u:p@") {
+		t.Fatalf("a secret was written:\n%s", out)
+	}
+	d := decodeStrict(t, out)
+	if len(d.hpas) != 0 || len(d.scaledObject) != 1 {
+		t.Fatalf("%d HPAs, %d ScaledObjects: event sources scale with KEDA", len(d.hpas), len(d.scaledObject))
+	}
+	so := d.scaledObject[0].Spec
+	if *so.MinReplicaCount != 0 {
+		t.Errorf("minReplicaCount %d: an empty queue scales to zero", *so.MinReplicaCount)
+	}
+	byType := map[string][]ScaleTrigger{}
+	for _, tr := range so.Triggers {
+		byType[tr.Type] = append(byType[tr.Type], tr)
+	}
+	sqs := byType["aws-sqs-queue"]
+	if len(sqs) != 1 || sqs[0].Metadata["queueURL"] != "https://sqs.eu-west-1.amazonaws.com/123456789012/orders" ||
+		sqs[0].Metadata["awsRegion"] != "eu-west-1" || sqs[0].Metadata["queueLength"] != "5" || sqs[0].AuthenticationRef == nil {
+		t.Errorf("aws-sqs-queue %+v", sqs)
+	}
+	kafka := byType["kafka"]
+	if len(kafka) != 2 || kafka[0].Metadata["topic"] != "payments" || kafka[1].Metadata["topic"] != "refunds" ||
+		kafka[0].Metadata["bootstrapServers"] != "b1:9092,b2:9092" || kafka[0].Metadata["consumerGroup"] != "orders" ||
+		kafka[0].Metadata["offsetResetPolicy"] != "latest" || kafka[0].Metadata["sasl"] != "scram_sha512" || kafka[0].AuthenticationRef == nil {
+		t.Errorf("kafka %+v", kafka)
+	}
+	rabbit := byType["rabbitmq"]
+	if len(rabbit) != 1 || rabbit[0].Metadata["hostFromEnv"] != "RABBIT_URL" || rabbit[0].Metadata["queueName"] != "jobs" || rabbit[0].Metadata["value"] != "20" {
+		t.Errorf("rabbitmq %+v", rabbit)
+	}
+	if len(d.triggerAuths) != 2 {
+		t.Fatalf("%d TriggerAuthentications, want aws and kafka", len(d.triggerAuths))
+	}
+	for _, ta := range d.triggerAuths {
+		switch ta.Metadata.Name {
+		case "workers-aws":
+			if ta.Spec.PodIdentity == nil || ta.Spec.PodIdentity.Provider != "aws" {
+				t.Errorf("aws %+v", ta.Spec)
+			}
+		case "workers-kafka-orders":
+			if len(ta.Spec.SecretTargetRef) != 1 || ta.Spec.SecretTargetRef[0] != (SecretTargetRef{Parameter: "password", Name: "workers-event-sources", Key: "KAFKA_PASSWORD"}) {
+				t.Errorf("kafka %+v", ta.Spec)
+			}
+		default:
+			t.Errorf("unexpected TriggerAuthentication %s", ta.Metadata.Name)
+		}
+	}
+	env := map[string]string{}
+	for _, e := range d.deployments[0].Spec.Template.Spec.Containers[0].Env {
+		if e.ValueFrom != nil && e.ValueFrom.SecretKeyRef != nil {
+			env[e.Name] = e.ValueFrom.SecretKeyRef.Name + "/" + e.ValueFrom.SecretKeyRef.Key
+		}
+	}
+	if env["RABBIT_URL"] != "workers-event-sources/RABBIT_URL" || env["KAFKA_PASSWORD"] != "workers-event-sources/KAFKA_PASSWORD" {
+		t.Errorf("container env from the Secret: %v", env)
+	}
+
+	// A password written into ferry.yaml is refused, not copied.
+	cfg = parse(t, "functions:\n  - name: f\n    module: m.wasm\n    eventSources:\n      - rabbitmq: {url: 'amqp://u:p@rabbit/', queue: q}\n")
+	if _, err := Generate(Options{Config: cfg}); err == nil || !strings.Contains(err.Error(), "write url: ${NAME}") {
+		t.Errorf("literal password: %v", err)
+	}
 }

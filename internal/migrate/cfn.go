@@ -767,21 +767,18 @@ func (c *cfn) eventInvokeConfig(id string, n *yaml.Node, path string) error {
 
 // notRunYet says what to do for each event source ferry does not run.
 var notRunYet = map[string]string{
-	"S3":               "ferry does not receive S3 notifications: invoke the function with an S3 event through the Invoke API (ferry generate-event s3 put)",
-	"SNS":              "ferry does not subscribe to SNS topics: invoke the function with an SNS event through the Invoke API",
-	"SQS":              "ferry does not poll SQS queues yet: invoke the function with an SQS event through the Invoke API, or keep this trigger on AWS",
-	"DynamoDB":         "ferry does not read DynamoDB streams: invoke the function with a DynamoDB event through the Invoke API",
-	"Kinesis":          "ferry does not read Kinesis streams: invoke the function with a Kinesis event through the Invoke API",
-	"MQ":               "ferry does not read Amazon MQ: keep this trigger on AWS",
-	"MSK":              "ferry does not read Kafka: keep this trigger on AWS",
-	"SelfManagedKafka": "ferry does not read Kafka: keep this trigger on AWS",
-	"DocumentDB":       "ferry does not read DocumentDB change streams: keep this trigger on AWS",
-	"CloudWatchEvent":  "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
-	"EventBridgeRule":  "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
-	"CloudWatchLogs":   "ferry does not subscribe to log groups: keep this trigger on AWS",
-	"IoTRule":          "ferry does not run IoT rules: keep this trigger on AWS",
-	"AlexaSkill":       "ferry does not receive Alexa requests: keep this trigger on AWS",
-	"Cognito":          "ferry does not receive Cognito triggers: keep this trigger on AWS",
+	"S3":              "ferry does not receive S3 notifications: invoke the function with an S3 event through the Invoke API (ferry generate-event s3 put)",
+	"SNS":             "ferry does not subscribe to SNS topics: invoke the function with an SNS event through the Invoke API",
+	"SQS":             "add the queue to the function's eventSources: in ferry.yaml (sqs: {queue: …}), or invoke the function with an SQS event through the Invoke API",
+	"DynamoDB":        "ferry does not read DynamoDB streams: invoke the function with a DynamoDB event through the Invoke API",
+	"Kinesis":         "ferry does not read Kinesis streams: invoke the function with a Kinesis event through the Invoke API",
+	"DocumentDB":      "ferry does not read DocumentDB change streams: keep this trigger on AWS",
+	"CloudWatchEvent": "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
+	"EventBridgeRule": "ferry runs schedules, not event patterns: invoke the function through the Invoke API",
+	"CloudWatchLogs":  "ferry does not subscribe to log groups: keep this trigger on AWS",
+	"IoTRule":         "ferry does not run IoT rules: keep this trigger on AWS",
+	"AlexaSkill":      "ferry does not receive Alexa requests: keep this trigger on AWS",
+	"Cognito":         "ferry does not receive Cognito triggers: keep this trigger on AWS",
 }
 
 // samEvent converts one event of a SAM function.
@@ -902,6 +899,10 @@ func (c *cfn) samEvent(r *resource, name string, n *yaml.Node, path string) erro
 		item.Detail = fmt.Sprintf("schedule %s: %s", s.Name, expr)
 		if !enabled {
 			item.Detail += " (disabled)"
+		}
+	case "SQS", "MSK", "SelfManagedKafka", "MQ":
+		if err := c.queueEvent(typ, n, props, ppath, fn, &item); err != nil {
+			return err
 		}
 	default:
 		item.Status, item.Detail = NotSupported, typ+" events are not run by ferry"

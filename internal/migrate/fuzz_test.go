@@ -21,6 +21,7 @@ func FuzzTemplate(f *testing.F) {
 	f.Add("Resources:\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n      Environment:\n        Variables:\n          A: !If [C, !Ref Fn, !Sub '${AWS::Region}']\nConditions:\n  C: !Not [!Condition C]\n")
 	f.Add("Resources:\n  Fn: &a {Type: AWS::Lambda::Function, Properties: {Code: fn, Environment: {Variables: {A: !Join [',', *a]}}}}\n")
 	f.Add("Resources:\n  R: {Type: AWS::ApiGateway::Method, Properties: {ResourceId: !Ref R, Integration: {Type: AWS_PROXY, Uri: !GetAtt Fn.Arn}}}\n  Fn: {Type: AWS::Lambda::Function, Properties: {Code: fn}}\n")
+	f.Add("Resources:\n  Q: {Type: AWS::SQS::Queue}\n  Fn:\n    Type: AWS::Serverless::Function\n    Properties:\n      CodeUri: fn\n      Events:\n        S: {Type: SQS, Properties: {Queue: !GetAtt Q.Arn, BatchSize: 20, MaximumBatchingWindowInSeconds: 1, FilterCriteria: {Filters: [{Pattern: '{\"body\": [\"x\"]}'}]}}}\n        K: {Type: MSK, Properties: {Stream: arn:aws:kafka:x, Topics: [t], StartingPosition: LATEST}}\n        M: {Type: MQ, Properties: {Broker: arn:aws:mq:x, Queues: [a, b]}}\n")
 	dir := f.TempDir()
 	for name, data := range map[string]string{"fn/main.go": handlerGo, "fn/go.mod": handlerMod, "sdk/go.mod": "module " + SDKModule + "\n\ngo 1.26.0\n"} {
 		p := filepath.Join(dir, name)

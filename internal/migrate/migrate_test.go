@@ -5,7 +5,9 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/ferrywasm/ferry/eventsource"
 	"github.com/ferrywasm/ferry/internal/config"
 )
 
@@ -518,7 +520,7 @@ func main() {
 		status Status
 		text   string
 	}{
-		{NotSupported, "SQS events are not run by ferry"},
+		{Ported, "sqs event source arn:aws:sqs:us-east-1:123456789012:q"},
 		{NotSupported, "SNS events are not run by ferry"},
 		{NotSupported, "DynamoDB events are not run by ferry"},
 		{NotSupported, "Kinesis events are not run by ferry"},
@@ -616,5 +618,128 @@ Resources:
 	}
 	if !hasItem(res, NotSupported, "not a Lambda proxy integration") {
 		t.Errorf("the mock integration is not reported:\n%s", itemsText(res))
+	}
+}
+
+// TestQueueEventsBecomeEventSources: SAM's SQS, MSK, SelfManagedKafka and
+// MQ events become eventSources in ferry.yaml; what the template cannot
+// give (a stack's queue, a cluster's brokers, a broker's URL) becomes a
+// ${NAME} reference the report asks to set.
+func TestQueueEventsBecomeEventSources(t *testing.T) {
+	dir := writeApp(t, withHandler(map[string]string{
+		"template.yaml": `Transform: AWS::Serverless-2016-10-31
+Resources:
+  Orders:
+    Type: AWS::SQS::Queue
+  Worker:
+    Type: AWS::Serverless::Function
+    Properties:
+      CodeUri: fn
+      Runtime: provided.al2023
+      Handler: bootstrap
+      Events:
+        Queue:
+          Type: SQS
+          Properties:
+            Queue: !GetAtt Orders.Arn
+            BatchSize: 50
+            MaximumBatchingWindowInSeconds: 2
+            FunctionResponseTypes: [ReportBatchItemFailures]
+            ScalingConfig: {MaximumConcurrency: 4}
+            FilterCriteria:
+              Filters:
+                - Pattern: '{"body": {"kind": ["order"]}}'
+        Payments:
+          Type: MSK
+          Properties:
+            Stream: arn:aws:kafka:us-east-1:123456789012:cluster/pay/abc
+            Topics: [payments]
+            StartingPosition: LATEST
+            AmazonManagedKafkaEventSourceConfig: {ConsumerGroupId: pay-group}
+        Clicks:
+          Type: SelfManagedKafka
+          Properties:
+            KafkaBootstrapServers: [b1:9092, b2:9092]
+            Topics: [clicks]
+            SourceAccessConfigurations: [{Type: SASL_SCRAM_512_AUTH, URI: arn:aws:secretsmanager:us-east-1:123456789012:secret:k}]
+        Jobs:
+          Type: MQ
+          Properties:
+            Broker: arn:aws:mq:us-east-1:123456789012:broker:jobs:b-1
+            Queues: [jobs, retries]
+            BatchSize: 20
+`,
+	}))
+	res := run(t, Options{Path: dir})
+	fn := function(t, loaded(t, res), "Worker")
+	if len(fn.EventSources) != 5 {
+		t.Fatalf("%d event sources, want 5:\n%s", len(fn.EventSources), res.Config)
+	}
+	var sqs, msk, smk, mq1, mq2 = fn.EventSources[0].SQS, fn.EventSources[1].Kafka, fn.EventSources[2].Kafka, fn.EventSources[3].RabbitMQ, fn.EventSources[4].RabbitMQ
+	if sqs == nil || !strings.HasPrefix(sqs.Queue, "${") || sqs.BatchSize != 50 || sqs.MaximumBatchingWindow != eventsource.Window(2*time.Second) ||
+		sqs.MaximumConcurrency != 4 || len(sqs.FunctionResponseTypes) != 1 || len(sqs.FilterCriteria.Filters) != 1 {
+		t.Errorf("sqs %+v", sqs)
+	}
+	if msk == nil || msk.EventSourceARN != "arn:aws:kafka:us-east-1:123456789012:cluster/pay/abc" || msk.BootstrapServers[0] != "${WORKER_KAFKA_BROKERS}" ||
+		msk.ConsumerGroupID != "pay-group" || msk.StartingPosition != "LATEST" || msk.Topics[0] != "payments" {
+		t.Errorf("msk %+v", msk)
+	}
+	if smk == nil || strings.Join(smk.BootstrapServers, ",") != "b1:9092,b2:9092" || smk.EventSourceARN != "" || smk.Topics[0] != "clicks" {
+		t.Errorf("self-managed kafka %+v", smk)
+	}
+	if mq1 == nil || mq2 == nil || mq1.URL != "${WORKER_RABBITMQ_URL}" || mq1.BatchSize != 20 || mq1.Queue != "jobs" || mq2.Queue != "retries" {
+		t.Errorf("mq %+v %+v", mq1, mq2)
+	}
+	for _, want := range []struct {
+		status Status
+		text   string
+	}{
+		{Attention, "set the queue's variable to its URL"},
+		{Ported, "kafka event source, topics payments"},
+		{Attention, "SourceAccessConfigurations (secrets, VPC) are not read"},
+		{Attention, "ferry reads RabbitMQ brokers only"},
+	} {
+		if !hasItem(res, want.status, want.text) {
+			t.Errorf("no %q item says %q:\n%s", want.status, want.text, itemsText(res))
+		}
+	}
+	if !strings.Contains(itemsText(res)+string(res.Config), "WORKER_KAFKA_BROKERS") {
+		t.Errorf("the brokers' variable is not reported:\n%s", itemsText(res))
+	}
+}
+
+// TestServerlessSQSEvent: a serverless.yml sqs event becomes an SQS event
+// source; a queue of the stack becomes a ${NAME} to set.
+func TestServerlessSQSEvent(t *testing.T) {
+	dir := writeApp(t, withHandler(map[string]string{"serverless.yml": `service: s
+provider: {name: aws, runtime: provided.al2023}
+functions:
+  fn:
+    handler: bootstrap
+    events:
+      - sqs: arn:aws:sqs:us-east-1:123456789012:plain
+      - sqs:
+          arn: {Fn::GetAtt: [Jobs, Arn]}
+          batchSize: 25
+          maximumBatchingWindow: 3
+          functionResponseType: ReportBatchItemFailures
+          filterPatterns:
+            - body: {kind: [order]}
+`}))
+	res := run(t, Options{Path: dir})
+	fn := function(t, loaded(t, res), "fn")
+	if len(fn.EventSources) != 2 {
+		t.Fatalf("event sources %+v\n%s", fn.EventSources, res.Config)
+	}
+	a, b := fn.EventSources[0].SQS, fn.EventSources[1].SQS
+	if a.Queue != "arn:aws:sqs:us-east-1:123456789012:plain" {
+		t.Errorf("first %+v", a)
+	}
+	if b.Queue != "${FN_SQS_QUEUE}" || b.BatchSize != 25 || b.MaximumBatchingWindow != eventsource.Window(3*time.Second) ||
+		len(b.FunctionResponseTypes) != 1 || len(b.FilterCriteria.Filters) != 1 || b.FilterCriteria.Filters[0].Pattern != `{"body":{"kind":["order"]}}` {
+		t.Errorf("second %+v", b)
+	}
+	if !hasItem(res, Attention, "set FN_SQS_QUEUE to the queue's URL") {
+		t.Errorf("items:\n%s", itemsText(res))
 	}
 }

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/eventsource"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/lambdaspec"
 )
@@ -518,12 +519,12 @@ func (s *sls) event(key string, i int, ev any, prov map[string]any, fn *config.F
 			fn.Schedules = append(fn.Schedules, st)
 		}
 		item.Detail = "schedule " + strings.Join(rates, ", ")
+	case "sqs":
+		s.sqsEvent(spec, fn, &item)
 	default:
 		item.Status = NotSupported
 		item.Detail = typ + " events are not run by ferry"
 		switch typ {
-		case "sqs":
-			item.Action = notRunYet["SQS"]
 		case "s3":
 			item.Action = notRunYet["S3"]
 		case "sns":
@@ -536,4 +537,45 @@ func (s *sls) event(key string, i int, ev any, prov map[string]any, fn *config.F
 	}
 	s.add(item)
 	return nil
+}
+
+// sqsEvent converts an sqs event (an ARN, or {arn, batchSize,
+// maximumBatchingWindow, functionResponseType, filterPatterns, enabled})
+// into an SQS event source.
+func (s *sls) sqsEvent(spec any, fn *config.Function, item *Item) {
+	c := &eventsource.SQS{}
+	var arn any = spec
+	if m, ok := spec.(map[string]any); ok {
+		arn = m["arn"]
+		if m["enabled"] == false {
+			item.Status, item.Detail = NotSupported, "sqs event is disabled in serverless.yml"
+			item.Action = "left out; add it to eventSources: in ferry.yaml to run it"
+			return
+		}
+		c.BatchSize, _ = m["batchSize"].(int)
+		if w, ok := m["maximumBatchingWindow"].(int); ok {
+			c.MaximumBatchingWindow = eventsource.Window(time.Duration(w) * time.Second)
+		}
+		if m["functionResponseType"] == "ReportBatchItemFailures" {
+			c.FunctionResponseTypes = []string{"ReportBatchItemFailures"}
+		}
+		if fps, ok := m["filterPatterns"].([]any); ok {
+			for _, fp := range fps {
+				b, err := json.Marshal(fp)
+				if err == nil {
+					c.FilterCriteria.Filters = append(c.FilterCriteria.Filters, eventsource.Filter{Pattern: string(b)})
+				}
+			}
+		}
+	}
+	if a, ok := arn.(string); ok && strings.HasPrefix(a, "arn:") {
+		c.Queue = a
+	} else {
+		// A queue of the stack (Fn::GetAtt): its ARN is known once deployed.
+		name := strings.ToUpper(envName(fn.Name)) + "_SQS_QUEUE"
+		c.Queue = "${" + name + "}"
+		item.Status, item.Action = Attention, "set "+name+" to the queue's URL"
+	}
+	fn.EventSources = append(fn.EventSources, config.EventSource{SQS: c})
+	item.Detail = "sqs event source " + c.Queue
 }
