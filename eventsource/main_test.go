@@ -244,27 +244,6 @@ func (c *child) waitBusy(t *testing.T) {
 	})
 }
 
-// waitLine reads the child's output until a line contains s, and returns
-// the lines read.
-func (c *child) waitLine(t *testing.T, s string) []string {
-	t.Helper()
-	var seen []string
-	timeout := time.After(2 * time.Minute)
-	for {
-		select {
-		case l := <-c.lines:
-			seen = append(seen, l)
-			if strings.Contains(l, s) {
-				return seen
-			}
-		case <-c.done:
-			t.Fatalf("child exited before logging %q", s)
-		case <-timeout:
-			t.Fatalf("timed out waiting for the child to log %q", s)
-		}
-	}
-}
-
 // kill SIGKILLs the child and waits for it.
 func (c *child) kill(t *testing.T) {
 	c.cmd.Process.Signal(syscall.SIGKILL)

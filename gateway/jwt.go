@@ -372,12 +372,21 @@ func parseJWKS(data []byte) (map[string]crypto.PublicKey, error) {
 			default:
 				continue
 			}
-			x, y := b64(k.X), b64(k.Y)
-			if x == nil || y == nil {
+			// JWK's x and y are the coordinates' fixed-size big-endian
+			// octets; as an uncompressed point, the parser also checks that
+			// the point is on the curve.
+			size := (curve.Params().BitSize + 7) / 8
+			x, errX := base64.RawURLEncoding.DecodeString(k.X)
+			y, errY := base64.RawURLEncoding.DecodeString(k.Y)
+			if errX != nil || errY != nil || len(x) == 0 || len(y) == 0 || len(x) > size || len(y) > size {
 				return nil, fmt.Errorf("key %q: not an EC public key", k.Kid)
 			}
-			pub := &ecdsa.PublicKey{Curve: curve, X: x, Y: y}
-			if _, err := pub.ECDH(); err != nil { // on the curve
+			point := make([]byte, 1+2*size)
+			point[0] = 4
+			copy(point[1+size-len(x):1+size], x)
+			copy(point[1+2*size-len(y):], y)
+			pub, err := ecdsa.ParseUncompressedPublicKey(curve, point)
+			if err != nil {
 				return nil, fmt.Errorf("key %q: not a point on %s", k.Kid, k.Crv)
 			}
 			keys[k.Kid] = pub
