@@ -22,7 +22,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return flagStatus(err)
 	}
 	if len(pos) != 1 {
 		return fail(stderr, "build", errors.New("want exactly one package directory, e.g. ferry build ./samples/hello"))

@@ -34,7 +34,7 @@ func runImage(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	if pos, err := parseArgs(fs, args); err != nil {
-		return 2
+		return flagStatus(err)
 	} else if len(pos) > 0 {
 		return fail(stderr, "image", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}
@@ -93,7 +93,7 @@ func runCompile(ctx context.Context, args []string, stdout, stderr io.Writer) in
 	}
 	modules, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return flagStatus(err)
 	}
 	if *dir == "" || len(modules) == 0 {
 		fs.Usage()

@@ -43,7 +43,7 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return flagStatus(err)
 	}
 	if len(pos) != 1 && *azureApp != "" {
 		return fail(stderr, "invoke", errors.New("want exactly one function of the app, e.g. ferry invoke --azure-app ./app HttpExample -e invocation.json"))
@@ -60,7 +60,7 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	cfg.Name = *name
 	if cfg.Name == "" {
-		cfg.Name = strings.TrimSuffix(filepath.Base(module), ".wasm")
+		cfg.Name = defaultFunctionName(module)
 	}
 	cfg.Environment = map[string]string{}
 	if *envFile != "" {
@@ -122,6 +122,17 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// defaultFunctionName names a function after its module file (hello.wasm)
+// or handler directory, as `ferry build` names its output: "." and "./dir"
+// are resolved first, so `ferry invoke .` runs the current directory's
+// handler under that directory's name.
+func defaultFunctionName(module string) string {
+	if abs, err := filepath.Abs(module); err == nil {
+		module = abs
+	}
+	return strings.TrimSuffix(filepath.Base(module), ".wasm")
 }
 
 // parseTimeout accepts seconds, as SAM templates give them, or a Go

@@ -46,7 +46,7 @@ func runK8s(args []string, stdout, stderr io.Writer) int {
 		fs.PrintDefaults()
 	}
 	if pos, err := parseArgs(fs, args); err != nil {
-		return 2
+		return flagStatus(err)
 	} else if len(pos) > 0 {
 		return fail(stderr, "k8s", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}
@@ -118,7 +118,7 @@ func runFireSchedule(args []string, stdout, stderr io.Writer) int {
 	}
 	pos, err := parseArgs(fs, args)
 	if err != nil {
-		return 2
+		return flagStatus(err)
 	}
 	if len(pos) != 1 {
 		fs.Usage()
@@ -264,6 +264,10 @@ func schedulePayload(cfg *config.File, rule string, now time.Time) (string, []by
 // exec probe for images without curl, where ferry listens on the pod's
 // loopback only (the sidecar example) and kubelet's httpGet cannot reach it.
 func runProbe(args []string, stderr io.Writer) int {
+	if isHelp(args) {
+		fmt.Fprintln(stderr, "Usage: ferry probe URL\n\nExits 0 if URL answers 200, 1 otherwise: an exec probe for images without curl.")
+		return 0
+	}
 	if len(args) != 1 {
 		fmt.Fprintln(stderr, "Usage: ferry probe URL")
 		return 2

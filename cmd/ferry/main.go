@@ -8,6 +8,7 @@
 //	ferry image -f ferry.yaml -o IMAGE.tar    build a container image without Docker
 //	ferry k8s -f ferry.yaml [-o DIR]          print Kubernetes manifests for the app
 //	ferry migrate [--dry-run] PATH            turn a SAM, CloudFormation, Serverless or Azure app into a ferry app
+//	ferry cache ls|prune                      see and prune ferry's cache
 //
 // Exit status: 0 success; 1 the function failed (its error document is
 // printed on stdout); 2 bad usage or input, or ferry could not run it.
@@ -15,6 +16,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -41,6 +43,7 @@ Usage:
   ferry fire-schedule -f ferry.yaml RULE     fire a schedule once through a ferry's Invoke API (the CronJobs' command)
   ferry compile --cache-dir DIR MODULE...    precompile modules into a compilation cache (what ferry image runs)
   ferry probe URL                            exit 0 if URL answers 200 (an exec probe for images without curl)
+  ferry cache ls|prune                       list ferry's cache (built modules, compiled code) with sizes, or prune it
   ferry version                              print ferry's version
 
 Run 'ferry COMMAND -h' for a command's flags.
@@ -84,7 +87,13 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return runProbe(args[1:], stderr)
 	case "compile":
 		return runCompile(context.Background(), args[1:], stdout, stderr)
+	case "cache":
+		return runCache(args[1:], stdout, stderr)
 	case "version", "--version":
+		if isHelp(args[1:]) {
+			fmt.Fprintln(stdout, "Usage: ferry version\n\nPrints ferry's version.")
+			return 0
+		}
 		fmt.Fprintln(stdout, "ferry", version)
 		return 0
 	case "help", "-h", "--help":
@@ -113,6 +122,20 @@ func parseArgs(fs *flag.FlagSet, args []string) ([]string, error) {
 		positional = append(positional, args[0])
 		args = args[1:]
 	}
+}
+
+// flagStatus is the exit status after a flag parse error: 0 for -h/--help
+// (the usage was asked for and printed), 2 for bad usage.
+func flagStatus(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
+}
+
+// isHelp reports whether args ask for help, for commands without flags.
+func isHelp(args []string) bool {
+	return len(args) == 1 && (args[0] == "-h" || args[0] == "-help" || args[0] == "--help")
 }
 
 // fail prints a one-line error for command cmd and returns status 2.

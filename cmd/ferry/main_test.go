@@ -117,3 +117,45 @@ func TestBuild(t *testing.T) {
 		t.Fatalf("invoking the built module: exit %d %q %s", code, stdout, errOut)
 	}
 }
+
+// TestInvokeRelativeDir invokes a handler directory given as "." and as a
+// relative path, as `ferry build .` accepts them: the function is named
+// after the directory, not ".".
+func TestInvokeRelativeDir(t *testing.T) {
+	t.Chdir("../../samples")
+	for _, dir := range []string{"./hello", "hello/"} {
+		code, out, errOut := ferry(t, "", "invoke", dir, "-e", "hello/event.json")
+		if code != 0 || out != "\"Hello World!\"\n" {
+			t.Fatalf("invoke %s: exit %d, stdout %q, stderr:\n%s", dir, code, out, errOut)
+		}
+	}
+	t.Chdir("hello")
+	code, out, errOut := ferry(t, "", "invoke", ".", "-e", "event.json")
+	if code != 0 || out != "\"Hello World!\"\n" {
+		t.Fatalf("invoke .: exit %d, stdout %q, stderr:\n%s", code, out, errOut)
+	}
+	if !strings.Contains(errOut, "REPORT RequestId") || strings.Contains(errOut, `"."`) {
+		t.Fatalf("invoke .: stderr:\n%s", errOut)
+	}
+}
+
+// TestHelpExitsZero asks every command for -h and --help: the usage is
+// printed and the exit status is 0, as a user asking for help expects.
+func TestHelpExitsZero(t *testing.T) {
+	commands := []string{"build", "invoke", "generate-event", "serve", "image", "k8s", "fire-schedule", "compile", "probe", "version", "cache", "cache ls", "cache prune"}
+	for _, cmd := range commands {
+		for _, flag := range []string{"-h", "--help"} {
+			args := append(strings.Fields(cmd), flag)
+			code, out, errOut := ferry(t, "", args...)
+			if code != 0 {
+				t.Errorf("ferry %s %s: exit %d\n%s%s", cmd, flag, code, out, errOut)
+			}
+			if !strings.Contains(out+errOut, "Usage") && !strings.Contains(out+errOut, "usage") {
+				t.Errorf("ferry %s %s printed no usage:\n%s%s", cmd, flag, out, errOut)
+			}
+		}
+	}
+	if code, _, _ := ferry(t, "", "serve", "--no-such-flag"); code != 2 {
+		t.Errorf("an unknown flag: exit %d, want 2", code)
+	}
+}

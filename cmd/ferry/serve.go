@@ -49,7 +49,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fs.PrintDefaults()
 	}
 	if pos, err := parseArgs(fs, args); err != nil {
-		return 2
+		return flagStatus(err)
 	} else if len(pos) > 0 {
 		return fail(stderr, "serve", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}

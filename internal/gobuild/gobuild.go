@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"time"
 )
 
 // SDKs are the guest SDK packages a handler can be built on.
@@ -173,6 +174,11 @@ func Cached(ctx context.Context, dir string) (string, error) {
 	key := hex.EncodeToString(h.Sum(nil))[:32]
 	out := filepath.Join(cache, filepath.Base(p.dir)+"-"+key+".wasm")
 	if _, err := os.Stat(out); err == nil {
+		// The modification time says when a module was last used, so
+		// `ferry cache prune` keeps the modules in use (best effort: a
+		// read-only cache stays as it is).
+		now := time.Now()
+		os.Chtimes(out, now, now)
 		return out, nil
 	}
 	// One lock for the cache: builds are CPU-bound, so building two

@@ -60,9 +60,19 @@ func Module(tb testing.TB, dir string) string {
 	return path
 }
 
-// Load loads the handler in dir as a function.
+// TestTimeout is the function timeout Load gives a test that sets none.
+// Lambda's default (3 s) is about production handlers; a test that is not
+// about time must not fail because a loaded 2-core machine ran a
+// multi-megabyte invocation slowly. Tests about timeouts set their own.
+const TestTimeout = 5 * time.Minute
+
+// Load loads the handler in dir as a function, with TestTimeout unless cfg
+// sets a timeout.
 func Load(tb testing.TB, dir string, cfg adapter.Config) *adapter.Function {
 	tb.Helper()
+	if cfg.Timeout == 0 {
+		cfg.Timeout = TestTimeout
+	}
 	f, err := Engine(tb).LoadFile(context.Background(), Module(tb, dir), cfg)
 	if err != nil {
 		tb.Fatal(err)

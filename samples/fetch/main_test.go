@@ -69,6 +69,9 @@ func load(t testing.TB, cfg adapter.Config, e ...*adapter.Engine) *adapter.Funct
 	if len(e) == 0 {
 		return sampletest.Load(t, ".", cfg)
 	}
+	if cfg.Timeout == 0 {
+		cfg.Timeout = sampletest.TestTimeout
+	}
 	f, err := e[0].LoadFile(context.Background(), sampletest.Module(t, "."), cfg)
 	if err != nil {
 		t.Fatal(err)
