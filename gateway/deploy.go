@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -17,7 +18,6 @@ import (
 	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
-	"github.com/ferrywasm/ferry/internal/gobuild"
 )
 
 // Gateway is a loaded config: its functions built, compiled and warmed,
@@ -51,8 +51,13 @@ type Options struct {
 	// the queue, schedules and Azure hosts report failures.
 	LogFormat adapter.LogFormat
 	Log       io.Writer
-	// Progress, when set, is told what is being built.
+	// Progress, when set, gets a line per step of loading: each function
+	// built, compiled, and the total time to ready.
 	Progress io.Writer
+	// Status, when set, is given a one-line summary of what is loading
+	// whenever it changes, and "" when loading ends (ferry serve shows it
+	// as a live line on a terminal).
+	Status func(string)
 	// Metrics, when set, registers the queue-depth gauges and the
 	// schedule metrics.
 	Metrics prometheus.Registerer
@@ -65,27 +70,42 @@ type Options struct {
 func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Options) (*Gateway, error) {
 	opts.Log = cmp.Or[io.Writer](opts.Log, io.Discard)
 	opts.Progress = cmp.Or[io.Writer](opts.Progress, io.Discard)
-	format, logs, stderr := opts.LogFormat, opts.Log, opts.Progress
+	format, logs := opts.LogFormat, opts.Log
 	d := &Gateway{Deployment: Deployment{Functions: map[string]*adapter.Function{}}, Sources: map[string]string{}, opts: opts}
+	// Build and compile in parallel, one function per core: a module's
+	// link and a wazero compilation are each mostly one thread, so on a
+	// small machine the win is overlapping them; the results are then
+	// assembled in the config's order.
+	prog := newProgress(opts.Progress, opts.Status, len(cfg.Functions)+len(cfg.AzureApps))
+	fns := make([]loadedFunction, len(cfg.Functions))
+	apps := make([]loadedAzure, len(cfg.AzureApps))
+	sem := make(chan struct{}, runtime.NumCPU())
+	var wg sync.WaitGroup
+	for i, fc := range cfg.Functions {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			fns[i] = loadFunction(ctx, engine, cfg, fc, format, logs, prog)
+		})
+	}
+	for i, ac := range cfg.AzureApps {
+		wg.Go(func() {
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			apps[i] = loadAzure(ctx, engine, cfg, ac, opts.NoTimers, format, logs, prog)
+		})
+	}
+	wg.Wait()
 	var errs []error
-	for _, fc := range cfg.Functions {
-		module := fc.Module
-		if fc.Source != "" {
-			fmt.Fprintf(stderr, "ferry: building %s from %s\n", fc.Name, fc.Source)
-			var err error
-			if module, err = gobuild.Cached(ctx, fc.Source); err != nil {
-				errs = append(errs, fmt.Errorf("%s:%d: function %s: %w", cfg.Path, fc.Line, fc.Name, err))
-				continue
-			}
-			d.Sources[fc.Name] = fc.Source
-		}
-		f, err := engine.LoadFile(ctx, module, functionConfig(cfg, fc, format, logs))
-		if err == nil && fc.MinInstances > 0 {
-			err = f.Warm(ctx, fc.MinInstances)
-		}
-		if err != nil {
-			errs = append(errs, fmt.Errorf("%s:%d: function %s: %w", cfg.Path, fc.Line, fc.Name, err))
+	for i, fc := range cfg.Functions {
+		l := fns[i]
+		if l.err != nil {
+			errs = append(errs, l.err)
 			continue
+		}
+		f := l.f
+		if l.source != "" {
+			d.Sources[fc.Name] = l.source
 		}
 		d.Functions[fc.Name] = f
 		for _, h := range fc.HTTP {
@@ -107,11 +127,12 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 			}
 		}
 	}
-	for _, ac := range cfg.AzureApps {
-		if err := deployAzure(ctx, engine, cfg, ac, d, opts.NoTimers, format, logs, stderr); err != nil {
+	for _, a := range apps {
+		if err := d.addAzure(ctx, a); err != nil {
 			errs = append(errs, err)
 		}
 	}
+	prog.finish()
 	var err error
 	if len(errs) == 0 {
 		d.Queue, err = NewQueue(d.Functions, QueueOptions{
@@ -209,12 +230,56 @@ func (d *Gateway) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-// deployAzure loads an Azure Functions app folder, builds its custom
-// handler and adds its routes and triggers to d.
-func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac config.AzureApp, d *Gateway, noTimers bool, format adapter.LogFormat, logs, stderr io.Writer) error {
-	where := ac.Path
+// loadedFunction is a function of the config, built, compiled and warmed.
+type loadedFunction struct {
+	f      *adapter.Function
+	source string // the Go source directory it was built from, if any
+	err    error
+}
+
+// loadFunction builds (a source function), compiles and warms fc.
+func loadFunction(ctx context.Context, engine *adapter.Engine, cfg *config.File, fc config.Function, format adapter.LogFormat, logs io.Writer, prog *progress) loadedFunction {
+	fail := func(err error) loadedFunction {
+		prog.done(fc.Name)
+		return loadedFunction{err: fmt.Errorf("%s:%d: function %s: %w", cfg.Path, fc.Line, fc.Name, err)}
+	}
+	module := fc.Module
+	if fc.Source != "" {
+		var err error
+		if module, err = prog.build(ctx, fc.Name, fc.Source); err != nil {
+			return fail(err)
+		}
+	}
+	f, err := prog.load(fc.Name, func() (*adapter.Function, error) {
+		return engine.LoadFile(ctx, module, functionConfig(cfg, fc, format, logs))
+	})
+	if err == nil && fc.MinInstances > 0 {
+		if err = f.Warm(ctx, fc.MinInstances); err != nil {
+			f.Close(ctx)
+		}
+	}
+	if err != nil {
+		return fail(err)
+	}
+	prog.done(fc.Name)
+	return loadedFunction{f: f, source: fc.Source}
+}
+
+// loadedAzure is an Azure Functions app's custom handler, built and
+// compiled, and its host.
+type loadedAzure struct {
+	where, source string
+	f             *adapter.Function
+	host          *azurehost.Host
+	err           error
+}
+
+// loadAzure loads an Azure Functions app folder, builds its custom
+// handler and makes its host (not started).
+func loadAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac config.AzureApp, noTimers bool, format adapter.LogFormat, logs io.Writer, prog *progress) (l loadedAzure) {
+	l.where = ac.Path
 	if ac.Line > 0 {
-		where = fmt.Sprintf("%s:%d: azure app %s", cfg.Path, ac.Line, ac.Path)
+		l.where = fmt.Sprintf("%s:%d: azure app %s", cfg.Path, ac.Line, ac.Path)
 	}
 	getenv := func(k string) string {
 		if v, ok := ac.Environment[k]; ok {
@@ -224,39 +289,58 @@ func deployAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, 
 	}
 	app, err := azure.Load(ac.Path, getenv)
 	if err != nil {
-		return err
+		l.err = err
+		return l
 	}
 	fc := azurehost.FunctionConfig(app, ac.Environment)
-	if _, taken := d.Functions[fc.Name]; taken {
-		return fmt.Errorf("%s: the app's name %s is already a function's name", where, fc.Name)
-	}
+	defer prog.done(fc.Name)
 	fc.Memory, fc.Concurrency, fc.AllowedOutboundHosts = ac.Memory, ac.Concurrency, ac.AllowedOutboundHosts
-	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, logs
+	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, functionLog(logs, fc.Name, format)
 	module := ac.Module
 	if module == "" {
-		fmt.Fprintf(stderr, "ferry: building Azure app %s from %s\n", app.Name, app.Dir)
-		if module, err = gobuild.Cached(ctx, app.Dir); err != nil {
-			return fmt.Errorf("%s: %w", where, err)
+		if module, err = prog.build(ctx, fc.Name, app.Dir); err != nil {
+			l.err = fmt.Errorf("%s: %w", l.where, err)
+			return l
 		}
-		d.Sources[fc.Name] = app.Dir
+		l.source = app.Dir
 	}
-	f, err := engine.LoadFile(ctx, module, fc)
+	f, err := prog.load(fc.Name, func() (*adapter.Function, error) { return engine.LoadFile(ctx, module, fc) })
 	if err != nil {
-		return fmt.Errorf("%s: %w", where, err)
+		l.err = fmt.Errorf("%s: %w", l.where, err)
+		return l
 	}
 	state := cmp.Or(ac.StateDir, filepath.Join(filepath.Dir(adapter.DefaultCacheDir()), "azure", fc.Name))
 	h, err := azurehost.NewHost(app, f, azurehost.Options{StateDir: state, Log: logs, Keys: azurehost.KeysFromEnv(getenv, app), NoTimers: noTimers})
 	if err != nil {
 		f.Close(ctx)
-		return fmt.Errorf("%s: %w", where, err)
+		l.err = fmt.Errorf("%s: %w", l.where, err)
+		return l
 	}
-	d.Functions[fc.Name] = f
+	l.f, l.host = f, h
+	return l
+}
+
+// addAzure adds a loaded Azure app's function, routes and triggers to d.
+func (d *Gateway) addAzure(ctx context.Context, l loadedAzure) error {
+	if l.err != nil {
+		return l.err
+	}
+	name := l.f.Config().Name
+	if _, taken := d.Functions[name]; taken {
+		l.host.Close(ctx)
+		l.f.Close(ctx)
+		return fmt.Errorf("%s: the app's name %s is already a function's name", l.where, name)
+	}
+	if l.source != "" {
+		d.Sources[name] = l.source
+	}
+	d.Functions[name] = l.f
 	if d.MountOnly == nil {
 		d.MountOnly = map[string]bool{}
 	}
-	d.MountOnly[fc.Name] = true // Azure's routes and keys only
-	d.Mounts = append(d.Mounts, h.Mount())
-	d.Azure = append(d.Azure, h)
+	d.MountOnly[name] = true // Azure's routes and keys only
+	d.Mounts = append(d.Mounts, l.host.Mount())
+	d.Azure = append(d.Azure, l.host)
 	return nil
 }
 
@@ -301,7 +385,7 @@ func functionConfig(cfg *config.File, fc config.Function, format adapter.LogForm
 		Name: fc.Name, Memory: fc.Memory, Timeout: fc.Timeout, Environment: fc.Environment,
 		Concurrency: fc.Concurrency, IdleTimeout: fc.IdleTimeout, MinInstances: fc.MinInstances,
 		SpareInstances: fc.SpareInstances, PrimeEvent: fc.PrimeEvent,
-		Region: cfg.Region, AccountID: cfg.AccountID, LogFormat: format, LogSink: logs,
+		Region: cfg.Region, AccountID: cfg.AccountID, LogFormat: format, LogSink: functionLog(logs, fc.Name, format),
 		AllowedOutboundHosts: fc.AllowedOutboundHosts, Files: fc.Files, EphemeralStorage: fc.EphemeralStorage,
 		Async: adapter.AsyncConfig{
 			RetryDelays: fc.AsyncConfig.RetryDelays, MaxEventAge: fc.AsyncConfig.MaxEventAge,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -57,7 +58,8 @@ async:
 	}
 	defer engine.Close(ctx)
 	reg := prometheus.NewRegistry()
-	d, err := gateway.New(ctx, engine, cfg, gateway.Options{Metrics: reg})
+	var logs, progress syncBuffer
+	d, err := gateway.New(ctx, engine, cfg, gateway.Options{Metrics: reg, Log: &logs, Progress: &progress})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -115,4 +117,39 @@ async:
 	if err := d.Close(cctx); err != nil {
 		t.Fatal(err)
 	}
+	// Several functions share one log: each line says whose it is.
+	for _, want := range []string{"[hello] START RequestId: ", "[hello] REPORT RequestId: ", "[http-api] END RequestId: "} {
+		if !strings.Contains(logs.String(), want) {
+			t.Errorf("the log lacks %q:\n%s", want, logs.String())
+		}
+	}
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		if !strings.HasPrefix(line, "[hello] ") && !strings.HasPrefix(line, "[http-api] ") {
+			t.Errorf("a log line without its function: %q", line)
+		}
+	}
+	// A progress line per function compiled (the modules were prebuilt).
+	for _, want := range []string{"ferry: compiling hello… ", "ferry: compiling http-api… "} {
+		if !strings.Contains(progress.String(), want) {
+			t.Errorf("progress lacks %q:\n%s", want, progress.String())
+		}
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }

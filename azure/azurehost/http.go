@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"regexp"
@@ -162,11 +163,35 @@ func (h *Host) authorized(f *azure.FunctionDef, r *http.Request) bool {
 // maxHTTPBody is Azure Functions' request size limit (100 MB).
 const maxHTTPBody = 100 << 20
 
+// unauthorized answers 401 for a request without a valid key. Azure
+// answers with an empty body; ferry says why, in the body and the log,
+// naming the variables keys come from (never a key itself), because a
+// first request from a quick start otherwise fails without a clue.
+func (h *Host) unauthorized(w http.ResponseWriter, r *http.Request, f *azure.FunctionDef) {
+	given := "no key was given"
+	if r.Header.Get("X-Functions-Key") != "" || r.URL.Query().Get("code") != "" {
+		given = "the key given is not one of its keys"
+	}
+	msg := fmt.Sprintf("401 Unauthorized: function %s has authLevel %s and %s (send it as ?code=KEY or an x-functions-key header)", f.Name, f.Trigger.AuthLevel, given)
+	if f.Trigger.AuthLevel == "admin" {
+		msg += "; the master key is FERRY_AZURE_MASTER_KEY"
+	} else {
+		msg += fmt.Sprintf("; keys are FERRY_AZURE_FUNCTION_KEYS_%s, FERRY_AZURE_HOST_KEYS or FERRY_AZURE_MASTER_KEY in the app's environment", f.Name)
+	}
+	if h.opts.Keys.Master == "" && len(h.opts.Keys.Host) == 0 && len(h.opts.Keys.Functions) == 0 {
+		msg += " (none is set, so every request is refused)"
+	}
+	h.logf("%s %s: %s", r.Method, r.URL.Path, msg)
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	w.WriteHeader(http.StatusUnauthorized)
+	io.WriteString(w, msg+"\n")
+}
+
 func (h *Host) httpTrigger(f *azure.FunctionDef) http.Handler {
 	forward := h.app.ForwardHTTP && f.HTTPOnly()
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !h.authorized(f, r) {
-			w.WriteHeader(http.StatusUnauthorized)
+			h.unauthorized(w, r, f)
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, maxHTTPBody+1))

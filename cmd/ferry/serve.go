@@ -29,6 +29,7 @@ import (
 // drains: it stops taking requests, lets those in flight finish up to
 // --drain-timeout, spools queued events and exits 0.
 func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
 	fs := flag.NewFlagSet("ferry serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var (
@@ -85,7 +86,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if format != adapter.LogText && format != adapter.LogJSON {
 		return fail(stderr, "serve", fmt.Errorf("--log-format %q: want Text or JSON", format))
 	}
-	logs := &lockedWriter{w: stderr}
+	// On a terminal, a live status line says what is loading; progress
+	// and log lines print above it.
+	term := newStatusLine(stderr)
+	stderr = term
+	logs := &lockedWriter{w: term}
 
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
@@ -144,7 +149,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", err)
 	}
 	defer engine.Close(context.Background())
-	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !*fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Metrics: reg})
+	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !*fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Status: term.Set, Metrics: reg})
 	if err == nil {
 		err = srv.Deploy(d.Deployment)
 	}
@@ -170,7 +175,7 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	if st := engine.CompileStats(); st.FromCache > 0 {
 		fmt.Fprintf(stderr, "ferry: %d module(s) compiled, %d from the compilation cache\n", st.Compiled, st.FromCache)
 	}
-	fmt.Fprintln(stderr, "ferry: ready")
+	fmt.Fprintf(stderr, "ferry: ready: %d functions in %.0f s\n", len(d.Functions), time.Since(started).Seconds())
 
 	if *watch {
 		go watchSources(ctx, d, logs)
@@ -283,6 +288,49 @@ func printRoutes(w io.Writer, addr net.Addr, d *gateway.Gateway) {
 			}
 		}
 	}
+}
+
+// statusLine writes lines to a terminal below which it keeps a live
+// status line (Set), erased and redrawn around each write. On anything
+// but a terminal it passes writes through and ignores Set.
+type statusLine struct {
+	mu     sync.Mutex
+	w      io.Writer
+	tty    bool
+	status string
+}
+
+func newStatusLine(w io.Writer) *statusLine {
+	s := &statusLine{w: w}
+	if f, ok := w.(*os.File); ok {
+		if st, err := f.Stat(); err == nil && st.Mode()&os.ModeCharDevice != 0 && os.Getenv("TERM") != "dumb" {
+			s.tty = true
+		}
+	}
+	return s
+}
+
+func (s *statusLine) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tty || s.status == "" {
+		return s.w.Write(p)
+	}
+	io.WriteString(s.w, "\r\x1b[K")
+	n, err := s.w.Write(p)
+	io.WriteString(s.w, s.status)
+	return n, err
+}
+
+// Set replaces the status line ("" erases it).
+func (s *statusLine) Set(status string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.tty {
+		return
+	}
+	s.status = status
+	io.WriteString(s.w, "\r\x1b[K"+status)
 }
 
 // lockedWriter serialises writes from concurrent invocations so that log

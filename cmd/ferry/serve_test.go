@@ -608,11 +608,26 @@ func TestServeWatch(t *testing.T) {
 	if got := invoke(); got != `"v1"` {
 		t.Fatalf("before: %s", got)
 	}
-	time.Sleep(10 * time.Millisecond) // a distinct modification time
+	// A log written into the source folder is no build input: over
+	// several watch periods it triggers nothing.
+	logFile := filepath.Join(dir, "serve.log")
+	for range 4 {
+		if err := os.WriteFile(logFile, []byte(time.Now().String()), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(watchPeriod)
+	}
+	if strings.Contains(s.log.String(), "live rebuilt") {
+		t.Fatalf("a log file in the source folder triggered a rebuild:\n%s", s.log.String())
+	}
 	source(`return "v2", nil`)
 	waitFor(t, "the rebuild", func() bool { return strings.Contains(s.log.String(), "live rebuilt and reloaded") })
 	if got := invoke(); got != `"v2"` {
 		t.Fatalf("after the edit: %s", got)
+	}
+	time.Sleep(3 * watchPeriod) // time for a second rebuild, were one coming
+	if n := strings.Count(s.log.String(), "live rebuilt and reloaded"); n != 1 {
+		t.Fatalf("one edit made %d rebuilds:\n%s", n, s.log.String())
 	}
 	source(`return v3, nil`) // does not compile
 	waitFor(t, "the failed rebuild", func() bool { return strings.Contains(s.log.String(), "live not reloaded") })

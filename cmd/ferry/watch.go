@@ -5,9 +5,9 @@ import (
 	"fmt"
 	"hash/fnv"
 	"io"
-	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/ferrywasm/ferry/gateway"
@@ -18,13 +18,29 @@ import (
 // a handler's few files costs microseconds and needs no inotify limits.
 const watchPeriod = 500 * time.Millisecond
 
-// watchSources rebuilds a source function whose files change and reloads
-// it in place: routes, queue and metrics keep pointing at the same
-// function. A build that fails leaves the previous code serving.
+// watchSources rebuilds a source function whose build inputs change and
+// reloads it in place: routes, queue and metrics keep pointing at the
+// same function. A build that fails leaves the previous code serving.
+// Only the build's inputs count (gobuild.ListInputs: Go sources, embedded
+// files, go.mod, go.sum): logs or outputs written into the source folder
+// trigger nothing. A change is acted on once it has held for a period, so
+// an editor's several writes make one rebuild.
 func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
-	seen := map[string]uint64{}
+	type watched struct {
+		name    string
+		dir     string
+		inputs  gobuild.Inputs
+		seen    uint64 // the fingerprint built last
+		pending uint64 // a changed fingerprint waiting to hold for a period
+	}
+	var ws []*watched
 	for name, dir := range d.Sources {
-		seen[name] = fingerprint(dir)
+		in, err := gobuild.ListInputs(ctx, dir)
+		if err != nil {
+			fmt.Fprintf(logs, "ferry: watch: %s: %v\n", name, err)
+		}
+		fp := fingerprint(in)
+		ws = append(ws, &watched{name: name, dir: dir, inputs: in, seen: fp, pending: fp})
 	}
 	t := time.NewTicker(watchPeriod)
 	defer t.Stop()
@@ -34,14 +50,19 @@ func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 			return
 		case <-t.C:
 		}
-		for name, dir := range d.Sources {
-			fp := fingerprint(dir)
-			if fp == seen[name] {
+		for _, w := range ws {
+			name := w.name
+			fp := fingerprint(w.inputs)
+			if fp == w.seen {
+				w.pending = fp
 				continue
 			}
-			seen[name] = fp
+			if fp != w.pending { // still changing: wait for it to settle
+				w.pending = fp
+				continue
+			}
 			start := time.Now()
-			module, err := gobuild.Cached(ctx, dir)
+			module, err := gobuild.Cached(ctx, w.dir)
 			var wasm []byte
 			if err == nil {
 				wasm, err = os.ReadFile(module)
@@ -49,6 +70,13 @@ func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 			if err == nil {
 				err = d.Functions[name].Reload(ctx, wasm)
 			}
+			// The inputs may have changed with the sources (a new file
+			// or import): list them again, and fingerprint what was built.
+			if in, lerr := gobuild.ListInputs(ctx, w.dir); lerr == nil {
+				w.inputs = in
+			}
+			w.seen = fingerprint(w.inputs)
+			w.pending = w.seen
 			if err != nil {
 				fmt.Fprintf(logs, "ferry: watch: %s not reloaded, the previous build keeps serving: %v\n", name, err)
 				continue
@@ -58,21 +86,28 @@ func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 	}
 }
 
-// fingerprint hashes the names, sizes and modification times of the
-// files under dir.
-func fingerprint(dir string) uint64 {
+// fingerprint hashes the names, sizes and modification times of a
+// build's input files and of the .go files in its package directories
+// (a new one joins the build; tests do not).
+func fingerprint(in gobuild.Inputs) uint64 {
 	h := fnv.New64a()
-	filepath.WalkDir(dir, func(path string, e fs.DirEntry, err error) error {
-		if err != nil {
-			return nil
-		}
-		if e.IsDir() && path != dir && (e.Name()[0] == '.' || e.Name() == "testdata") {
-			return filepath.SkipDir
-		}
-		if info, err := e.Info(); err == nil && !e.IsDir() {
+	stat := func(path string) {
+		if info, err := os.Stat(path); err == nil {
 			fmt.Fprintf(h, "%s %d %d\n", path, info.Size(), info.ModTime().UnixNano())
+		} else {
+			fmt.Fprintf(h, "%s missing\n", path)
 		}
-		return nil
-	})
+	}
+	for _, f := range in.Files {
+		stat(f)
+	}
+	for _, dir := range in.Dirs {
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if n := e.Name(); !e.IsDir() && strings.HasSuffix(n, ".go") && !strings.HasSuffix(n, "_test.go") {
+				stat(filepath.Join(dir, n))
+			}
+		}
+	}
 	return h.Sum64()
 }

@@ -537,7 +537,7 @@ func TestSamplesConfig(t *testing.T) {
 	if got := routes("hello"); len(got) != 0 {
 		t.Errorf("hello routes = %q, want none (it takes a string, not an HTTP event)", got)
 	}
-	if s := byName["hello"].Schedules; len(s) != 1 || s[0].Expression != "rate(1 minute)" || !s[0].Enabled || string(s[0].Input) != `"scheduler"` {
+	if s := byName["hello"].Schedules; len(s) != 1 || s[0].Expression != "rate(5 minutes)" || !s[0].Enabled || string(s[0].Input) != `"scheduler"` {
 		t.Errorf("hello schedules = %+v", s)
 	}
 	if d := byName["errors"].AsyncConfig.OnFailure; d.File != filepath.Join(samples, ".ferry", "failures.jsonl") {

@@ -15,6 +15,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 )
@@ -59,8 +60,10 @@ func wasmEnv() []string {
 // pkg is what `go list` says of a handler package.
 type pkg struct {
 	dir     string
-	sources []string // every non-standard file the build reads
-	goVer   string
+	sources  []string // every non-standard file the build reads
+	local    []string // the directories of its packages outside the module cache: the user's
+	modFiles []string // go.mod and go.sum of their modules
+	goVer    string
 }
 
 // inspect checks that dir holds a buildable handler and lists its inputs.
@@ -78,7 +81,7 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	// One go list call yields the package's name, the toolchain version and
 	// every file of every non-standard package it depends on.
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f",
-		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
+		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
 	cmd.Dir = dir
 	cmd.Env = wasmEnv()
 	var stdout, stderr bytes.Buffer
@@ -86,20 +89,32 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("%s is not a buildable Go package: %s", dir, firstLine(stderr.String(), err))
 	}
+	modCache := ""
+	if out, err := exec.CommandContext(ctx, "go", "env", "GOMODCACHE").Output(); err == nil {
+		modCache = strings.TrimSpace(string(out)) + string(filepath.Separator)
+	}
 	p := &pkg{}
 	var sdk, aws bool
 	var main [3]string
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) < 3 {
+		if len(f) < 4 {
 			continue
+		}
+		if gomod := f[3]; gomod != "" && !strings.HasPrefix(f[2], modCache) {
+			p.local = append(p.local, f[2])
+			for _, m := range []string{gomod, filepath.Join(filepath.Dir(gomod), "go.sum")} {
+				if !slices.Contains(p.modFiles, m) {
+					p.modFiles = append(p.modFiles, m)
+				}
+			}
 		}
 		main = [3]string{f[0], f[1], f[2]} // go list -deps prints the package itself last
 		for _, s := range SDKs {
 			sdk = sdk || f[0] == s
 		}
 		aws = aws || f[0] == awsLambda
-		for _, file := range f[3:] {
+		for _, file := range f[4:] {
 			p.sources = append(p.sources, filepath.Join(f[2], file))
 		}
 	}
@@ -132,6 +147,33 @@ func firstLine(s string, err error) string {
 	return s
 }
 
+// Inputs are what a build of a handler reads that a user edits: the Go
+// sources and embedded files of its packages outside the module cache,
+// and their modules' go.mod and go.sum. Dirs are those packages'
+// directories, where a new .go file would join the build. ferry serve
+// --watch rebuilds when one of them changes, and only then (a log written
+// into the source folder is none of them).
+type Inputs struct {
+	Files []string
+	Dirs  []string
+}
+
+// ListInputs lists the inputs of the handler package in dir.
+func ListInputs(ctx context.Context, dir string) (Inputs, error) {
+	p, err := inspect(ctx, dir)
+	if err != nil {
+		return Inputs{}, err
+	}
+	in := Inputs{Dirs: p.local}
+	for _, src := range p.sources {
+		if slices.Contains(p.local, filepath.Dir(src)) || slices.ContainsFunc(p.local, func(d string) bool { return strings.HasPrefix(src, d+string(filepath.Separator)) }) {
+			in.Files = append(in.Files, src)
+		}
+	}
+	in.Files = append(in.Files, p.modFiles...)
+	return in, nil
+}
+
 // CacheDir is where Cached keeps modules: $FERRY_CACHE_DIR/modules, else
 // ferry/modules under the user's cache directory.
 func CacheDir() string {
@@ -149,27 +191,42 @@ func CacheDir() string {
 // with the same toolchain. Concurrent callers (parallel test packages)
 // build a given source tree once.
 func Cached(ctx context.Context, dir string) (string, error) {
+	r, err := CachedBuild(ctx, dir)
+	return r.Path, err
+}
+
+// Result is what CachedBuild did.
+type Result struct {
+	Path  string // the module
+	Built bool   // false: found in the cache
+}
+
+// CachedBuild is Cached, saying whether it built the module. Different
+// source trees build in parallel (ferry serve builds a config's functions
+// on all cores, overlapping one's link with another's compile); the same
+// tree is built once, other callers wait for it.
+func CachedBuild(ctx context.Context, dir string) (Result, error) {
 	p, err := inspect(ctx, dir)
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "ferry-gobuild-1\x00%s\x00", p.goVer)
 	for _, src := range p.sources {
 		f, err := os.Open(src)
 		if err != nil {
-			return "", err
+			return Result{}, err
 		}
 		fmt.Fprintf(h, "%s\x00", filepath.Base(src))
 		_, err = io.Copy(h, f)
 		f.Close()
 		if err != nil {
-			return "", err
+			return Result{}, err
 		}
 	}
 	cache := CacheDir()
 	if err := os.MkdirAll(cache, 0o755); err != nil {
-		return "", err
+		return Result{}, err
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:32]
 	out := filepath.Join(cache, filepath.Base(p.dir)+"-"+key+".wasm")
@@ -179,23 +236,38 @@ func Cached(ctx context.Context, dir string) (string, error) {
 		// read-only cache stays as it is).
 		now := time.Now()
 		os.Chtimes(out, now, now)
-		return out, nil
+		return Result{Path: out}, nil
 	}
-	// One lock for the cache: builds are CPU-bound, so building two
-	// modules at once would not be faster, and one build per tree is the
-	// point.
-	unlock, err := lock(filepath.Join(cache, ".lock"))
+	// One lock per handler directory name: one build per tree, while
+	// other handlers build alongside.
+	unlock, err := lock(filepath.Join(cache, "."+filepath.Base(p.dir)+".lock"))
 	if err != nil {
-		return "", err
+		return Result{}, err
 	}
 	defer unlock()
 	if _, err := os.Stat(out); err == nil {
-		return out, nil // built by another process while we waited
+		return Result{Path: out}, nil // built by another process while we waited
+	}
+	// The first build with a toolchain compiles the standard library for
+	// wasip1 into Go's build cache; builds started alongside it would each
+	// compile it again, so they wait for it, then run in parallel.
+	warmed := filepath.Join(cache, ".warm-"+p.goVer)
+	if _, err := os.Stat(warmed); err != nil {
+		unlockWarm, err := lock(filepath.Join(cache, ".warm.lock"))
+		if err != nil {
+			return Result{}, err
+		}
+		if _, err := os.Stat(warmed); err == nil {
+			unlockWarm() // warmed by the build we waited for
+		} else {
+			defer unlockWarm()
+		}
 	}
 	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
 	if err := build(ctx, p.dir, tmp); err != nil {
 		os.Remove(tmp)
-		return "", err
+		return Result{}, err
 	}
-	return out, os.Rename(tmp, out)
+	os.WriteFile(warmed, nil, 0o644)
+	return Result{Path: out, Built: true}, os.Rename(tmp, out)
 }
