@@ -159,7 +159,12 @@ func TestInvokeAzure(t *testing.T) {
 			t.Errorf("%s: exit %d, stdout %s\nstderr %s", tt.doc, code, stdout.String(), stderr.String())
 		}
 	}
-	var stderr strings.Builder
+	// The README's line, with the invocation document the sample ships.
+	var stdout, stderr strings.Builder
+	if code := runInvoke([]string{"--azure-app", app, "QueueExample", "-e", filepath.Join(app, "QueueExample", "invocation.json")}, nil, &stdout, &stderr); code != 0 || !strings.Contains(stdout.String(), `"ReturnValue":"processed hello from invocation.json"`) {
+		t.Errorf("the sample's invocation.json: exit %d, stdout %s\nstderr %s", code, stdout.String(), stderr.String())
+	}
+	stderr.Reset()
 	if code := runInvoke([]string{"--azure-app", app, "Nope"}, strings.NewReader(""), io.Discard, &stderr); code != 2 || !strings.Contains(stderr.String(), `no function "Nope"`) {
 		t.Errorf("unknown function: %d %s", code, stderr.String())
 	}

@@ -18,7 +18,8 @@ import (
 // before a release). The SDK being a module of its own means the handler's
 // graph gains aws-lambda-go and nothing of ferry's host (wazero, k8s,
 // prometheus), and minimal version selection leaves aws-sdk-go-v2 where the
-// handler put it. It needs the module proxy (or a warm module cache).
+// handler put it. The require and replace lines are the README's. It
+// needs the module proxy (or a warm module cache).
 func TestHandlerModuleKeepsItsOwnVersions(t *testing.T) {
 	if _, err := exec.LookPath("go"); err != nil {
 		t.Skip("no go toolchain on PATH")
@@ -26,6 +27,24 @@ func TestHandlerModuleKeepsItsOwnVersions(t *testing.T) {
 	sdk, err := filepath.Abs(filepath.Join("..", "..", "hostabi", "guest"))
 	if err != nil {
 		t.Fatal(err)
+	}
+	// The go.mod lines the README tells a user to write, with the path of
+	// this checkout for /path/to/ferry.
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var require, replace string
+	for _, line := range strings.Split(string(readme), "\n") {
+		switch {
+		case require == "" && strings.HasPrefix(line, "require github.com/ferrywasm/ferry/hostabi/guest "):
+			require = strings.TrimPrefix(line, "require ")
+		case replace == "" && strings.HasPrefix(line, "replace github.com/ferrywasm/ferry/hostabi/guest => /path/to/ferry/hostabi/guest"):
+			replace = strings.Replace(strings.TrimPrefix(line, "replace "), "/path/to/ferry/hostabi/guest", sdk, 1)
+		}
+	}
+	if require == "" || replace == "" {
+		t.Fatalf("README.md lacks the require and replace lines for a handler's go.mod (found %q, %q)", require, replace)
 	}
 	dir := t.TempDir()
 	write := func(name, text string) {
@@ -37,12 +56,11 @@ func TestHandlerModuleKeepsItsOwnVersions(t *testing.T) {
 
 go 1.26.0
 
-require (
-	github.com/aws/aws-sdk-go-v2 v1.30.0
-	github.com/ferrywasm/ferry/hostabi/guest v0.0.0-00010101000000-000000000000
-)
+require github.com/aws/aws-sdk-go-v2 v1.30.0
 
-replace github.com/ferrywasm/ferry/hostabi/guest => `+sdk+"\n")
+require `+require+`
+
+replace `+replace+"\n")
 	write("main.go", `package main
 
 import (
