@@ -6,10 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sync"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -18,6 +21,7 @@ import (
 	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
 // Gateway is a loaded config: its functions built, compiled and warmed,
@@ -54,6 +58,12 @@ type Options struct {
 	// Progress, when set, gets a line per step of loading: each function
 	// built, compiled, and the total time to ready.
 	Progress io.Writer
+	// Loaded, when set, is called as functions finish loading, with what
+	// can be served already (the functions loaded so far and their
+	// routes, no queue or Azure apps yet) and the functions still pending
+	// with their timeouts: Server.DeployLoading serves each function as
+	// soon as it is ready. It is called first with nothing loaded.
+	Loaded func(d Deployment, pending map[string]time.Duration)
 	// Status, when set, is given a one-line summary of what is loading
 	// whenever it changes, and "" when loading ends (ferry serve shows it
 	// as a live line on a terminal).
@@ -79,6 +89,7 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 	prog := newProgress(opts.Progress, opts.Status, len(cfg.Functions)+len(cfg.AzureApps))
 	fns := make([]loadedFunction, len(cfg.Functions))
 	apps := make([]loadedAzure, len(cfg.AzureApps))
+	partial := newPartial(cfg, opts.Loaded)
 	sem := make(chan struct{}, runtime.NumCPU())
 	var wg sync.WaitGroup
 	for i, fc := range cfg.Functions {
@@ -86,6 +97,12 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 			sem <- struct{}{}
 			defer func() { <-sem }()
 			fns[i] = loadFunction(ctx, engine, cfg, fc, format, logs, prog)
+			if fns[i].err == nil {
+				fns[i].routes, fns[i].routeErrs = routes(cfg, fc)
+				if len(fns[i].routeErrs) == 0 {
+					partial.add(fc.Name, fns[i].f, fns[i].routes)
+				}
+			}
 		})
 	}
 	for i, ac := range cfg.AzureApps {
@@ -108,19 +125,11 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 			d.Sources[fc.Name] = l.source
 		}
 		d.Functions[fc.Name] = f
-		for _, h := range fc.HTTP {
-			rt := Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
-				Format: cmp.Or(h.Format, events.FormatHTTPAPI), Stage: h.Stage,
-				BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
-			}, CORS: h.CORS, APIKeyRequired: h.APIKeyRequired}
-			if a := h.JWT; a != nil {
-				if rt.JWT, err = NewJWTAuthorizer(a.Issuer, a.Audience, a.Scopes, a.JWKSURI, a.JWKSFile); err != nil {
-					errs = append(errs, fmt.Errorf("%s:%d: function %s: route %s: authorizer: %w", cfg.Path, h.Line, fc.Name, h.Path, err))
-					continue
-				}
-			}
-			d.Routes = append(d.Routes, rt)
+		if len(l.routeErrs) > 0 {
+			errs = append(errs, l.routeErrs...)
+			continue
 		}
+		d.Routes = append(d.Routes, l.routes...)
 		for _, s := range fc.Schedules {
 			if s.Enabled {
 				d.Schedules = append(d.Schedules, ScheduleTrigger{Function: f, Rule: s.Name, Schedule: s.Schedule, Input: s.Input})
@@ -230,11 +239,80 @@ func (d *Gateway) Close(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
+// routes are fc's HTTP triggers, with their JWT authorizers; errs are
+// the authorizers that could not be made.
+func routes(cfg *config.File, fc config.Function) (rts []Route, errs []error) {
+	for _, h := range fc.HTTP {
+		rt := Route{Function: fc.Name, Path: h.Path, Methods: h.Methods, HTTP: events.HTTPRoute{
+			Format: cmp.Or(h.Format, events.FormatHTTPAPI), Stage: h.Stage,
+			BinaryMediaTypes: h.BinaryMediaTypes, MultiValueHeaders: h.MultiValueHeaders,
+		}, CORS: h.CORS, APIKeyRequired: h.APIKeyRequired}
+		if a := h.JWT; a != nil {
+			var err error
+			if rt.JWT, err = NewJWTAuthorizer(a.Issuer, a.Audience, a.Scopes, a.JWKSURI, a.JWKSFile); err != nil {
+				errs = append(errs, fmt.Errorf("%s:%d: function %s: route %s: authorizer: %w", cfg.Path, h.Line, fc.Name, h.Path, err))
+				continue
+			}
+		}
+		rts = append(rts, rt)
+	}
+	return rts, errs
+}
+
+// partial tells Options.Loaded what can be served while New loads: the
+// functions ready so far with their routes, and those still pending.
+type partial struct {
+	mu      sync.Mutex
+	loaded  func(Deployment, map[string]time.Duration)
+	d       Deployment
+	pending map[string]time.Duration
+}
+
+// azureLoadWait is how long a request for an Azure app's route waits for
+// the app to load before a 503 (its functions' timeouts are known only
+// once the app is read).
+const azureLoadWait = 30 * time.Second
+
+func newPartial(cfg *config.File, loaded func(Deployment, map[string]time.Duration)) *partial {
+	p := &partial{loaded: loaded, d: Deployment{Functions: map[string]*adapter.Function{}}, pending: map[string]time.Duration{}}
+	for _, fc := range cfg.Functions {
+		p.pending[fc.Name] = cmp.Or(fc.Timeout, lambdaspec.DefaultTimeout)
+	}
+	for _, ac := range cfg.AzureApps {
+		p.pending["azure app "+ac.Path] = azureLoadWait // routes under /api wait for it
+	}
+	if loaded != nil {
+		loaded(p.snapshot(), maps.Clone(p.pending))
+	}
+	return p
+}
+
+// add serves f as soon as it is loaded.
+func (p *partial) add(name string, f *adapter.Function, routes []Route) {
+	if p.loaded == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.d.Functions[name] = f
+	p.d.Routes = append(p.d.Routes, routes...)
+	delete(p.pending, name)
+	p.loaded(p.snapshot(), maps.Clone(p.pending))
+}
+
+// snapshot copies the partial deployment: the Server reads it while
+// more functions are added.
+func (p *partial) snapshot() Deployment {
+	return Deployment{Functions: maps.Clone(p.d.Functions), Routes: slices.Clone(p.d.Routes)}
+}
+
 // loadedFunction is a function of the config, built, compiled and warmed.
 type loadedFunction struct {
-	f      *adapter.Function
-	source string // the Go source directory it was built from, if any
-	err    error
+	f         *adapter.Function
+	source    string // the Go source directory it was built from, if any
+	err       error
+	routes    []Route // its HTTP triggers
+	routeErrs []error // authorizers that could not be made
 }
 
 // loadFunction builds (a source function), compiles and warms fc.

@@ -38,6 +38,9 @@ const maxEventSize = 1 << 20
 type invokeAPI struct {
 	functions map[string]*adapter.Function
 	queue     *Queue // takes Event invocations; nil refuses them
+	// waitLoading, set while functions load, holds a request for one
+	// not loaded yet (Server.waitLoading).
+	waitLoading func(w http.ResponseWriter, r *http.Request, function string) bool
 }
 
 func (api *invokeAPI) register(r *mux.Router) {
@@ -112,6 +115,9 @@ func (api *invokeAPI) lookup(w http.ResponseWriter, r *http.Request) (*adapter.F
 			ok = false // another region's or account's function is not here
 		}
 	}
+	if !ok && api.waitLoading != nil && api.waitLoading(w, r, name) {
+		return nil, false
+	}
 	if !ok || (qualifier != "" && qualifier != "$LATEST") {
 		arn := fmt.Sprintf("arn:aws:lambda:%s:%s:function:%s", cmp.Or(region, "us-east-1"), cmp.Or(account, "123456789012"), name)
 		if f != nil && region == "" && account == "" {
@@ -139,6 +145,9 @@ func (api *invokeAPI) invoke(w http.ResponseWriter, r *http.Request) {
 		serviceError(w, http.StatusBadRequest, "InvalidParameterValueException", "message",
 			fmt.Sprintf("1 validation error detected: Value '%s' at 'invocationType' failed to satisfy constraint: Member must satisfy enum value set: [Event, RequestResponse, DryRun]", kind), nil)
 		return
+	}
+	if kind == "Event" && api.queue == nil && api.waitLoading != nil && api.waitLoading(w, r, "") {
+		return // the queue opens once every function is loaded
 	}
 	payload, err := io.ReadAll(io.LimitReader(r.Body, maxRequestSize+1))
 	if err != nil {

@@ -42,6 +42,7 @@ type Server struct {
 	logJSON    bool
 	metrics    http.Handler
 	deployment atomic.Pointer[deployed]
+	loading    atomic.Pointer[loading] // set while functions load (DeployLoading)
 	ready      atomic.Bool
 	logMu      sync.Mutex
 }
@@ -146,6 +147,16 @@ var reserved = []string{"/healthz", "/readyz", "/metrics", "/2015-03-31/"}
 // (requests already running finish on the old one) and marks the server
 // ready.
 func (s *Server) Deploy(d Deployment) error {
+	if err := s.deploy(d, nil); err != nil {
+		return err
+	}
+	s.ready.Store(true)
+	return nil
+}
+
+// deploy serves d, with l the functions still loading (nil: none), and
+// wakes the requests that waited for it.
+func (s *Server) deploy(d Deployment, l *loading) error {
 	r := mux.NewRouter()
 	r.SkipClean(true) // API Gateway passes paths as received
 	lambdaFunctions := make(map[string]*adapter.Function, len(d.Functions))
@@ -155,6 +166,9 @@ func (s *Server) Deploy(d Deployment) error {
 		}
 	}
 	api := &invokeAPI{functions: lambdaFunctions, queue: d.Queue}
+	if l != nil {
+		api.waitLoading = s.waitLoading
+	}
 	api.register(r)
 	for _, m := range d.Mounts {
 		r.MatcherFunc(func(req *http.Request, _ *mux.RouteMatch) bool { return m.Owns(req) }).Handler(m)
@@ -206,11 +220,16 @@ func (s *Server) Deploy(d Deployment) error {
 			route.Methods(methods...)
 		}
 	}
-	nf := notFound(d.Routes)
+	var nf http.Handler = notFound(d.Routes)
+	if l != nil {
+		nf = s.waitingNotFound(nf)
+	}
 	r.NotFoundHandler = nf
 	r.MethodNotAllowedHandler = nf
 	s.deployment.Store(&deployed{Deployment: d, router: r})
-	s.ready.Store(true)
+	if old := s.loading.Swap(l); old != nil {
+		close(old.changed)
+	}
 	return nil
 }
 

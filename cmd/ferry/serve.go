@@ -149,7 +149,11 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		return fail(stderr, "serve", err)
 	}
 	defer engine.Close(context.Background())
-	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !*fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Status: term.Set, Metrics: reg})
+	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !*fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Status: term.Set, Metrics: reg,
+		// Each function serves as soon as it is ready; a request for one
+		// still loading waits for it (errors surface in the final Deploy).
+		Loaded: func(d gateway.Deployment, pending map[string]time.Duration) { srv.DeployLoading(d, pending) },
+	})
 	if err == nil {
 		err = srv.Deploy(d.Deployment)
 	}
