@@ -59,7 +59,7 @@ func wasmEnv() []string {
 
 // pkg is what `go list` says of a handler package.
 type pkg struct {
-	dir     string
+	dir      string
 	sources  []string // every non-standard file the build reads
 	local    []string // the directories of its packages outside the module cache: the user's
 	modFiles []string // go.mod and go.sum of their modules
