@@ -250,7 +250,7 @@ func TestDeadline(t *testing.T) {
 	}
 	select {
 	case <-cancelled:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute): // generous: a loaded machine is slow, not wrong
 		t.Fatal("the service never saw the request cancelled")
 	}
 	t.Logf("timed out after %v", time.Since(start))
@@ -280,7 +280,7 @@ func TestClientTimeout(t *testing.T) {
 	}
 	select {
 	case <-cancelled:
-	case <-time.After(5 * time.Second):
+	case <-time.After(time.Minute): // generous: a loaded machine is slow, not wrong
 		t.Fatal("the service never saw the request cancelled")
 	}
 }
