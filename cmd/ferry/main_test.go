@@ -142,7 +142,7 @@ func TestInvokeRelativeDir(t *testing.T) {
 // TestHelpExitsZero asks every command for -h and --help: the usage is
 // printed and the exit status is 0, as a user asking for help expects.
 func TestHelpExitsZero(t *testing.T) {
-	commands := []string{"build", "invoke", "generate-event", "serve", "image", "k8s", "fire-schedule", "compile", "probe", "version", "cache", "cache ls", "cache prune"}
+	commands := []string{"build", "invoke", "generate-event", "serve", "image", "k8s", "fire-schedule", "compile", "probe", "migrate", "version", "cache", "cache ls", "cache prune"}
 	for _, cmd := range commands {
 		for _, flag := range []string{"-h", "--help"} {
 			args := append(strings.Fields(cmd), flag)
