@@ -89,11 +89,13 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("%s is not a buildable Go package: %s", dir, firstLine(stderr.String(), err))
 	}
-	modCache := ""
-	if out, err := exec.CommandContext(ctx, "go", "env", "GOMODCACHE").Output(); err == nil {
-		modCache = strings.TrimSpace(string(out)) + string(filepath.Separator)
+	env, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %v", err)
 	}
-	p := &pkg{}
+	goVer, modCache, _ := strings.Cut(strings.TrimSpace(string(env)), "\n")
+	modCache = strings.TrimSpace(modCache) + string(filepath.Separator)
+	p := &pkg{goVer: strings.TrimSpace(goVer)}
 	var sdk, aws bool
 	var main [3]string
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
@@ -128,11 +130,6 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 		return nil, fmt.Errorf("%s is not a ferry handler: it imports none of %s", dir, strings.Join(SDKs, ", "))
 	}
 	p.dir = main[2]
-	ver, err := exec.CommandContext(ctx, "go", "env", "GOVERSION").Output()
-	if err != nil {
-		return nil, fmt.Errorf("go env GOVERSION: %v", err)
-	}
-	p.goVer = strings.TrimSpace(string(ver))
 	return p, nil
 }
 
