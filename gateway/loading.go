@@ -37,12 +37,18 @@ func (s *Server) DeployLoading(d Deployment, pending map[string]time.Duration) e
 // deployments it is dispatched to again.
 type loadDeadline struct{}
 
-// waitLoading holds a request for function (or, for "", for a route or
-// the queue) while functions load, then dispatches it again on the
-// newest deployment, or answers 503 past the deadline. It reports false,
-// having done nothing, when nothing that could serve the request is
-// loading: the caller answers as usual (404).
-func (s *Server) waitLoading(w http.ResponseWriter, r *http.Request, function string) bool {
+// waitLoading holds a request that routed on dep to no function, for
+// function (or, for "", for a route or the queue), while functions load,
+// then dispatches it again on the newest deployment, or answers 503 past
+// the deadline. A request that routed on a deployment since replaced is
+// dispatched again at once. It reports false, having done nothing, when
+// nothing that could serve the request is loading: the caller answers as
+// usual (404).
+func (s *Server) waitLoading(w http.ResponseWriter, r *http.Request, function string, dep *deployed) bool {
+	if now := s.deployment.Load(); now != dep {
+		now.router.ServeHTTP(w, r)
+		return true
+	}
 	l := s.loading.Load()
 	if l == nil || len(l.pending) == 0 {
 		return false
@@ -88,9 +94,9 @@ func (s *Server) waitLoading(w http.ResponseWriter, r *http.Request, function st
 
 // waitingNotFound is a router's not-found handler while functions load: a
 // pending function may take the path.
-func (s *Server) waitingNotFound(nf http.Handler) http.Handler {
+func (s *Server) waitingNotFound(nf http.Handler, dep *deployed) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if !s.waitLoading(w, r, "") {
+		if !s.waitLoading(w, r, "", dep) {
 			nf.ServeHTTP(w, r)
 		}
 	})

@@ -165,9 +165,12 @@ func (s *Server) deploy(d Deployment, l *loading) error {
 			lambdaFunctions[name] = f
 		}
 	}
+	dep := &deployed{Deployment: d}
 	api := &invokeAPI{functions: lambdaFunctions, queue: d.Queue}
 	if l != nil {
-		api.waitLoading = s.waitLoading
+		api.waitLoading = func(w http.ResponseWriter, r *http.Request, function string) bool {
+			return s.waitLoading(w, r, function, dep)
+		}
 	}
 	api.register(r)
 	for _, m := range d.Mounts {
@@ -222,11 +225,12 @@ func (s *Server) deploy(d Deployment, l *loading) error {
 	}
 	var nf http.Handler = notFound(d.Routes)
 	if l != nil {
-		nf = s.waitingNotFound(nf)
+		nf = s.waitingNotFound(nf, dep)
 	}
 	r.NotFoundHandler = nf
 	r.MethodNotAllowedHandler = nf
-	s.deployment.Store(&deployed{Deployment: d, router: r})
+	dep.router = r
+	s.deployment.Store(dep)
 	if old := s.loading.Swap(l); old != nil {
 		close(old.changed)
 	}
