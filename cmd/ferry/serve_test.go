@@ -155,10 +155,11 @@ func isErr[T error](err error) bool {
 }
 
 // waitFor polls cond until it holds; a generous deadline, not a timing
-// assertion.
+// assertion: 5 minutes, since what it waits for may be a Go build (a
+// --watch rebuild took over a minute on a loaded 2-core machine).
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
-	for deadline := time.Now().Add(time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
+	for deadline := time.Now().Add(5 * time.Minute); !cond(); time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)
 		}
