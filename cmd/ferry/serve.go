@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"sort"
@@ -25,78 +26,72 @@ import (
 	"github.com/ferrywasm/ferry/internal/config"
 )
 
-// runServe runs `ferry serve` until ctx ends (SIGTERM, Ctrl-C), then
-// drains: it stops taking requests, lets those in flight finish up to
-// --drain-timeout, spools queued events and exits 0.
-func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
-	started := time.Now()
+// serveFlags are `ferry serve`'s flags, read by parseServeFlags.
+type serveFlags struct {
+	file, addr, logFormat, cacheSeed string
+	explicitFile                     bool // -f was given
+	insecureOpen, watch, noAccess    bool
+	fireSchedules                    bool
+	drain                            time.Duration
+	azureApps                        multiFlag
+}
+
+// parseServeFlags reads args; a status other than -1 means exit with it.
+func parseServeFlags(args []string, stderr io.Writer) (*serveFlags, int) {
 	fs := flag.NewFlagSet("ferry serve", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	var (
-		file          = fs.String("f", "ferry.yaml", "config file")
-		addr          = fs.String("addr", os.Getenv("FERRY_ADDR"), "listen address ($FERRY_ADDR); default :8080 with access keys, 127.0.0.1:8080 (loopback only) without")
-		insecureOpen  = fs.Bool("insecure-open", os.Getenv("FERRY_INSECURE_OPEN") == "true", "($FERRY_INSECURE_OPEN=true) serve the Lambda API and Azure admin routes without credentials beyond loopback (anyone who reaches the port can invoke, list and administer)")
-		logFormat     = fs.String("log-format", "", "Text or JSON, for function and access logs (default: the config's logFormat, else Text)")
-		drain         = fs.Duration("drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
-		watch         = fs.Bool("watch", false, "rebuild and reload a source function when its files change")
-		noAccess      = fs.Bool("no-access-log", false, "do not log each HTTP request")
-		fireSchedules = fs.Bool("schedules", envOr("FERRY_SCHEDULES", "on") != "off", "fire the config's schedules and Azure timer triggers in this process; --schedules=false (or $FERRY_SCHEDULES=off) when a Kubernetes CronJob fires them once for all replicas")
-		cacheSeed     = fs.String("cache-seed", os.Getenv("FERRY_CACHE_SEED"), "a read-only precompiled cache (as `ferry image` ships) to use before compiling ($FERRY_CACHE_SEED)")
-		azureApps     multiFlag
-	)
-	fs.Var(&azureApps, "azure-app", "an Azure Functions app folder to serve (host.json, */function.json, the Go custom handler); repeatable")
+	f := &serveFlags{}
+	fs.StringVar(&f.file, "f", "ferry.yaml", "config file")
+	fs.StringVar(&f.addr, "addr", os.Getenv("FERRY_ADDR"), "listen address ($FERRY_ADDR); default :8080 with access keys, 127.0.0.1:8080 (loopback only) without")
+	fs.BoolVar(&f.insecureOpen, "insecure-open", os.Getenv("FERRY_INSECURE_OPEN") == "true", "($FERRY_INSECURE_OPEN=true) serve the Lambda API and Azure admin routes without credentials beyond loopback (anyone who reaches the port can invoke, list and administer)")
+	fs.StringVar(&f.logFormat, "log-format", "", "Text or JSON, for function and access logs (default: the config's logFormat, else Text)")
+	fs.DurationVar(&f.drain, "drain-timeout", 25*time.Second, "on SIGTERM, how long in-flight invocations may take to finish")
+	fs.BoolVar(&f.watch, "watch", false, "rebuild and reload a source function when its files change")
+	fs.BoolVar(&f.noAccess, "no-access-log", false, "do not log each HTTP request")
+	fs.BoolVar(&f.fireSchedules, "schedules", envOr("FERRY_SCHEDULES", "on") != "off", "fire the config's schedules and Azure timer triggers in this process; --schedules=false (or $FERRY_SCHEDULES=off) when a Kubernetes CronJob fires them once for all replicas")
+	fs.StringVar(&f.cacheSeed, "cache-seed", os.Getenv("FERRY_CACHE_SEED"), "a read-only precompiled cache (as `ferry image` ships) to use before compiling ($FERRY_CACHE_SEED)")
+	fs.Var(&f.azureApps, "azure-app", "an Azure Functions app folder to serve (host.json, */function.json, the Go custom handler); repeatable")
 	fs.Usage = func() {
 		fmt.Fprintln(stderr, "Usage: ferry serve [-f ferry.yaml] [--azure-app DIR] [flags]\n\nServes the config's functions: their HTTP routes, the Lambda Invoke API\n(/2015-03-31/functions/…), schedules, Azure Functions apps (/api/…,\n/admin/queues/…, /admin/functions/…), /healthz, /readyz and /metrics.")
 		fs.PrintDefaults()
 	}
 	if pos, err := parseArgs(fs, args); err != nil {
-		return flagStatus(err)
+		return nil, flagStatus(err)
 	} else if len(pos) > 0 {
-		return fail(stderr, "serve", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
+		return nil, fail(stderr, "serve", fmt.Errorf("unexpected argument %q (the config is given with -f)", pos[0]))
 	}
-	explicit := false
-	fs.Visit(func(f *flag.Flag) { explicit = explicit || f.Name == "f" })
+	fs.Visit(func(fl *flag.Flag) { f.explicitFile = f.explicitFile || fl.Name == "f" })
+	return f, -1
+}
+
+// loadServeConfig loads the config the flags name, with the --azure-app
+// folders added.
+func loadServeConfig(f *serveFlags) (*config.File, error) {
 	var cfg *config.File
-	var err error
-	if _, statErr := os.Stat(*file); len(azureApps) > 0 && !explicit && errors.Is(statErr, os.ErrNotExist) {
+	if _, statErr := os.Stat(f.file); len(f.azureApps) > 0 && !f.explicitFile && errors.Is(statErr, os.ErrNotExist) {
 		// Only Azure apps, and no ferry.yaml: nothing else to serve.
-		cfg = &config.File{Path: *file, Region: cmp.Or(os.Getenv("AWS_REGION"), "us-east-1")}
-	} else if cfg, err = config.Load(*file); err != nil {
-		fmt.Fprintln(stderr, err)
-		return 2
+		cfg = &config.File{Path: f.file, Region: cmp.Or(os.Getenv("AWS_REGION"), "us-east-1")}
+	} else {
+		var err error
+		if cfg, err = config.Load(f.file); err != nil {
+			return nil, err
+		}
 	}
-	for _, dir := range azureApps {
+	for _, dir := range f.azureApps {
 		abs, err := filepath.Abs(dir)
 		if err != nil {
-			return fail(stderr, "serve", err)
+			return nil, err
 		}
 		cfg.AzureApps = append(cfg.AzureApps, config.AzureApp{Path: abs})
 	}
-	creds, err := gateway.CredentialsFromEnv(os.Getenv)
-	if err != nil {
-		return fail(stderr, "serve", err)
-	}
-	if *addr == "" {
-		*addr = "127.0.0.1:8080" // no keys: the control surface stays on this machine
-		if len(creds) > 0 {
-			*addr = ":8080"
-		}
-	}
-	format := adapter.LogFormat(cmp.Or(*logFormat, cfg.LogFormat, string(adapter.LogText)))
-	if format != adapter.LogText && format != adapter.LogJSON {
-		return fail(stderr, "serve", fmt.Errorf("--log-format %q: want Text or JSON", format))
-	}
-	// On a terminal, a live status line says what is loading; progress
-	// and log lines print above it.
-	term := newStatusLine(stderr)
-	stderr = term
-	logs := &lockedWriter{w: term}
+	return cfg, nil
+}
 
-	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
-	metrics := adapter.NewMetrics(reg)
+// newServeServer is the HTTP front door before any function is deployed:
+// metrics, the access log, credentials and REST API keys.
+func newServeServer(f *serveFlags, cfg *config.File, creds gateway.Credentials, format adapter.LogFormat, reg *prometheus.Registry, logs, stderr io.Writer) *gateway.Server {
 	opts := []gateway.ServerOption{gateway.WithMetricsHandler(promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))}
-	if !*noAccess {
+	if !f.noAccess {
 		opts = append(opts, gateway.WithAccessLog(logs, format == adapter.LogJSON))
 	}
 	if len(creds) > 0 {
@@ -117,15 +112,70 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 			}
 		}
 	}
-	srv := gateway.NewServer(opts...)
+	return gateway.NewServer(opts...)
+}
 
-	// Listen first: /healthz answers while modules build and compile, and
-	// /readyz says 503 until they are ready (a startup probe's job).
-	ln, err := net.Listen("tcp", *addr)
+// newServeEngine is the engine, with the precompiled cache when there is
+// one.
+func newServeEngine(ctx context.Context, cacheSeed string, metrics *adapter.Metrics, stderr io.Writer) (*adapter.Engine, error) {
+	engineOpts := []adapter.EngineOption{adapter.WithMetrics(metrics)}
+	if cacheSeed != "" {
+		// A missing seed costs start-up time, not correctness: compile.
+		if _, err := os.Stat(cacheSeed); err != nil {
+			fmt.Fprintf(stderr, "ferry: no precompiled cache (%v); modules will be compiled\n", err)
+		} else {
+			engineOpts = append(engineOpts, adapter.WithCacheSeed(cacheSeed))
+		}
+	}
+	return adapter.NewEngine(ctx, engineOpts...)
+}
+
+// runServe runs `ferry serve` until ctx ends (SIGTERM, Ctrl-C), then
+// drains: it stops taking requests, lets those in flight finish up to
+// --drain-timeout, spools queued events and exits 0.
+func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	started := time.Now()
+	f, status := parseServeFlags(args, stderr)
+	if f == nil {
+		return status
+	}
+	cfg, err := loadServeConfig(f)
+	if err != nil {
+		fmt.Fprintln(stderr, err) // the config's errors say file:line already
+		return 2
+	}
+	creds, err := gateway.CredentialsFromEnv(os.Getenv)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
-	if err := checkOpen(ln.Addr(), *addr, creds, cfg, *insecureOpen, stderr); err != nil {
+	if f.addr == "" {
+		f.addr = "127.0.0.1:8080" // no keys: the control surface stays on this machine
+		if len(creds) > 0 {
+			f.addr = ":8080"
+		}
+	}
+	format := adapter.LogFormat(cmp.Or(f.logFormat, cfg.LogFormat, string(adapter.LogText)))
+	if format != adapter.LogText && format != adapter.LogJSON {
+		return fail(stderr, "serve", fmt.Errorf("--log-format %q: want Text or JSON", format))
+	}
+	// On a terminal, a live status line says what is loading; progress
+	// and log lines print above it.
+	term := newStatusLine(stderr)
+	stderr = term
+	logs := &lockedWriter{w: term}
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	metrics := adapter.NewMetrics(reg)
+	srv := newServeServer(f, cfg, creds, format, reg, logs, stderr)
+
+	// Listen first: /healthz answers while modules build and compile, and
+	// /readyz says 503 until they are ready (a startup probe's job).
+	ln, err := net.Listen("tcp", f.addr)
+	if err != nil {
+		return fail(stderr, "serve", err)
+	}
+	if err := checkOpen(ln.Addr(), f.addr, creds, cfg, f.insecureOpen, stderr); err != nil {
 		ln.Close()
 		return fail(stderr, "serve", err)
 	}
@@ -135,21 +185,12 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	go func() { served <- httpSrv.Serve(ln) }()
 	fmt.Fprintf(stderr, "ferry: listening on http://%s\n", ln.Addr())
 
-	engineOpts := []adapter.EngineOption{adapter.WithMetrics(metrics)}
-	if *cacheSeed != "" {
-		// A missing seed costs start-up time, not correctness: compile.
-		if _, err := os.Stat(*cacheSeed); err != nil {
-			fmt.Fprintf(stderr, "ferry: no precompiled cache (%v); modules will be compiled\n", err)
-		} else {
-			engineOpts = append(engineOpts, adapter.WithCacheSeed(*cacheSeed))
-		}
-	}
-	engine, err := adapter.NewEngine(ctx, engineOpts...)
+	engine, err := newServeEngine(ctx, f.cacheSeed, metrics, stderr)
 	if err != nil {
 		return fail(stderr, "serve", err)
 	}
 	defer engine.Close(context.Background())
-	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !*fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Status: term.Set, Metrics: reg,
+	d, err := gateway.New(ctx, engine, cfg, gateway.Options{NoTimers: !f.fireSchedules, LogFormat: format, Log: logs, Progress: stderr, Status: term.Set, Metrics: reg,
 		// Each function serves as soon as it is ready; a request for one
 		// still loading waits for it (errors surface in the final Deploy).
 		Loaded: func(d gateway.Deployment, pending map[string]time.Duration) { srv.DeployLoading(d, pending) },
@@ -162,26 +203,14 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintln(stderr, err)
 		return 2
 	}
-	if n := d.AzureTimers(); !*fireSchedules && n > 0 {
-		fmt.Fprintf(stderr, "ferry: %d Azure timer(s) not fired here (--schedules=false); POST /admin/functions/{name} runs one\n", n)
-	}
-	if !*fireSchedules && len(d.Schedules) > 0 {
-		// Another process fires them (ferry k8s's CronJobs, through the
-		// Invoke API): firing here too would run each tick once per replica.
-		fmt.Fprintf(stderr, "ferry: %d schedule(s) not fired here (--schedules=false)\n", len(d.Schedules))
-		d.Schedules = nil
-	}
-	d.Start()
-	if n := d.EventSources(); n > 0 {
-		fmt.Fprintf(stderr, "ferry: %d event source(s) polling\n", n)
-	}
+	startServing(d, f.fireSchedules, stderr)
 	printRoutes(stderr, ln.Addr(), d)
 	if st := engine.CompileStats(); st.FromCache > 0 {
 		fmt.Fprintf(stderr, "ferry: %d module(s) compiled, %d from the compilation cache\n", st.Compiled, st.FromCache)
 	}
 	fmt.Fprintf(stderr, "ferry: ready: %d functions in %.0f s\n", len(d.Functions), time.Since(started).Seconds())
 
-	if *watch {
+	if f.watch {
 		go watchSources(ctx, d, logs)
 	}
 
@@ -191,11 +220,34 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 		fmt.Fprintf(stderr, "ferry serve: %v\n", err)
 		return 2
 	}
-	// Drain: out of the Service's endpoints first, then stop accepting and
-	// wait for what is in flight.
-	fmt.Fprintf(stderr, "ferry: draining (up to %s)\n", *drain)
+	return drainServe(srv, httpSrv, d, f.drain, stderr)
+}
+
+// startServing starts the deployment's schedules, timers and event
+// sources, unless another process fires the schedules.
+func startServing(d *gateway.Gateway, fireSchedules bool, stderr io.Writer) {
+	if n := d.AzureTimers(); !fireSchedules && n > 0 {
+		fmt.Fprintf(stderr, "ferry: %d Azure timer(s) not fired here (--schedules=false); POST /admin/functions/{name} runs one\n", n)
+	}
+	if !fireSchedules && len(d.Schedules) > 0 {
+		// Another process fires them (ferry k8s's CronJobs, through the
+		// Invoke API): firing here too would run each tick once per replica.
+		fmt.Fprintf(stderr, "ferry: %d schedule(s) not fired here (--schedules=false)\n", len(d.Schedules))
+		d.Schedules = nil
+	}
+	d.Start()
+	if n := d.EventSources(); n > 0 {
+		fmt.Fprintf(stderr, "ferry: %d event source(s) polling\n", n)
+	}
+}
+
+// drainServe takes the pod out of the Service's endpoints first, then
+// stops accepting and waits for what is in flight; its result is the exit
+// status.
+func drainServe(srv *gateway.Server, httpSrv *http.Server, d *gateway.Gateway, drain time.Duration, stderr io.Writer) int {
+	fmt.Fprintf(stderr, "ferry: draining (up to %s)\n", drain)
 	srv.SetReady(false)
-	dctx, cancel := context.WithTimeout(context.Background(), *drain)
+	dctx, cancel := context.WithTimeout(context.Background(), drain)
 	defer cancel()
 	status := 0
 	d.StopSchedules()
@@ -216,9 +268,6 @@ func runServe(ctx context.Context, args []string, stdout, stderr io.Writer) int 
 	return status
 }
 
-// checkOpen refuses to serve the control surface (the Lambda API, Azure
-// admin routes) without credentials beyond loopback, unless insecureOpen,
-// and says at start how it is protected.
 func checkOpen(addr net.Addr, requested string, creds gateway.Credentials, cfg *config.File, insecureOpen bool, stderr io.Writer) error {
 	loopback := false
 	if tcp, ok := addr.(*net.TCPAddr); ok {
