@@ -2,7 +2,7 @@
 // folder as it is in a user's repository (host.json, one folder per
 // function with its function.json, the custom handler's Go source) into
 // functions, triggers, timers and queue names. It needs no engine, so the
-// Kubernetes generator reads apps with it; azure/azurehost runs them.
+// Kubernetes generator reads apps with it; internal/azurehost runs them.
 package azure
 
 import (

@@ -8,7 +8,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
-	"github.com/ferrywasm/ferry/azure/azurehost"
+	"github.com/ferrywasm/ferry/internal/azurehost"
 	"github.com/ferrywasm/ferry/internal/gobuild"
 )
 

@@ -22,8 +22,8 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
-	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/gateway"
 )
 
 // serveFlags are `ferry serve`'s flags, read by parseServeFlags.

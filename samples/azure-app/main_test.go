@@ -18,9 +18,9 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
-	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
+	"github.com/ferrywasm/ferry/internal/azurehost"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 	"github.com/ferrywasm/ferry/lambdaspec"
 )

@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -29,7 +29,7 @@ func TestAsyncSpoolWriteAhead(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	successes := filepath.Join(dir, "successes.jsonl")
-	work := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "work", Concurrency: 1, Timeout: 5 * time.Second,
+	work := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "work", Concurrency: 1, Timeout: 5 * time.Second,
 		Async: adapter.AsyncConfig{OnSuccess: adapter.Destination{File: successes}}})
 	q1 := newQueue(t, map[string]*adapter.Function{"work": work}, gateway.QueueOptions{SpoolDir: spool})
 	// The only instance is busy: the events wait in the lane.
@@ -62,7 +62,7 @@ func TestAsyncSpoolWriteAhead(t *testing.T) {
 		os.WriteFile(filepath.Join(crashed, name), b, 0o600)
 	}
 	replayed := filepath.Join(dir, "replayed.jsonl")
-	work2 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "work", Concurrency: 2, Timeout: 5 * time.Second,
+	work2 := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "work", Concurrency: 2, Timeout: 5 * time.Second,
 		Async: adapter.AsyncConfig{OnSuccess: adapter.Destination{File: replayed}}})
 	q2 := newQueue(t, map[string]*adapter.Function{"work": work2}, gateway.QueueOptions{SpoolDir: crashed})
 	waitFor(t, "the crashed process's events to run", func() bool { return len(readRecords(t, replayed)) == n+1 })
@@ -103,7 +103,7 @@ func TestAsyncSpoolBadFiles(t *testing.T) {
 		os.WriteFile(filepath.Join(spool, name), []byte(content), 0o600)
 	}
 	os.WriteFile(filepath.Join(spool, "10-valid.json"), []byte(valid), 0o600)
-	work := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "work",
+	work := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "work",
 		Async: adapter.AsyncConfig{OnSuccess: adapter.Destination{File: successes}}})
 	var log sampletest.LogBuffer
 	newQueue(t, map[string]*adapter.Function{"work": work}, gateway.QueueOptions{SpoolDir: spool, Log: &log})
@@ -128,7 +128,7 @@ func TestAsyncSpoolUnwritable(t *testing.T) {
 	dir := t.TempDir()
 	notADir := filepath.Join(dir, "file")
 	os.WriteFile(notADir, []byte("x"), 0o600)
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello"})
 	functions := map[string]*adapter.Function{"hello": hello}
 	if _, err := gateway.NewQueue(functions, gateway.QueueOptions{SpoolDir: filepath.Join(notADir, "spool")}); err == nil {
 		t.Fatal("NewQueue over an unusable spool directory: no error")
@@ -160,8 +160,8 @@ func TestAsyncSpoolUnwritable(t *testing.T) {
 // TestAsyncPerFunctionShare: one function's backlog fills its own share
 // of the queue only; other functions' events are still accepted.
 func TestAsyncPerFunctionShare(t *testing.T) {
-	slow := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "slow", Concurrency: 1, Timeout: 10 * time.Second})
-	other := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "other"})
+	slow := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "slow", Concurrency: 1, Timeout: 10 * time.Second})
+	other := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "other"})
 	functions := map[string]*adapter.Function{"slow": slow, "other": other}
 	q := newQueue(t, functions, gateway.QueueOptions{Capacity: 10, SpoolDir: filepath.Join(t.TempDir(), "spool")})
 	accepted := 0

@@ -16,7 +16,7 @@ import (
 // function's name, platform records (start, report) included.
 func TestFunctionLogJSON(t *testing.T) {
 	var sink bytes.Buffer
-	f := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello-json", LogFormat: adapter.LogJSON, LogSink: functionLog(&sink, "hello-json", adapter.LogJSON)})
+	f := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello-json", LogFormat: adapter.LogJSON, LogSink: functionLog(&sink, "hello-json", adapter.LogJSON)})
 	if res, err := f.Invoke(context.Background(), &adapter.Request{Payload: []byte(`"Ada"`)}); err != nil || res.Failed() {
 		t.Fatalf("%v %s", err, res.Payload)
 	}

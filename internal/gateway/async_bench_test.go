@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -16,11 +16,11 @@ import (
 // second over loopback HTTP, 32 concurrent clients, with the events held
 // in memory only (what ferry did before the write-ahead spool) and
 // written durably to the spool before each 202 (group-committed).
-// Compare the two in one run: go test -run '^$' -bench EventInvoke ./gateway
+// Compare the two in one run: go test -run '^$' -bench EventInvoke ./internal/gateway
 func BenchmarkEventInvoke(b *testing.B) {
 	for _, mode := range []string{"memory", "wal"} {
 		b.Run(mode, func(b *testing.B) {
-			hello := sampletest.Load(b, "../samples/hello", adapter.Config{Name: "hello"})
+			hello := sampletest.Load(b, "../../samples/hello", adapter.Config{Name: "hello"})
 			functions := map[string]*adapter.Function{"hello": hello}
 			opts := gateway.QueueOptions{Capacity: 1 << 22}
 			if mode == "wal" {

@@ -10,7 +10,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -21,8 +21,8 @@ import (
 // Invoke API), an unknown function is a 404 without waiting, and /readyz
 // is 503 until everything is deployed.
 func TestDeployLoading(t *testing.T) {
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
-	api := sampletest.Load(t, "../samples/http-api", adapter.Config{Name: "http-api"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello"})
+	api := sampletest.Load(t, "../../samples/http-api", adapter.Config{Name: "http-api"})
 	apiRoute := gateway.Route{Function: "http-api", Path: "/items/{proxy+}", HTTP: events.HTTPRoute{Format: events.FormatHTTPAPI}}
 	srv := gateway.NewServer()
 	ts := httptest.NewServer(srv)

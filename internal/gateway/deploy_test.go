@@ -17,8 +17,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/gateway"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -31,12 +31,12 @@ func TestNewServesAConfig(t *testing.T) {
 	dest := filepath.Join(dir, "success.jsonl")
 	yaml := `functions:
   - name: http-api
-    module: ` + sampletest.Module(t, "../samples/http-api") + `
+    module: ` + sampletest.Module(t, "../../samples/http-api") + `
     http:
       - path: /items/{proxy+}
         format: http-api
   - name: hello
-    module: ` + sampletest.Module(t, "../samples/hello") + `
+    module: ` + sampletest.Module(t, "../../samples/hello") + `
     async:
       onSuccess:
         file: ` + dest + `

@@ -23,7 +23,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -113,7 +113,7 @@ func TestJWTAuthorizer(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	fn := sampletest.Load(t, "../samples/http-api", adapter.Config{Name: "http-api"})
+	fn := sampletest.Load(t, "../../samples/http-api", adapter.Config{Name: "http-api"})
 	s := gateway.NewServer()
 	err = s.Deploy(gateway.Deployment{Functions: map[string]*adapter.Function{"http-api": fn}, Routes: []gateway.Route{
 		{Function: "http-api", Path: "/secure/{proxy+}", HTTP: events.HTTPRoute{Format: events.FormatHTTPAPI}, JWT: open},

@@ -14,7 +14,7 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -134,7 +134,7 @@ func jsonEqual(t *testing.T, what string, want string, got []byte) {
 func TestAsyncRetriesExhausted(t *testing.T) {
 	failures := filepath.Join(t.TempDir(), "failures.jsonl")
 	delays := []time.Duration{20 * time.Millisecond, 40 * time.Millisecond}
-	f := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
+	f := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
 		RetryDelays: delays,
 		OnFailure:   adapter.Destination{File: failures},
 	}})
@@ -197,7 +197,7 @@ func TestAsyncRetriesExhausted(t *testing.T) {
 // not made.
 func TestAsyncEventAgeExceeded(t *testing.T) {
 	failures := filepath.Join(t.TempDir(), "failures.jsonl")
-	f := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
+	f := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 		MaxEventAge: time.Minute,
 		OnFailure:   adapter.Destination{File: failures},
@@ -218,10 +218,10 @@ func TestAsyncEventAgeExceeded(t *testing.T) {
 // ctxecho as its event; ctxecho's own success record lands in a file.
 func TestAsyncOnSuccessToFunction(t *testing.T) {
 	successes := filepath.Join(t.TempDir(), "successes.jsonl")
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Async: adapter.AsyncConfig{
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello", Async: adapter.AsyncConfig{
 		OnSuccess: adapter.Destination{Function: "ctxecho"},
 	}})
-	ctxecho := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho", Async: adapter.AsyncConfig{
+	ctxecho := sampletest.Load(t, "../../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho", Async: adapter.AsyncConfig{
 		OnSuccess: adapter.Destination{File: successes},
 	}})
 	q := newQueue(t, map[string]*adapter.Function{"hello": hello, "ctxecho": ctxecho}, gateway.QueueOptions{})
@@ -267,7 +267,7 @@ func TestAsyncOnSuccessToFunction(t *testing.T) {
 // TestAsyncQueueFullAndClosed: a full queue refuses events; Close without
 // a spool reports the events it lost; a closed queue refuses events.
 func TestAsyncQueueFullAndClosed(t *testing.T) {
-	f := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
+	f := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "errors", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 	}})
 	q, err := gateway.NewQueue(map[string]*adapter.Function{"errors": f}, gateway.QueueOptions{Capacity: 2})
@@ -359,8 +359,8 @@ func TestAsyncSpoolRestart(t *testing.T) {
 
 	// First run: "work" has one instance, busy with a synchronous
 	// invocation; "flaky" fails and waits an hour for its retry.
-	work1 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "work", Concurrency: 1, Timeout: 2 * time.Second})
-	flaky1 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "flaky", Async: adapter.AsyncConfig{
+	work1 := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "work", Concurrency: 1, Timeout: 2 * time.Second})
+	flaky1 := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "flaky", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 	}})
 	q1 := newQueue(t, map[string]*adapter.Function{"work": work1, "flaky": flaky1}, gateway.QueueOptions{SpoolDir: spool, Log: &log})
@@ -422,10 +422,10 @@ func TestAsyncSpoolRestart(t *testing.T) {
 	}
 
 	// Second run, over the same spool.
-	work2 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "work", Concurrency: 4, Async: adapter.AsyncConfig{
+	work2 := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "work", Concurrency: 4, Async: adapter.AsyncConfig{
 		OnSuccess: adapter.Destination{File: successes},
 	}})
-	flaky2 := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "flaky", Async: adapter.AsyncConfig{
+	flaky2 := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "flaky", Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{time.Hour},
 	}})
 	q2 := newQueue(t, map[string]*adapter.Function{"work": work2, "flaky": flaky2}, gateway.QueueOptions{SpoolDir: spool, Log: &log})
@@ -467,7 +467,7 @@ func TestAsyncCloseWhileRunning(t *testing.T) {
 	dir := t.TempDir()
 	spool := filepath.Join(dir, "spool")
 	failures := filepath.Join(dir, "failures.jsonl")
-	f := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "slow", Timeout: 500 * time.Millisecond, Async: adapter.AsyncConfig{
+	f := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "slow", Timeout: 500 * time.Millisecond, Async: adapter.AsyncConfig{
 		RetryDelays: []time.Duration{},
 		OnFailure:   adapter.Destination{File: failures},
 	}})
@@ -494,7 +494,7 @@ func TestAsyncCloseWhileRunning(t *testing.T) {
 
 // TestAsyncConfigErrors: destinations must exist.
 func TestAsyncConfigErrors(t *testing.T) {
-	f := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Async: adapter.AsyncConfig{
+	f := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello", Async: adapter.AsyncConfig{
 		OnFailure: adapter.Destination{Function: "missing"},
 	}})
 	if _, err := gateway.NewQueue(map[string]*adapter.Function{"hello": f}, gateway.QueueOptions{}); err == nil ||

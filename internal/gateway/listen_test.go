@@ -11,7 +11,7 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -104,7 +104,7 @@ func TestIdleConnectionsDoNotStarveHealthz(t *testing.T) {
 // stops sending does not hold its connection (and the body read so far)
 // past the server's ReadTimeout, here shortened from its 60 s.
 func TestSlowBodyIsCutOff(t *testing.T) {
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello"})
 	s := gateway.NewServer()
 	if err := s.Deploy(gateway.Deployment{Functions: map[string]*adapter.Function{"hello": hello}}); err != nil {
 		t.Fatal(err)

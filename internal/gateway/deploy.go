@@ -18,8 +18,8 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/azure"
-	"github.com/ferrywasm/ferry/azure/azurehost"
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/internal/azurehost"
 	"github.com/ferrywasm/ferry/internal/config"
 	"github.com/ferrywasm/ferry/lambdaspec"
 )

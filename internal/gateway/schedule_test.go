@@ -12,7 +12,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -34,7 +34,7 @@ func TestSchedules(t *testing.T) {
 	}
 	defer e.Close(context.Background())
 	out := filepath.Join(t.TempDir(), "runs.jsonl")
-	f, err := e.LoadFile(context.Background(), sampletest.Module(t, "../samples/hello"), adapter.Config{
+	f, err := e.LoadFile(context.Background(), sampletest.Module(t, "../../samples/hello"), adapter.Config{
 		Name: "tick", Region: "eu-west-1", Async: adapter.AsyncConfig{OnSuccess: adapter.Destination{File: out}}})
 	if err != nil {
 		t.Fatal(err)
@@ -96,7 +96,7 @@ func gathered(t *testing.T, reg *prometheus.Registry, name, value string) float6
 // EventBridge's Scheduled Event for the rule, as the function receives it.
 func TestScheduledEventPayload(t *testing.T) {
 	out := filepath.Join(t.TempDir(), "runs.jsonl")
-	f := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "tick", Region: "eu-west-1", AccountID: "111122223333",
+	f := sampletest.Load(t, "../../adapter/testdata/ctxecho", adapter.Config{Name: "tick", Region: "eu-west-1", AccountID: "111122223333",
 		Async: adapter.AsyncConfig{OnSuccess: adapter.Destination{File: out}}})
 	q := newQueue(t, map[string]*adapter.Function{"tick": f}, gateway.QueueOptions{})
 	s := gateway.StartSchedules([]gateway.ScheduleTrigger{{Function: f, Rule: "nightly", Schedule: every(10 * time.Millisecond)}}, q, nil, nil)

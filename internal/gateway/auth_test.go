@@ -25,7 +25,7 @@ import (
 
 	"github.com/ferrywasm/ferry/adapter"
 	"github.com/ferrywasm/ferry/events"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -71,10 +71,10 @@ func apiErrorCode(err error) string {
 // signature are refused with Lambda's 403 shapes; HTTP routes stay public.
 func TestLambdaAPIRequiresSigV4(t *testing.T) {
 	successes := filepath.Join(t.TempDir(), "ok.jsonl")
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello",
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello",
 		Environment: map[string]string{"API_TOKEN": "do-not-echo-me"},
 		Async:       adapter.AsyncConfig{OnSuccess: adapter.Destination{File: successes}}})
-	api := sampletest.Load(t, "../samples/http-api", adapter.Config{Name: "api"})
+	api := sampletest.Load(t, "../../samples/http-api", adapter.Config{Name: "api"})
 	functions := map[string]*adapter.Function{"hello": hello, "api": api}
 	q, err := gateway.NewQueue(functions, gateway.QueueOptions{})
 	if err != nil {
@@ -198,7 +198,7 @@ func do(t *testing.T, req *http.Request) (int, string, string) {
 // TestInvokeAPIRefusesForeignARNs: references Lambda would refuse, or that
 // name another region or account, are not resolved to a local function.
 func TestInvokeAPIRefusesForeignARNs(t *testing.T) {
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello"})
 	client, _ := lambdaClient(t, map[string]*adapter.Function{"hello": hello})
 	ctx := context.Background()
 	for _, tt := range []struct{ name, code string }{
@@ -229,7 +229,7 @@ func TestInvokeAPIRefusesForeignARNs(t *testing.T) {
 // TestInvokeAPIHidesMountOnlyFunctions: a function served through a mount
 // (an Azure app) is neither listed nor invoked by the Lambda API.
 func TestInvokeAPIHidesMountOnlyFunctions(t *testing.T) {
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello"})
 	s := gateway.NewServer()
 	if err := s.Deploy(gateway.Deployment{Functions: map[string]*adapter.Function{"app": hello}, MountOnly: map[string]bool{"app": true}}); err != nil {
 		t.Fatal(err)
@@ -282,7 +282,7 @@ func TestAccessLogRedactsKeys(t *testing.T) {
 // x-api-key, as API Gateway does; with one it invokes; other routes stay
 // open.
 func TestRESTRouteAPIKey(t *testing.T) {
-	rest := sampletest.Load(t, "../samples/apigw-rest", adapter.Config{Name: "rest"})
+	rest := sampletest.Load(t, "../../samples/apigw-rest", adapter.Config{Name: "rest"})
 	s := gateway.NewServer(gateway.WithAPIKeys([]string{"key-one", "key-two"}))
 	err := s.Deploy(gateway.Deployment{Functions: map[string]*adapter.Function{"rest": rest}, Routes: []gateway.Route{
 		{Function: "rest", Path: "/keyed/{proxy+}", HTTP: events.HTTPRoute{Format: events.FormatREST}, APIKeyRequired: true},

@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda/types"
 
 	"github.com/ferrywasm/ferry/adapter"
-	"github.com/ferrywasm/ferry/gateway"
+	"github.com/ferrywasm/ferry/internal/gateway"
 	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
@@ -41,9 +41,9 @@ func lambdaClient(t *testing.T, functions map[string]*adapter.Function) (*lambda
 }
 
 func TestInvokeAPIWithSDK(t *testing.T) {
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello", Environment: map[string]string{"K": "V"}})
-	errs := sampletest.Load(t, "../samples/errors", adapter.Config{Name: "errors", Concurrency: 1, Timeout: 10 * time.Second}) // its calls that are not about time must not time out on a loaded machine
-	ctxecho := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello", Environment: map[string]string{"K": "V"}})
+	errs := sampletest.Load(t, "../../samples/errors", adapter.Config{Name: "errors", Concurrency: 1, Timeout: 10 * time.Second}) // its calls that are not about time must not time out on a loaded machine
+	ctxecho := sampletest.Load(t, "../../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho"})
 	client, _ := lambdaClient(t, map[string]*adapter.Function{"hello": hello, "errors": errs, "ctxecho": ctxecho})
 	ctx := context.Background()
 
@@ -133,7 +133,7 @@ func TestInvokeAPIWithSDK(t *testing.T) {
 // TestInvokeAPIRIERoute checks the Runtime Interface Emulator's route and
 // an Event invocation's clear refusal, with plain HTTP as curl sends it.
 func TestInvokeAPIRIERoute(t *testing.T) {
-	hello := sampletest.Load(t, "../samples/hello", adapter.Config{Name: "hello"})
+	hello := sampletest.Load(t, "../../samples/hello", adapter.Config{Name: "hello"})
 	_, url := lambdaClient(t, map[string]*adapter.Function{"hello": hello})
 	resp, err := http.Post(url+"/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(`"RIE"`))
 	if err != nil {
@@ -165,7 +165,7 @@ func isErr[T error](err error) bool {
 // TestInvokeAPITenantID invokes with aws-sdk-go-v2's TenantId (the
 // X-Amz-Tenant-Id header): the handler sees it as lambdacontext's TenantID.
 func TestInvokeAPITenantID(t *testing.T) {
-	ctxecho := sampletest.Load(t, "../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho"})
+	ctxecho := sampletest.Load(t, "../../adapter/testdata/ctxecho", adapter.Config{Name: "ctxecho"})
 	client, _ := lambdaClient(t, map[string]*adapter.Function{"ctxecho": ctxecho})
 	for _, tenant := range []string{"blue", ""} {
 		in := &lambda.InvokeInput{FunctionName: aws.String("ctxecho"), Payload: []byte(`{}`)}
