@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -93,30 +92,4 @@ func TestServeCredentials(t *testing.T) {
 	if strings.Contains(s.log.String(), secret) || strings.Contains(s.log.String(), "env-secret-value") {
 		t.Errorf("a secret is in the log:\n%s", s.log)
 	}
-}
-
-// startServeArgs runs `ferry serve` with exactly args (startServe adds a
-// loopback address) until it is ready.
-func startServeArgs(t *testing.T, file string, args ...string) *server {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	s := &server{cancel: cancel, done: make(chan int, 1), log: &sampletest.LogBuffer{}}
-	go func() { s.done <- runServe(ctx, append([]string{"-f", file}, args...), io.Discard, s.log) }()
-	deadline := time.Now().Add(5 * time.Minute)
-	for !strings.Contains(s.log.String(), "ferry: ready") {
-		select {
-		case code := <-s.done:
-			t.Fatalf("ferry serve exited with %d:\n%s", code, s.log)
-		case <-time.After(20 * time.Millisecond):
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("ferry serve not ready:\n%s", s.log)
-		}
-	}
-	s.url = listening.FindStringSubmatch(s.log.String())[1]
-	t.Cleanup(func() {
-		cancel()
-		<-s.done
-	})
-	return s
 }

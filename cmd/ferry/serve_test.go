@@ -99,15 +99,21 @@ func startServe(t testing.TB, yaml string, args ...string) *server {
 	return startServeFile(t, write(t, "ferry.yaml", []byte(yaml)), args...)
 }
 
-// startServeFile runs `ferry serve -f file` until the test ends, and waits
-// until it is ready.
+// startServeFile runs `ferry serve -f file` on a free loopback port until
+// the test ends, and waits until it is ready.
 func startServeFile(t testing.TB, file string, args ...string) *server {
+	t.Helper()
+	// A later --addr in args wins: the flag package keeps the last value.
+	return startServeArgs(t, file, append([]string{"--addr", "127.0.0.1:0"}, args...)...)
+}
+
+// startServeArgs runs `ferry serve -f file` with exactly args until the
+// test ends, and waits until it is ready.
+func startServeArgs(t testing.TB, file string, args ...string) *server {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &server{cancel: cancel, done: make(chan int, 1), log: &sampletest.LogBuffer{}}
-	go func() {
-		s.done <- runServe(ctx, append([]string{"-f", file, "--addr", "127.0.0.1:0"}, args...), io.Discard, s.log)
-	}()
+	go func() { s.done <- runServe(ctx, append([]string{"-f", file}, args...), io.Discard, s.log) }()
 	deadline := time.Now().Add(5 * time.Minute) // first run builds the samples
 	for !strings.Contains(s.log.String(), "ferry: ready") {
 		select {
