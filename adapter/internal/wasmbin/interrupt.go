@@ -84,7 +84,9 @@ var order = map[byte]int{
 // exported globals InterruptFlagExport (i32, set it to non-zero to
 // interrupt) and InterruptCountdownExport (i32, set it to 0 for the guest
 // to look at the flag at its next check). A module without a memory gets
-// an empty one for memory.grow. Custom sections that hold code offsets
+// an empty one for memory.grow. The module's function table is filled on
+// first use of each entry instead of at instantiation, when nothing but
+// call_indirect can tell (lazytable.go). Custom sections that hold code offsets
 // (DWARF .debug_*, sourceMappingURL) are dropped: the checks move the
 // code. It fails, saying why, on what it cannot decode (instructions of
 // proposals wazero does not enable: exception handling, GC).
@@ -126,7 +128,9 @@ func Instrument(wasm []byte) ([]byte, error) {
 	}
 
 	// What the new entries' indices are: after every existing one.
-	var types, importedFuncs, importedGlobals, funcs, globals uint32
+	var types, importedFuncs, importedGlobals, importedTables, funcs, globals uint32
+	var params []uint32    // per type
+	var funcTypes []uint32 // per function defined
 	memories := 0
 	exportNames := map[string]bool{}
 	start, hasStart := uint32(0), false
@@ -139,10 +143,13 @@ func Instrument(wasm []byte) ([]byte, error) {
 				if form := r.byte(); form != 0x60 {
 					return nil, fmt.Errorf("type %d: form %#x (only function types are supported)", i, form)
 				}
-				for range 2 { // parameters, results
-					for n := r.count(); n > 0 && r.err == nil; n-- {
-						r.valType()
-					}
+				n := r.count()
+				params = append(params, n)
+				for ; n > 0 && r.err == nil; n-- {
+					r.valType()
+				}
+				for n := r.count(); n > 0 && r.err == nil; n-- { // results
+					r.valType()
 				}
 			}
 		case secElement:
@@ -176,6 +183,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 					importedFuncs++
 					r.u32()
 				case kindTable:
+					importedTables++
 					r.byte()
 					r.limits()
 				case kindMemory:
@@ -190,7 +198,11 @@ func Instrument(wasm []byte) ([]byte, error) {
 				}
 			}
 		case secFunction:
-			funcs = r.u32()
+			funcs = r.count()
+			funcTypes = make([]uint32, 0, funcs)
+			for i := uint32(0); i < funcs && r.err == nil; i++ {
+				funcTypes = append(funcTypes, r.u32())
+			}
 		case secMemory:
 			memories += int(r.u32())
 		case secGlobal:
@@ -241,8 +253,34 @@ func Instrument(wasm []byte) ([]byte, error) {
 
 	rewritten := map[byte][]byte{}
 	var err error
-	rewritten[secType] = appendEntry(sectionBody(sections, secType), []byte{0x60, 0, 0})
-	rewritten[secFunction] = appendEntry(sectionBody(sections, secFunction), appendU32(nil, yieldType))
+	// The function table is filled lazily (lazytable.go) when nothing but
+	// call_indirect uses it: instrumentCode finds out.
+	lazy := newLazyCode(sections, importedTables, params, funcTypes, yieldFunc+1, types)
+	code := sectionBody(sections, secCode)
+	rewritten[secCode], err = instrumentCode(code, check, yield, lazy)
+	if errors.Is(err, errTableUsed) {
+		lazy = nil
+		rewritten[secCode], err = instrumentCode(code, check, yield, nil)
+	}
+	if err != nil {
+		return nil, err
+	}
+	newTypes, nTypes := []byte{0x60, 0, 0}, uint32(1)        // $yield: [] → []
+	newFuncs, nFuncs := appendU32(nil, yieldType), uint32(1) // $yield
+	if lazy != nil {
+		newTypes, nTypes = append(newTypes, 0x60, 1, 0x7f, 0), 2 // $fill and its chunks: [i32] → []
+		for range lazy.bodies {
+			newFuncs = appendU32(newFuncs, yieldType+1)
+			nFuncs++
+		}
+		rewritten[secElement] = lazy.table.elements()
+	}
+	if rewritten[secType], err = appendEntries(sectionBody(sections, secType), nTypes, newTypes); err != nil {
+		return nil, err
+	}
+	if rewritten[secFunction], err = appendEntries(sectionBody(sections, secFunction), nFuncs, newFuncs); err != nil {
+		return nil, err
+	}
 	g := append([]byte{0x7f, 1, 0x41, 0, 0x0b}, 0x7f, 1, 0x41) // mut i32 = 0; mut i32 = YieldPeriod
 	g = append(appendSleb(g, YieldPeriod), 0x0b)
 	if rewritten[secGlobal], err = appendEntries(sectionBody(sections, secGlobal), 2, g); err != nil {
@@ -269,9 +307,6 @@ func Instrument(wasm []byte) ([]byte, error) {
 	}
 	if memories == 0 {
 		rewritten[secMemory] = []byte{1, 1, 0, 0} // one memory, min 0, max 0
-	}
-	if rewritten[secCode], err = instrumentCode(sectionBody(sections, secCode), check, yield); err != nil {
-		return nil, err
 	}
 	if !present[secCode] && funcs != 0 {
 		return nil, fmt.Errorf("%w: function section without code section", ErrMalformed)
@@ -346,13 +381,8 @@ func sectionBody(sections []rawSection, id byte) []byte {
 	return nil
 }
 
-// appendEntry adds one entry to a vector-shaped section body (nil: an
+// appendEntries adds n entries to a vector-shaped section body (nil: an
 // empty one).
-func appendEntry(body, entry []byte) []byte {
-	b, _ := appendEntries(body, 1, entry)
-	return b
-}
-
 func appendEntries(body []byte, n uint32, entries []byte) ([]byte, error) {
 	r := reader{b: body}
 	count := uint32(0)
@@ -368,15 +398,23 @@ func appendEntries(body []byte, n uint32, entries []byte) ([]byte, error) {
 }
 
 // instrumentCode puts check at the start of every function body and of
-// every loop, and appends the body of $yield.
-func instrumentCode(body, check, yield []byte) ([]byte, error) {
+// every loop, and appends the body of $yield; with lazy, it also puts the
+// table check before every call_indirect and appends lazy's functions.
+func instrumentCode(body, check, yield []byte, lazy *lazyCode) ([]byte, error) {
 	r := reader{b: body}
 	n := uint32(0)
 	if body != nil {
 		n = r.u32()
 	}
+	var extra [][]byte
+	if lazy != nil {
+		if int(n) != len(lazy.params) {
+			return nil, fmt.Errorf("%w: %d function bodies for %d functions", ErrMalformed, n, len(lazy.params))
+		}
+		extra = lazy.bodies
+	}
 	out := make([]byte, 0, len(body)+len(body)/16+64)
-	out = appendU32(out, n+1)
+	out = appendU32(out, n+1+uint32(len(extra)))
 	var fn []byte
 	for i := uint32(0); i < n; i++ {
 		size := r.u32()
@@ -385,8 +423,11 @@ func instrumentCode(body, check, yield []byte) ([]byte, error) {
 			return nil, fmt.Errorf("code section: %w", r.err)
 		}
 		var err error
-		fn, err = instrumentFunc(fn[:0], code, check)
+		fn, err = instrumentFunc(fn[:0], code, check, lazy, i)
 		if err != nil {
+			if err == errTableUsed {
+				return nil, err
+			}
 			return nil, fmt.Errorf("function %d: %w", i, err)
 		}
 		out = appendU32(out, uint32(len(fn)))
@@ -396,13 +437,21 @@ func instrumentCode(body, check, yield []byte) ([]byte, error) {
 		return nil, fmt.Errorf("%w: code section: trailing bytes", ErrMalformed)
 	}
 	out = appendU32(out, uint32(len(yield)))
-	return append(out, yield...), nil
+	out = append(out, yield...)
+	for _, b := range extra {
+		out = append(out, b...)
+	}
+	return out, nil
 }
 
-func instrumentFunc(out, code, check []byte) ([]byte, error) {
+// instrumentFunc appends the instrumented body of function i (code) to
+// out.
+func instrumentFunc(out, code, check []byte, lazy *lazyCode, i uint32) ([]byte, error) {
 	r := reader{b: code}
+	groups := r.count()
+	groupsLen := len(code) - len(r.b)
 	locals := uint64(0)
-	for n := r.count(); n > 0 && r.err == nil; n-- {
+	for n := groups; n > 0 && r.err == nil; n-- {
 		locals += uint64(r.u32())
 		r.valType()
 	}
@@ -412,11 +461,33 @@ func instrumentFunc(out, code, check []byte) ([]byte, error) {
 	if locals > MaxLocals {
 		return nil, fmt.Errorf("%w: %d locals (at most %d)", ErrLimit, locals, MaxLocals)
 	}
-	out = append(out, code[:len(code)-len(r.b)]...)
+	start := len(out)
+	decls := code[:len(code)-len(r.b)]
+	out = append(out, decls...)
 	out = append(out, check...)
+	// The local that holds a call_indirect's index, after the others.
+	var tmp uint32
+	if lazy != nil {
+		tmp = lazy.params[i] + uint32(locals)
+	}
+	usedTmp := false
 	for r.more() {
-		start := r.b
+		insn := r.b
 		op := r.byte()
+		if lazy != nil {
+			switch op {
+			case 0x11, 0x13: // call_indirect, return_call_indirect
+				out = lazyCall(out, tmp, lazy.fill)
+				usedTmp = true
+			case 0x25, 0x26: // table.get, table.set
+				return nil, errTableUsed
+			case 0xfc:
+				// table.init, elem.drop, table.copy, table.grow, table.size, table.fill
+				if peek := r; peek.u32()-12 <= 5 {
+					return nil, errTableUsed
+				}
+			}
+		}
 		loop := op == 0x03
 		if err := r.skipImmediates(op); err != nil {
 			return nil, err
@@ -424,13 +495,21 @@ func instrumentFunc(out, code, check []byte) ([]byte, error) {
 		if r.err != nil {
 			return nil, r.err
 		}
-		out = append(out, start[:len(start)-len(r.b)]...)
+		out = append(out, insn[:len(insn)-len(r.b)]...)
 		if loop {
 			out = append(out, check...)
 		}
 	}
 	if r.err != nil {
 		return nil, r.err
+	}
+	if usedTmp {
+		// One more group of locals: one i32.
+		body := out[start+len(decls):]
+		redecl := appendU32(nil, groups+1)
+		redecl = append(redecl, decls[groupsLen:]...)
+		redecl = append(redecl, 1, 0x7f)
+		out = append(out[:start], append(redecl, body...)...)
 	}
 	return out, nil
 }
