@@ -300,3 +300,43 @@ func FuzzLazyTable(f *testing.F) {
 		checkLazyTable(t, tableModule(size, segs, nil), size)
 	})
 }
+
+// BenchmarkCallIndirect is the worst case for the lazy table's check: a
+// loop whose body is one call_indirect of a function that adds a constant,
+// 10^7 iterations, instrumented with the table filled eagerly (exported,
+// so left as it is) and lazily.
+func BenchmarkCallIndirect(b *testing.B) {
+	loop := []byte{1, 1, 0x7f, 0x03, 0x40, // one i32 local; loop
+		0x20, 1, 0x41, 3, 0x11, 1, 0, 0x21, 1, // acc = table[3](acc)
+		0x20, 0, 0x41, 1, 0x6b, 0x22, 0, 0x0d, 0, // br_if (n -= 1) != 0
+		0x0b, 0x20, 1, 0x0b} // end; acc
+	lazy := tableModule(8, []seg{{offset: 2, funcs: []int{0, 1, 2, 3}}}, loop)
+	eager := withSection(b, lazy, secExport, vec(
+		append(appendName(nil, "call0"), kindFunc, call0),
+		append(appendName(nil, "table"), kindTable, 0),
+	))
+	for _, c := range []struct {
+		name string
+		wasm []byte
+	}{{"eager", eager}, {"lazy", lazy}} {
+		b.Run(c.name, func(b *testing.B) {
+			wasm, err := Instrument(c.wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx := context.Background()
+			r := wazero.NewRuntime(ctx)
+			defer r.Close(ctx)
+			mod, err := r.Instantiate(ctx, wasm)
+			if err != nil {
+				b.Fatal(err)
+			}
+			fn := mod.ExportedFunction("call0")
+			for range b.N {
+				if res, err := fn.Call(ctx, 10_000_000); err != nil || int32(res[0]) != 1_010_000_000 {
+					b.Fatal(res, err)
+				}
+			}
+		})
+	}
+}
