@@ -3,6 +3,7 @@ package wasmbin
 import (
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Lazy function table (see DESIGN.md, "Filling the function table
@@ -64,7 +65,6 @@ func planLazyTable(sections []rawSection, importedTables uint32) (*lazyTable, st
 	if importedTables != 0 {
 		return nil, "the module imports a table"
 	}
-	var size uint32
 	r := reader{b: sectionBody(sections, secTable)}
 	if n := r.u32(); r.err != nil || n != 1 {
 		return nil, "the module does not define exactly one table"
@@ -72,10 +72,9 @@ func planLazyTable(sections []rawSection, importedTables uint32) (*lazyTable, st
 	if t := r.byte(); t != 0x70 {
 		return nil, fmt.Sprintf("the table's type is %#x, not funcref", t)
 	}
-	if flags, min := r.limits(); r.err != nil || flags&^1 != 0 {
+	flags, size := r.limits()
+	if r.err != nil || flags&^1 != 0 {
 		return nil, "the table's limits are not plain 32-bit ones"
-	} else {
-		size = min
 	}
 	r = reader{b: sectionBody(sections, secExport)}
 	for n := r.u32(); n > 0 && r.err == nil; n-- {
@@ -160,8 +159,8 @@ func planLazyTable(sections []rawSection, importedTables uint32) (*lazyTable, st
 	if r.err != nil {
 		return nil, "malformed element section"
 	}
-	if len(sets) == 0 {
-		return nil, "no element segment fills the table"
+	if !slices.ContainsFunc(sets, func(s set) bool { return !s.null }) {
+		return nil, "no element segment puts a function in the table"
 	}
 	lo, hi := sets[0].at, sets[0].at+1
 	for _, s := range sets {

@@ -25,6 +25,9 @@ type seg struct {
 	offset uint32
 	funcs  []int
 	exprs  bool // flags 4: expressions (ref.func, ref.null) instead of indices
+	// passive: a segment no instruction uses (without table.init); it
+	// still declares its functions for ref.func.
+	passive bool
 }
 
 // tableModule is a module with a table of size entries filled by segs, the
@@ -33,11 +36,17 @@ type seg struct {
 func tableModule(size uint32, segs []seg, body0 []byte, imports ...[]byte) []byte {
 	var elems [][]byte
 	for _, s := range segs {
-		e := []byte{0, 0x41}
-		if s.exprs {
-			e[0] = 4
+		var e []byte
+		switch {
+		case s.passive && s.exprs:
+			e = []byte{5, 0x70}
+		case s.passive:
+			e = []byte{1, 0}
+		case s.exprs:
+			e = append(appendSleb([]byte{4, 0x41}, int64(int32(s.offset))), 0x0b)
+		default:
+			e = append(appendSleb([]byte{0, 0x41}, int64(int32(s.offset))), 0x0b)
 		}
-		e = append(appendSleb(e, int64(int32(s.offset))), 0x0b)
 		e = appendU32(e, uint32(len(s.funcs)))
 		for _, f := range s.funcs {
 			switch {
@@ -272,6 +281,7 @@ func FuzzLazyTable(f *testing.F) {
 	f.Add([]byte{12, 2, 6, 0, 1, 2, 3, 0, 1, 0x86, 3, 3, 0xff, 2})
 	f.Add([]byte{200, 100, 64, 1, 2, 3, 190, 20, 0})
 	f.Add([]byte{5, 4, 3, 1, 2, 3})
+	f.Add([]byte{8, 0xc0, 2, 1, 2, 0x81, 1, 5}) // a passive segment, a null
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 1 {
 			return
@@ -279,7 +289,7 @@ func FuzzLazyTable(f *testing.F) {
 		size := uint32(data[0])
 		var segs []seg
 		for r := data[1:]; len(r) >= 2 && len(segs) < 8; {
-			s := seg{offset: uint32(r[0] & 0x7f), exprs: r[0]&0x80 != 0}
+			s := seg{offset: uint32(r[0] & 0x3f), passive: r[0]&0x40 != 0, exprs: r[0]&0x80 != 0}
 			n := int(r[1] % 32)
 			r = r[2:]
 			for ; n > 0 && len(r) > 0; n-- {
