@@ -2,6 +2,7 @@ package adapter_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -58,6 +59,29 @@ func TestCEcho(t *testing.T) {
 	}
 	if st := f.Stats(); st.Peak != 1 {
 		t.Fatalf("%d instances served three sequential calls, want 1", st.Peak)
+	}
+}
+
+// TestCEchoClones serves every invocation from a new clone of the C
+// reactor's snapshot: each starts with an empty function table, which the
+// module fills as it uses it (wasmbin's lazy table; its stdio writes
+// through a function pointer).
+func TestCEchoClones(t *testing.T) {
+	skipWithoutSnapshots(t)
+	f := loadC(t, "c-echo")
+	for i := range 3 {
+		f.CloseIdle() // the next invocation starts a new clone
+		event := fmt.Sprintf(`{"clone":%d}`, i)
+		res := invoke(t, f, event)
+		if string(res.Payload) != event || res.Failed() {
+			t.Fatalf("clone %d: got %s (%q), want %s", i, res.Payload, res.ErrorType, event)
+		}
+		if !strings.Contains(string(res.Logs), "request "+res.RequestID+"\n") {
+			t.Fatalf("clone %d: log lacks the guest's line:\n%s", i, res.Logs)
+		}
+		if ok, reason := f.Snapshot(); !ok {
+			t.Fatalf("clone %d: no snapshot: %s", i, reason)
+		}
 	}
 }
 
