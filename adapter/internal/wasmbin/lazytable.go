@@ -25,7 +25,7 @@ import (
 // there (table.set i (ref.func f)), or leaves it null when no segment
 // covers it, so the call_indirect then traps as it did. An index out of
 // the table traps in table.get, with wazero's same error as in
-// call_indirect (invalid table access). $fill dispatches on i>>6 with a
+// call_indirect (invalid table access). $fill dispatches on i/lazyChunk with a
 // br_table to one function per group of lazyChunk entries, each of which
 // dispatches on the rest with another: a single br_table over 9,000 entries
 // would need as many nested blocks. The segments are replaced by one
@@ -37,7 +37,10 @@ import (
 // ref.func (an exit to Go in wazero's compiled code) and one table.set.
 
 // lazyChunk is how many table entries one chunk function covers.
-const lazyChunk = 64
+const (
+	lazyChunkBits = 6
+	lazyChunk     = 1 << lazyChunkBits
+)
 
 // maxLazySpan bounds the span of table entries the segments cover (the
 // plan holds one word per entry of it).
@@ -172,7 +175,7 @@ func planLazyTable(sections []rawSection, importedTables uint32) (*lazyTable, st
 	lt.lo = lo
 	lt.funcs = make([]uint64, hi-lo)
 	for _, s := range sets {
-		lt.funcs[s.at-lo] = 0
+		lt.funcs[s.at-lo] = 0 // null
 		if !s.null {
 			lt.funcs[s.at-lo] = uint64(s.fn) + 1
 		}
@@ -199,7 +202,8 @@ func (lt *lazyTable) chunks() []uint32 {
 func (lt *lazyTable) functions(fill uint32) [][]byte {
 	base := lt.lo &^ (lazyChunk - 1)
 	chunks := lt.chunks()
-	// $fill: br_table on (i - base) >> 6 to the case that calls the chunk.
+	// $fill: br_table on (i - base) / lazyChunk to the case that calls
+	// the chunk's function.
 	labels := make([]uint32, chunks[len(chunks)-1]+1)
 	for c := range labels {
 		labels[c] = uint32(len(chunks)) // the default: nothing to fill
@@ -213,7 +217,7 @@ func (lt *lazyTable) functions(fill uint32) [][]byte {
 		cases = appendU32(cases, fill+1+uint32(p))
 		cases = append(cases, 0x0f, 0x0b) // return; end
 	}
-	bodies := [][]byte{dispatch(base, 6, labels, uint32(len(chunks)), cases)}
+	bodies := [][]byte{dispatch(base, lazyChunkBits, labels, uint32(len(chunks)), cases)}
 
 	for _, c := range chunks {
 		from := base + c*lazyChunk
