@@ -9,6 +9,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -41,6 +42,11 @@ func BenchmarkServeHTTPAPI(b *testing.B) {
 	b.ReportMetric(ms(ferry.p99), "ferry-p99-ms")
 	b.ReportMetric(ms(plain.p50), "native-p50-ms")
 	b.ReportMetric(ms(plain.p99), "native-p99-ms")
+	// CPU time of the whole process (server and clients) per request:
+	// unlike req/s, it does not depend on how much of the machine other
+	// work leaves to this process.
+	b.ReportMetric(float64(ferry.cpu.Microseconds())/float64(b.N), "ferry-cpu-µs/req")
+	b.ReportMetric(float64(plain.cpu.Microseconds())/float64(b.N), "native-cpu-µs/req")
 }
 
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
@@ -48,6 +54,16 @@ func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 type loadResult struct {
 	rps      float64
 	p50, p99 time.Duration
+	cpu      time.Duration // the process's user and system time
+}
+
+// processCPU is the CPU time the process has used so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 // load sends n GET requests to url over `clients` keep-alive connections
@@ -64,7 +80,7 @@ func load(b *testing.B, url string, clients, n int) loadResult {
 	close(next)
 	var wg sync.WaitGroup
 	var failed sync.Once
-	start := time.Now()
+	start, cpu := time.Now(), processCPU(b)
 	for range clients {
 		wg.Add(1)
 		go func() {
@@ -87,9 +103,9 @@ func load(b *testing.B, url string, clients, n int) loadResult {
 		}()
 	}
 	wg.Wait()
-	elapsed := time.Since(start)
+	elapsed, cpu := time.Since(start), processCPU(b)-cpu
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
-	return loadResult{rps: float64(n) / elapsed.Seconds(), p50: lat[n/2], p99: lat[n*99/100]}
+	return loadResult{rps: float64(n) / elapsed.Seconds(), p50: lat[n/2], p99: lat[n*99/100], cpu: cpu}
 }
 
 // nativeHTTPAPI does what samples/http-api does, as a plain Go server
