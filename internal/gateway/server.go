@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/http"
 	"regexp"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -342,12 +343,31 @@ func (s *Server) logAccess(r *http.Request, lw *loggingWriter, start time.Time) 
 		})
 		line = append(line, '\n')
 	} else {
-		line = fmt.Appendf(nil, "%s %s %q %d %d %.3fms %s\n", start.UTC().Format(time.RFC3339Nano), host,
-			r.Method+" "+loggedURI(r)+" "+r.Proto, lw.status, lw.bytes, float64(d.Microseconds())/1000, reqID)
+		line = appendAccessLine(make([]byte, 0, 160), start, host, r.Method+" "+loggedURI(r)+" "+r.Proto, lw.status, lw.bytes, d, reqID)
 	}
 	s.logMu.Lock()
 	s.accessLog.Write(line)
 	s.logMu.Unlock()
+}
+
+// appendAccessLine appends the text access log line
+// "<time> <host> "<request>" <status> <bytes> <ms>ms <request id>" to b.
+// Appended by hand, not with fmt: it is written for every request.
+func appendAccessLine(b []byte, start time.Time, host, request string, status, bytes int, d time.Duration, reqID string) []byte {
+	b = start.UTC().AppendFormat(b, time.RFC3339Nano)
+	b = append(b, ' ')
+	b = append(b, host...)
+	b = append(b, ' ')
+	b = strconv.AppendQuote(b, request)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(status), 10)
+	b = append(b, ' ')
+	b = strconv.AppendInt(b, int64(bytes), 10)
+	b = append(b, ' ')
+	b = strconv.AppendFloat(b, float64(d.Microseconds())/1000, 'f', 3, 64)
+	b = append(b, "ms "...)
+	b = append(b, reqID...)
+	return append(b, '\n')
 }
 
 // secretParams are query parameters that carry credentials: an Azure
