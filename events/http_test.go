@@ -602,3 +602,41 @@ func TestWriteHTTPError(t *testing.T) {
 		httpEq(t, "ALB page length", rec.Body.Len(), n)
 	}
 }
+
+// FuzzInferV2Response: deciding whether a payload 2.0 result is a
+// response (an object with statusCode) or a body, and rejecting what is
+// not JSON, takes one decode of the keys; it decides as validating the
+// whole result first with json.Valid and then reading the keys did.
+func FuzzInferV2Response(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200}`, ` {"statusCode":null} `, "\t\r\n{\"statusCode\":1}\n", `{"StatusCode":200}`,
+		`{"status\u0043ode":200}`, `{"a":{"statusCode":200}}`, `{"statusCode":1,"statusCode":2}`, `{}`, `{`,
+		`{"statusCode":200}}`, `{"statusCode":200} x`, `[{"statusCode":200}]`, `"statusCode"`, `null`, `42`, ``, ` `,
+		"\u00a0{\"statusCode\":200}", "\u0085{}", "{\"a\":\"\xff\"}", `{"a":1,}`, `{"statusCode":200,"body":"{\"statusCode\":1}"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, result string) {
+		// What inferV2Response did before, as the oracle.
+		wantValid, wantResponse := json.Valid([]byte(result)), false
+		if trimmed := bytes.TrimSpace([]byte(result)); wantValid && len(trimmed) > 0 && trimmed[0] == '{' {
+			var keys map[string]json.RawMessage
+			if json.Unmarshal(trimmed, &keys) == nil {
+				_, wantResponse = keys["statusCode"]
+			}
+		}
+		inferred, err := inferV2Response([]byte(result))
+		switch {
+		case !wantValid:
+			if err == nil {
+				t.Errorf("%q: accepted, want malformed", result)
+			}
+		case wantResponse:
+			if inferred != nil || err != nil {
+				t.Errorf("%q: inferred %v %v, want a response", result, inferred, err)
+			}
+		case err != nil || inferred == nil || !bytes.Equal(inferred.body, []byte(result)):
+			t.Errorf("%q: %v %v, want the result as the body", result, inferred, err)
+		}
+	})
+}
