@@ -3,6 +3,7 @@
 //
 //	go run ./bench [-o bench.json] [-n 200]
 //	go run ./bench soak [-d 10m] [-c 64]   (see soak.go)
+//	go run ./bench weight MODULE.wasm...  (see weight.go)
 //
 // The figures come from the Go benchmarks (BenchmarkColdStart/<sample>,
 // BenchmarkWarmInvoke/<sample>, BenchmarkNativeInvoke/<sample>, …) in each
@@ -62,9 +63,18 @@ type Row struct {
 }
 
 func main() {
-	if len(os.Args) > 1 && os.Args[1] == "soak" {
-		soak(os.Args[2:])
-		return
+	if len(os.Args) > 1 {
+		switch os.Args[1] {
+		case "soak":
+			soak(os.Args[2:])
+			return
+		case "weight":
+			weight(os.Args[2:])
+			return
+		case "weight-warm": // weight's child process
+			warmWeight(os.Args[2], os.Args[3], os.Args[4])
+			return
+		}
 	}
 	out := flag.String("o", "bench.json", "write the results here as JSON")
 	n := flag.Int("n", 200, "iterations of each cold start and warm invocation benchmark")

@@ -34,21 +34,31 @@ func Build(ctx context.Context, dir, out string) error {
 	if err != nil {
 		return err
 	}
-	return build(ctx, pkg.dir, out)
+	return build(ctx, pkg, out)
 }
 
-func build(ctx context.Context, dir, out string) error {
+// guestTags are build tags of every guest build, added to the user's. They
+// leave out code a guest never runs: aws-lambda-go's go1.x RPC invoker
+// (lambda.norpc; the SDK calls the handler as aws-lambda-go's runtime API
+// loop does), whose net/rpc, encoding/gob and html/template, and with them
+// every exported method of every type (text/template calls methods by
+// name), are 30 % of a module; and net/http's bundled HTTP/2
+// (nethttpomithttp2), since a guest's requests go out through the host,
+// whose transport speaks HTTP/2 itself. BENCHMARKS.md, "Module weight".
+var guestTags = []string{"lambda.norpc", "nethttpomithttp2"}
+
+func build(ctx context.Context, p *pkg, out string) error {
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-o", abs, ".")
-	cmd.Dir = dir
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-tags="+p.tags, "-o", abs, ".")
+	cmd.Dir = p.dir
 	cmd.Env = wasmEnv()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
-		return fmt.Errorf("go build in %s failed: %v\n%s", dir, err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("go build in %s failed: %v\n%s", p.dir, err, strings.TrimSpace(stderr.String()))
 	}
 	return nil
 }
@@ -64,6 +74,7 @@ type pkg struct {
 	local    []string // the directories of its packages outside the module cache: the user's
 	modFiles []string // go.mod and go.sum of their modules
 	goVer    string
+	tags     string // the build's -tags: the user's (GOFLAGS) and guestTags
 }
 
 // inspect checks that dir holds a buildable handler and lists its inputs.
@@ -78,9 +89,19 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory (want a Go handler package)", dir)
 	}
-	// One go list call yields the package's name, the toolchain version and
-	// every file of every non-standard package it depends on.
-	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-f",
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE", "GOFLAGS").Output()
+	if err != nil {
+		return nil, fmt.Errorf("go env: %v", err)
+	}
+	env := strings.Split(string(out), "\n")
+	if len(env) < 3 {
+		return nil, fmt.Errorf("go env: unexpected output %q", out)
+	}
+	modCache := strings.TrimSpace(env[1]) + string(filepath.Separator)
+	p := &pkg{goVer: strings.TrimSpace(env[0]), tags: withTags(env[2], guestTags)}
+	// One go list call, with the build's tags, yields the package's name
+	// and every file of every non-standard package it depends on.
+	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-tags="+p.tags, "-f",
 		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
 	cmd.Dir = dir
 	cmd.Env = wasmEnv()
@@ -89,13 +110,6 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("%s is not a buildable Go package: %s", dir, firstLine(stderr.String(), err))
 	}
-	env, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE").Output()
-	if err != nil {
-		return nil, fmt.Errorf("go env: %v", err)
-	}
-	goVer, modCache, _ := strings.Cut(strings.TrimSpace(string(env)), "\n")
-	modCache = strings.TrimSpace(modCache) + string(filepath.Separator)
-	p := &pkg{goVer: strings.TrimSpace(goVer)}
 	var sdk, aws bool
 	var main [3]string
 	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
@@ -131,6 +145,20 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	}
 	p.dir = main[2]
 	return p, nil
+}
+
+// withTags returns the value of a -tags flag that adds tags to those set
+// in goflags (GOFLAGS): a -tags on the command line replaces GOFLAGS'
+// rather than adding to it.
+func withTags(goflags string, tags []string) string {
+	var user []string
+	for _, f := range strings.Fields(goflags) {
+		if v, ok := strings.CutPrefix(strings.TrimLeft(f, "-"), "tags="); ok {
+			user = strings.Split(v, ",") // the last one wins, as in go's flag parsing
+		}
+	}
+	all := slices.DeleteFunc(user, func(t string) bool { return t == "" || slices.Contains(tags, t) })
+	return strings.Join(append(all, tags...), ",")
 }
 
 func firstLine(s string, err error) string {
@@ -208,7 +236,7 @@ func CachedBuild(ctx context.Context, dir string) (Result, error) {
 		return Result{}, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "ferry-gobuild-1\x00%s\x00", p.goVer)
+	fmt.Fprintf(h, "ferry-gobuild-2\x00%s\x00%s\x00", p.goVer, p.tags)
 	for _, src := range p.sources {
 		f, err := os.Open(src)
 		if err != nil {
@@ -261,7 +289,7 @@ func CachedBuild(ctx context.Context, dir string) (Result, error) {
 		}
 	}
 	tmp := fmt.Sprintf("%s.%d.tmp", out, os.Getpid())
-	if err := build(ctx, p.dir, tmp); err != nil {
+	if err := build(ctx, p, tmp); err != nil {
 		os.Remove(tmp)
 		return Result{}, err
 	}

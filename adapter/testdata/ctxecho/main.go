@@ -17,6 +17,7 @@ type reply struct {
 	Context     *lambdacontext.LambdaContext `json:"context"`
 	TraceValue  any                          `json:"traceValue"`
 	TraceEnv    string                       `json:"traceEnv"`
+	BaseValue   any                          `json:"baseValue"`
 	DeadlineIn  time.Duration                `json:"deadlineIn"`
 	Env         map[string]string            `json:"env"`
 	Function    string                       `json:"function"`
@@ -39,6 +40,7 @@ func handler(ctx context.Context, event map[string]any) (reply, error) {
 		Context:     lc,
 		TraceValue:  ctx.Value("x-amzn-trace-id"),
 		TraceEnv:    os.Getenv("_X_AMZN_TRACE_ID"),
+		BaseValue:   ctx.Value(baseKey{}),
 		DeadlineIn:  time.Until(deadline),
 		Env:         env,
 		Function:    lambdacontext.FunctionName,
@@ -49,6 +51,10 @@ func handler(ctx context.Context, event map[string]any) (reply, error) {
 	}, nil
 }
 
+// baseKey is the key of a value the handler's options put in the base
+// context every invocation's context derives from.
+type baseKey struct{}
+
 func main() {
-	lambda.Start(handler)
+	lambda.StartWithOptions(handler, lambda.WithContextValue(baseKey{}, "from WithContextValue"))
 }

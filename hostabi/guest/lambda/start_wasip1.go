@@ -9,9 +9,7 @@ import (
 	"os"
 	"strconv"
 
-	awslambda "github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/messages"
-	"github.com/aws/aws-lambda-go/lambdacontext"
 
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
@@ -23,20 +21,9 @@ import (
 // on http.DefaultTransport work unchanged.
 func init() { fhttp.Install() }
 
-// function is the registered handler. It is aws-lambda-go's
-// lambda.Function, the invoker of its go1.x RPC runtime: it sets the
-// deadline, LambdaContext, client context, Cognito identity and trace id,
-// calls the handler and turns errors and panics into aws-lambda-go's error
-// documents, stack trace included. Reusing it (deprecated for users, but
-// exported and stable) keeps every one of those semantics aws-lambda-go's
-// own instead of a copy of them.
-//
-//lint:ignore SA1019 deliberate; DESIGN.md, "aws-lambda-go's RPC invoker"
-var function *awslambda.Function
-
-func start(handler interface{}, options []Option) {
-	//lint:ignore SA1019 as above
-	function = awslambda.NewFunction(awslambda.NewHandlerWithOptions(withTenant(handler), options...))
+func start(h interface{}, options []Option) {
+	handler = NewHandlerWithOptions(h, options...)
+	baseContext = baseContextOf(handler)
 	if reactor.InReactor() {
 		// Back to ferry_start; invocations arrive through ferry_invoke.
 		reactor.Register(serveRecord)
@@ -45,39 +32,14 @@ func start(handler interface{}, options []Option) {
 	os.Exit(serveCommand())
 }
 
-// serveRecord serves one invocation in reactor mode.
+// serveRecord serves one invocation in reactor mode. A panic discards the
+// instance, as it ends the process under aws-lambda-go's loop.
 func serveRecord(inv *record.Invocation) reactor.Outcome {
-	resp := invoke(inv)
-	if resp.Error != nil {
-		return reactor.Outcome{Error: errorDocument(resp.Error), Discard: resp.Error.ShouldExit}
+	response, e := invoke(inv)
+	if e != nil {
+		return reactor.Outcome{Error: errorDocument(e), Discard: e.ShouldExit}
 	}
-	return reactor.Outcome{Response: resp.Payload}
-}
-
-func invoke(inv *record.Invocation) *messages.InvokeResponse {
-	req := &messages.InvokeRequest{
-		Payload:            inv.Payload,
-		RequestId:          string(inv.RequestID),
-		XAmznTraceId:       string(inv.TraceID),
-		InvokedFunctionArn: string(inv.InvokedFunctionARN),
-		Deadline: messages.InvokeRequest_Timestamp{
-			Seconds: inv.DeadlineMs / 1000,
-			Nanos:   inv.DeadlineMs % 1000 * 1e6,
-		},
-		ClientContext: inv.ClientContext,
-	}
-	tenantID = string(inv.TenantID)
-	resp := new(messages.InvokeResponse)
-	if len(inv.CognitoIdentity) > 0 {
-		var id lambdacontext.CognitoIdentity
-		if err := json.Unmarshal(inv.CognitoIdentity, &id); err != nil {
-			resp.Error = &messages.InvokeResponse_Error{Type: "errorString", Message: "failed to unmarshal cognito identity json: " + err.Error()}
-			return resp
-		}
-		req.CognitoIdentityId, req.CognitoIdentityPoolId = id.CognitoIdentityID, id.CognitoIdentityPoolID
-	}
-	_ = function.Invoke(req, resp) // it reports every failure in resp.Error
-	return resp
+	return reactor.Outcome{Response: response}
 }
 
 // errorDocument renders the error document and logs it, as aws-lambda-go's
@@ -115,11 +77,10 @@ func serveCommand() int {
 		TenantID:           []byte(os.Getenv("FERRY_TENANT_ID")),
 		Payload:            payload,
 	}
-	resp := invoke(&inv)
-	if resp.Error != nil {
-		response.Write(errorDocument(resp.Error))
-		return 0
+	out, e := invoke(&inv)
+	if e != nil {
+		out = errorDocument(e)
 	}
-	response.Write(resp.Payload)
+	response.Write(out)
 	return 0
 }
