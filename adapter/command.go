@@ -36,11 +36,9 @@ func (f *Function) invokeCommand(inv *invocation) (*Result, error) {
 	if len(inv.rec.TenantID) > 0 {
 		env["FERRY_TENANT_ID"] = string(inv.rec.TenantID)
 	}
-	mc := inst.moduleConfig(env).
+	mc := inst.moduleConfig(baseModuleConfig(env), stdout).
 		WithStdin(bytes.NewReader(inv.rec.Payload)).
-		WithStdout(stdout).
-		WithArgs(f.cfg.Name).
-		WithStartFunctions() // called below, interruptible
+		WithArgs(f.cfg.Name)
 	defer inst.fs.remove()
 	ctx, cancel := context.WithDeadline(experimental.WithMemoryAllocator(context.Background(), alloc), inv.deadline)
 	defer cancel()

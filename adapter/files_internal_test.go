@@ -2,7 +2,9 @@ package adapter
 
 import (
 	"testing"
+	"time"
 
+	"github.com/tetratelabs/wazero"
 	experimentalsys "github.com/tetratelabs/wazero/experimental/sys"
 	"github.com/tetratelabs/wazero/experimental/sysfs"
 )
@@ -130,5 +132,32 @@ func BenchmarkInstanceTmp(b *testing.B) {
 		inst.newInstanceFS()
 		inst.fs.tmp.base() // as when the guest first uses /tmp
 		inst.fs.remove()
+	}
+}
+
+// BenchmarkCloneModuleConfig measures a clone's module config built as
+// restore builds it, from the base its snapshot keeps (baseModuleConfig),
+// against building the base too, per instance, as clones did before (and
+// as an instance started from scratch still does): the difference is
+// Lambda's environment applied with wazero's WithEnv.
+func BenchmarkCloneModuleConfig(b *testing.B) {
+	cfg := Config{Name: "bench", Memory: 128, EphemeralStorage: 512}
+	env := cfg.lambdaEnvironment(newLogStream(time.Now()))
+	base := baseModuleConfig(env)
+	for _, c := range []struct {
+		name string
+		base func() wazero.ModuleConfig
+	}{
+		{"per-instance", func() wazero.ModuleConfig { return baseModuleConfig(env) }},
+		{"from-snapshot", func() wazero.ModuleConfig { return base }},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			f := &Function{cfg: cfg}
+			for range b.N {
+				inst := &instance{f: f}
+				_ = inst.moduleConfig(c.base(), &inst.logs)
+				inst.fs.remove()
+			}
+		})
 	}
 }

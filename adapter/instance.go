@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"strings"
 	"time"
 
@@ -68,17 +70,16 @@ func newInstance(f *Function) (*instance, *Result) {
 			}
 		}
 	}
-	return startInstance(f, c, f.cfg.lambdaEnvironment(newLogStream(time.Now())), nil)
+	return startInstance(f, c, baseModuleConfig(f.cfg.lambdaEnvironment(newLogStream(time.Now()))), nil)
 }
 
-// startInstance starts an instance of c from scratch and runs its init
-// phase. rnd, when set, is the guest's randomness instead of crypto/rand.
-func startInstance(f *Function, c *code, env map[string]string, rnd io.Reader) (*instance, *Result) {
+// startInstance starts an instance of c from scratch with base (see
+// baseModuleConfig) and runs its init phase. rnd, when set, is the guest's
+// randomness instead of crypto/rand.
+func startInstance(f *Function, c *code, base wazero.ModuleConfig, rnd io.Reader) (*instance, *Result) {
 	inst := &instance{f: f, code: c}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20}
-	mc := inst.moduleConfig(env).
-		WithStartFunctions(). // _initialize is called below, under the init deadline
-		WithStdout(&inst.logs)
+	mc := inst.moduleConfig(base, &inst.logs)
 	if rnd != nil {
 		mc = mc.WithRandSource(rnd)
 	}
@@ -105,23 +106,35 @@ func startInstance(f *Function, c *code, env map[string]string, rnd io.Reader) (
 	return nil, &Result{Payload: doc, ErrorType: errorTypeOf(doc), Logs: logs.Bytes(), InitDuration: inst.initDuration}
 }
 
-// moduleConfig is what every guest instance gets: the host's real clocks
-// and randomness (wazero's defaults are deterministic fakes), a sleep the
-// deadline interrupts, stderr as log, env, and its files (/var/task, a
-// private /tmp; see newInstanceFS).
-func (inst *instance) moduleConfig(env map[string]string) wazero.ModuleConfig {
+// baseModuleConfig is the part of a guest instance's module config that
+// does not depend on the instance: the host's real clocks and randomness
+// (wazero's defaults are deterministic fakes), no start functions (the
+// caller calls them, under a deadline), and env, in the order of its keys.
+// It is built once per snapshot and shared by its clones: wazero's WithEnv
+// copies the whole config, its map of variables included, for each
+// variable (tens of µs for Lambda's environment).
+func baseModuleConfig(env map[string]string) wazero.ModuleConfig {
 	mc := wazero.NewModuleConfig().
-		WithFSConfig(inst.newInstanceFS()).
 		WithName("").
 		WithSysWalltime().
 		WithSysNanotime().
 		WithRandSource(rand.Reader).
-		WithNanosleep(inst.sleep).
-		WithStderr(&inst.logs)
-	for k, v := range env {
-		mc = mc.WithEnv(k, v)
+		WithStartFunctions()
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		mc = mc.WithEnv(k, env[k])
 	}
 	return mc
+}
+
+// moduleConfig is base with what is the instance's own: a sleep the
+// deadline interrupts, stdout, stderr as log, and its files (/var/task, a
+// private /tmp; see newInstanceFS).
+func (inst *instance) moduleConfig(base wazero.ModuleConfig, stdout io.Writer) wazero.ModuleConfig {
+	return base.
+		WithFSConfig(inst.newInstanceFS()).
+		WithNanosleep(inst.sleep).
+		WithStdout(stdout).
+		WithStderr(&inst.logs)
 }
 
 // guestError is an error document the guest reported during init.

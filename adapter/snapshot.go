@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 
@@ -48,8 +49,8 @@ type image struct {
 	file     imageFile
 	size     uint64 // bytes of linear memory
 	globals  []savedGlobal
-	rand     []uint32 // offsets of the chacha8rand states to reseed
-	env      map[string]string
+	rand     []uint32            // offsets of the chacha8rand states to reseed
+	config   wazero.ModuleConfig // the template's base (baseModuleConfig): its env
 	initLogs []byte
 
 	// The memfd is closed when the image is dropped and no clone is
@@ -143,9 +144,9 @@ func (c *code) snapshot(f *Function) (img *image, inst *instance, res *Result) {
 	if c.snap.img != nil || c.snap.reason != "" {
 		return c.snap.img, nil, nil
 	}
-	env := f.cfg.lambdaEnvironment(newLogStream(time.Now()))
+	base := baseModuleConfig(f.cfg.lambdaEnvironment(newLogStream(time.Now())))
 	rnd := &randRecorder{}
-	tmpl, res := startInstance(f, c, env, rnd)
+	tmpl, res := startInstance(f, c, base, rnd)
 	if res != nil {
 		return nil, nil, res // as a fresh start would; the next start tries again
 	}
@@ -165,7 +166,7 @@ func (c *code) snapshot(f *Function) (img *image, inst *instance, res *Result) {
 		}
 		tmpl.initLogs, tmpl.initDuration = initLogs, initDuration
 	}
-	img, err := capture(tmpl, c, env, rnd.first)
+	img, err := capture(tmpl, c, base, rnd.first)
 	if err != nil {
 		c.disable(f, err.Error())
 		return nil, tmpl, nil
@@ -198,12 +199,12 @@ func (c *code) closeSnapshot() {
 }
 
 // capture makes the image of an initialised template instance.
-func capture(tmpl *instance, c *code, env map[string]string, seed []byte) (*image, error) {
+func capture(tmpl *instance, c *code, base wazero.ModuleConfig, seed []byte) (*image, error) {
 	if tmpl.mem == nil || tmpl.mem.free == nil {
 		return nil, errors.New("the instance's memory is not a private mapping")
 	}
 	mem := tmpl.mem.buf
-	img := &image{size: uint64(len(mem)), env: env, initLogs: tmpl.initLogs}
+	img := &image{size: uint64(len(mem)), config: base, initLogs: tmpl.initLogs}
 	for _, g := range c.rewritten.Globals {
 		if !g.Mutable {
 			continue
@@ -239,9 +240,7 @@ func restore(f *Function, c *code, img *image) (*instance, error) {
 	defer img.release()
 	inst := &instance{f: f, code: c}
 	alloc := &memoryAllocator{limit: uint64(f.cfg.Memory) << 20, image: img}
-	mc := inst.moduleConfig(img.env).
-		WithStartFunctions().
-		WithStdout(&inst.logs)
+	mc := inst.moduleConfig(img.config, &inst.logs)
 	ctx := experimental.WithMemoryAllocator(context.Background(), alloc)
 	mod, err := f.engine.runtime.InstantiateModule(ctx, c.compiled, mc)
 	inst.mem = alloc.last

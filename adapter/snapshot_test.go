@@ -68,6 +68,34 @@ func TestSnapshotClonesGetFreshRandomness(t *testing.T) {
 	}
 }
 
+// TestSnapshotClonesEnviron: a clone's WASI environment (shared by the
+// clones of a snapshot: baseModuleConfig) is the template's, the one the
+// Go runtime copied at init and the snapshot kept, for every clone, with
+// the function's own variables.
+func TestSnapshotClonesEnviron(t *testing.T) {
+	skipWithoutSnapshots(t)
+	f := sampletest.Load(t, "testdata/capsprobe", adapter.Config{Name: "capsprobe-env", Environment: map[string]string{"GREETING": "hi"}})
+	if ok, reason := f.Snapshot(); !ok {
+		t.Fatalf("no snapshot: %s", reason)
+	}
+	var first string
+	for clone := range 2 {
+		f.CloseIdle() // the next invocation starts a new clone
+		got := probe(t, f, map[string]any{"op": "environ"})
+		if ok, reason := f.Snapshot(); !ok {
+			t.Fatalf("clone %d: no snapshot: %s", clone, reason)
+		}
+		wasi, goEnv, _ := strings.Cut(got, "\n")
+		if wasi != goEnv || !strings.Contains(wasi, `"GREETING=hi"`) || !strings.Contains(wasi, `"AWS_LAMBDA_LOG_STREAM_NAME=`) {
+			t.Fatalf("clone %d: WASI environ, then the Go runtime's:\n%s", clone, got)
+		}
+		if clone > 0 && got != first {
+			t.Fatalf("clone %d: environ\n%s\nwant, as clone 0's:\n%s", clone, got, first)
+		}
+		first = got
+	}
+}
+
 // TestSnapshotFallbackSaysWhy: a function that cannot be snapshotted
 // starts instances from scratch and says why, once, in its log.
 func TestSnapshotFallbackSaysWhy(t *testing.T) {

@@ -100,6 +100,9 @@ func Instrument(wasm []byte) ([]byte, error) {
 		id := r.byte()
 		n := r.u32()
 		body := r.bytes(n)
+		if id == secDataCount && r.err == nil {
+			body, r.err = dataCountBody(body, !r.more())
+		}
 		if r.err != nil {
 			return nil, fmt.Errorf("%w: section %d: %v", ErrMalformed, id, r.err)
 		}
@@ -299,11 +302,6 @@ func Instrument(wasm []byte) ([]byte, error) {
 	}
 	if rewritten[secExport], err = appendEntries(sectionBody(sections, secExport), nex, ex); err != nil {
 		return nil, err
-	}
-	if present[secDataCount] && len(sectionBody(sections, secDataCount)) == 0 {
-		// wazero reads an empty data count section as 0 when it ends the
-		// module, and would read into the next section otherwise.
-		rewritten[secDataCount] = []byte{0}
 	}
 	if memories == 0 {
 		rewritten[secMemory] = []byte{1, 1, 0, 0} // one memory, min 0, max 0

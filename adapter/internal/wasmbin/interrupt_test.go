@@ -230,6 +230,55 @@ func TestInstrumentTruncatedName(t *testing.T) {
 	}
 }
 
+// TestInstrumentDataCountCutShort: wazero reads a data count section's
+// LEB128 cut short by the end of the module as 0 (FuzzInstrument found it:
+// Instrument added the code section after it, and wazero then read the
+// count into it). Both rewrites must accept what wazero accepts, and
+// refuse, as it does, such a section followed by anything.
+func TestInstrumentDataCountCutShort(t *testing.T) {
+	mem := section(secMemory, vec([]byte{0, 1}))
+	for _, body := range []string{"", "\x80", "\xd9\xd9\xd9", "\x80\x80\x80\x80"} {
+		wasm := module(mem, section(secDataCount, []byte(body)))
+		if err := compileErr(wasm); err != nil {
+			t.Fatalf("%q: wazero refuses the original: %v", body, err)
+		}
+		checkInstrument(t, wasm)
+		m, err := Rewrite(wasm)
+		if err != nil {
+			t.Fatalf("%q: Rewrite: %v", body, err)
+		}
+		if err := compileErr(m.Wasm); err != nil {
+			t.Fatalf("%q: wazero refuses the snapshot rewrite: %v", body, err)
+		}
+
+		followed := append(wasm, section(secCustom, appendName(nil, "c"))...)
+		if compileErr(followed) == nil {
+			t.Fatalf("%q: wazero accepts the section followed by another", body)
+		}
+		if _, err := Instrument(followed); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%q followed by a section: Instrument: got %v, want ErrMalformed", body, err)
+		}
+		if _, err := Rewrite(followed); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%q followed by a section: Rewrite: got %v, want ErrMalformed", body, err)
+		}
+	}
+}
+
+// TestInstrumentSamples checks the fuzz property on the real sample
+// modules. They are not FuzzInstrument's seeds: one run of the property
+// on hello (15 MB; three wazero compiles, a few seconds) takes longer than
+// the 10 s a fuzzing worker allows an input (Go's internal/fuzz panics
+// "deadlocked!", reported as "hung or terminated unexpectedly: exit status
+// 2") once coverage instrumentation slows wazero and the cores are shared.
+func TestInstrumentSamples(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the samples")
+	}
+	for _, wasm := range sampleModules(t) {
+		checkInstrument(t, wasm)
+	}
+}
+
 // TestInstrumentRefuses: a module with an instruction of a proposal
 // wazero does not enable gets an error that says so, not a corrupt module.
 func TestInstrumentRefuses(t *testing.T) {
@@ -245,8 +294,8 @@ func TestInstrumentRefuses(t *testing.T) {
 	}
 }
 
-// sampleModules are real modules to seed the fuzzer with: the hello
-// sample, and the C echo sample when a C toolchain is installed.
+// sampleModules are real modules: the hello sample, and the C echo sample
+// when a C toolchain is installed.
 func sampleModules(tb testing.TB) [][]byte {
 	var mods [][]byte
 	if path, err := gobuild.Cached(context.Background(), "../../../samples/hello"); err == nil {
@@ -313,13 +362,10 @@ func checkInstrument(t *testing.T, wasm []byte) {
 }
 
 // FuzzInstrument checks the rewrite against wazero's own validation,
-// seeded with real modules (skipped with -short) and hand-made ones.
+// seeded with small hand-made modules: the real ones are too slow for a
+// fuzzing worker (TestInstrumentSamples checks them).
 func FuzzInstrument(f *testing.F) {
-	seeds := [][]byte{simd(), tiny(), compute(), truncatedName(), module()}
-	if !testing.Short() {
-		seeds = append(seeds, sampleModules(f)...)
-	}
-	for _, wasm := range seeds {
+	for _, wasm := range [][]byte{simd(), tiny(), compute(), truncatedName(), module()} {
 		f.Add(wasm)
 	}
 	f.Fuzz(func(t *testing.T, wasm []byte) { checkInstrument(t, wasm) })

@@ -89,6 +89,9 @@ func Rewrite(wasm []byte) (*Module, error) {
 		id := r.byte()
 		n := r.u32()
 		body := r.bytes(n)
+		if id == secDataCount && r.err == nil {
+			body, r.err = dataCountBody(body, !r.more())
+		}
 		if r.err != nil {
 			return nil, fmt.Errorf("section %d: %w", id, r.err)
 		}
@@ -249,6 +252,29 @@ func Rewrite(wasm []byte) (*Module, error) {
 	}
 	m.Wasm = out
 	return m, nil
+}
+
+// dataCountBody returns the body of a data count section as wazero
+// (v1.12) reads it. wazero decodes the count from the module's reader, not
+// the section's, and takes a LEB128 cut short by the end of the module as
+// 0: a section that ends the module (endsModule) with a body of 0 to 4
+// bytes that all continue the LEB128 is a count of 0, returned as such so
+// that sections can follow it. Anywhere else such a body reads into the
+// next section, and wazero refuses the module. Other bodies are returned
+// as they are.
+func dataCountBody(body []byte, endsModule bool) ([]byte, error) {
+	if len(body) > 4 {
+		return body, nil
+	}
+	for _, b := range body {
+		if b < 0x80 {
+			return body, nil
+		}
+	}
+	if !endsModule {
+		return nil, fmt.Errorf("%w: data count cut short", ErrMalformed)
+	}
+	return []byte{0}, nil
 }
 
 // passiveData re-encodes a data section (already validated by Rewrite)

@@ -9,13 +9,15 @@ import (
 	"net/http"
 	"os"
 	"sort"
+	"strings"
+	"unsafe"
 
 	"github.com/ferrywasm/ferry/hostabi/guest/lambda"
 )
 
 type op struct {
-	// read, write, remove, list, symlink, getenv, cwd, clone-get, rename,
-	// hold, release, sparse, touch, mkdirs, hold-get, retain
+	// read, write, remove, list, symlink, getenv, environ, cwd, clone-get,
+	// rename, hold, release, sparse, touch, mkdirs, hold-get, retain
 	Op     string `json:"op"`
 	Path   string `json:"path"`
 	Target string `json:"target"`
@@ -145,6 +147,20 @@ func handler(ctx context.Context, o op) (string, error) {
 		return "linked", os.Symlink(o.Target, o.Path)
 	case "getenv":
 		return os.Getenv(o.Path), nil
+	case "environ":
+		// The environment as WASI gives it now, and as the Go runtime
+		// copied it at init (a clone's comes from the snapshot), sorted,
+		// without the variable the handler's library sets per invocation.
+		wasi := wasiEnviron()
+		var goEnv []string
+		for _, kv := range os.Environ() {
+			if !strings.HasPrefix(kv, "_X_AMZN_TRACE_ID=") {
+				goEnv = append(goEnv, kv)
+			}
+		}
+		sort.Strings(wasi)
+		sort.Strings(goEnv)
+		return fmt.Sprintf("%q\n%q", wasi, goEnv), nil
 	case "cwd":
 		return os.Getwd()
 	case "clone-get":
@@ -159,6 +175,32 @@ func handler(ctx context.Context, o op) (string, error) {
 		return resp.Status, nil
 	}
 	return "", fmt.Errorf("unknown op %q", o.Op)
+}
+
+//go:wasmimport wasi_snapshot_preview1 environ_sizes_get
+func environSizesGet(count, size *uint32) uint32
+
+//go:wasmimport wasi_snapshot_preview1 environ_get
+func environGet(ptrs *uint32, buf *byte) uint32
+
+// wasiEnviron asks the host for the environment (os.Environ is the copy
+// the Go runtime made at init).
+func wasiEnviron() []string {
+	var count, size uint32
+	if environSizesGet(&count, &size) != 0 || count == 0 {
+		return nil
+	}
+	ptrs, buf := make([]uint32, count), make([]byte, size)
+	if environGet(&ptrs[0], &buf[0]) != 0 {
+		return nil
+	}
+	base := uint32(uintptr(unsafe.Pointer(&buf[0])))
+	env := make([]string, count)
+	for i, p := range ptrs {
+		s := buf[p-base:]
+		env[i] = string(s[:bytes.IndexByte(s, 0)])
+	}
+	return env
 }
 
 func main() { lambda.Start(handler) }
