@@ -16,8 +16,9 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("ferry build", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	out := fs.String("o", "", "output module (default: DIR's name + .wasm in the current directory)")
+	jsonv2 := fs.Bool("jsonv2", false, jsonv2Usage)
 	fs.Usage = func() {
-		fmt.Fprintln(stderr, "Usage: ferry build [-o OUT.wasm] DIR\n\nCompiles the Go handler package in DIR (GOOS=wasip1, -buildmode=c-shared) to a module ferry runs.")
+		fmt.Fprintln(stderr, "Usage: ferry build [-o OUT.wasm] [--jsonv2] DIR\n\nCompiles the Go handler package in DIR (GOOS=wasip1, -buildmode=c-shared) to a module ferry runs.")
 		fs.PrintDefaults()
 	}
 	pos, err := parseArgs(fs, args)
@@ -35,7 +36,7 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 		}
 		*out = filepath.Base(abs) + ".wasm"
 	}
-	if err := gobuild.Build(context.Background(), dir, *out); err != nil {
+	if err := gobuild.Build(context.Background(), dir, *out, gobuild.JSONv2(*jsonv2)); err != nil {
 		return fail(stderr, "build", err)
 	}
 	if st, err := os.Stat(*out); err == nil {
@@ -43,3 +44,6 @@ func runBuild(args []string, stdout, stderr io.Writer) int {
 	}
 	return 0
 }
+
+// jsonv2Usage documents --jsonv2, of ferry build and ferry invoke.
+const jsonv2Usage = "build with GOEXPERIMENT=jsonv2: encoding/json on its v2 implementation, with some error messages differing from v1's (see README)"

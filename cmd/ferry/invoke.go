@@ -31,6 +31,7 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		logFormat = fs.String("log-format", "Text", "log format: Text or JSON")
 		azureApp  = fs.String("azure-app", "", "an Azure Functions app folder: invoke its function FUNCTION with the invocation document -e")
 		files     = fs.String("files", "", "directory mounted read-only at /var/task (default: the handler directory, or the module's directory)")
+		jsonv2    = fs.Bool("jsonv2", false, jsonv2Usage+"; for a DIR")
 		envs      multiFlag
 		allow     multiFlag
 	)
@@ -88,7 +89,7 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if !timeoutSet {
 			cfg.Timeout = 0 // the app's functionTimeout
 		}
-		return invokeAzure(ctx, *azureApp, pos[0], payload, cfg, stdout, stderr)
+		return invokeAzure(ctx, *azureApp, pos[0], payload, cfg, stdout, stderr, gobuild.JSONv2(*jsonv2))
 	}
 	if cfg.Files == "" {
 		cfg.Files = module
@@ -98,7 +99,7 @@ func runInvoke(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	if st, err := os.Stat(module); err == nil && st.IsDir() {
 		fmt.Fprintf(stderr, "building %s\n", module)
-		if module, err = gobuild.Cached(ctx, module); err != nil {
+		if module, err = gobuild.Cached(ctx, module, gobuild.JSONv2(*jsonv2)); err != nil {
 			return fail(stderr, "invoke", err)
 		}
 	}

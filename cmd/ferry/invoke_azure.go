@@ -16,8 +16,9 @@ import (
 // invocation of one function of an Azure Functions app, sent to its custom
 // handler as the Functions host would (POST /FUNCTION with doc). The
 // handler's reply body goes to stdout; exit 1 when the invocation failed
-// (a non-2xx reply included), as the host counts it.
-func invokeAzure(ctx context.Context, dir, function string, doc []byte, cfg adapter.Config, stdout, stderr io.Writer) int {
+// (a non-2xx reply included), as the host counts it. build are the
+// settings of the custom handler's build.
+func invokeAzure(ctx context.Context, dir, function string, doc []byte, cfg adapter.Config, stdout, stderr io.Writer, build ...gobuild.Option) int {
 	getenv := func(k string) string {
 		if v, ok := cfg.Environment[k]; ok {
 			return v
@@ -45,7 +46,7 @@ func invokeAzure(ctx context.Context, dir, function string, doc []byte, cfg adap
 		fc.Timeout = cfg.Timeout
 	}
 	fmt.Fprintf(stderr, "building %s\n", app.Dir)
-	module, err := gobuild.Cached(ctx, app.Dir)
+	module, err := gobuild.Cached(ctx, app.Dir, build...)
 	if err != nil {
 		return fail(stderr, "invoke", err)
 	}

@@ -28,19 +28,19 @@ const watchPeriod = 500 * time.Millisecond
 func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 	type watched struct {
 		name    string
-		dir     string
+		src     gateway.Source
 		inputs  gobuild.Inputs
 		seen    uint64 // the fingerprint built last
 		pending uint64 // a changed fingerprint waiting to hold for a period
 	}
 	var ws []*watched
-	for name, dir := range d.Sources {
-		in, err := gobuild.ListInputs(ctx, dir)
+	for name, src := range d.Sources {
+		in, err := gobuild.ListInputs(ctx, src.Dir, src.Build...)
 		if err != nil {
 			fmt.Fprintf(logs, "ferry: watch: %s: %v\n", name, err)
 		}
 		fp := fingerprint(in)
-		ws = append(ws, &watched{name: name, dir: dir, inputs: in, seen: fp, pending: fp})
+		ws = append(ws, &watched{name: name, src: src, inputs: in, seen: fp, pending: fp})
 	}
 	t := time.NewTicker(watchPeriod)
 	defer t.Stop()
@@ -62,7 +62,7 @@ func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 				continue
 			}
 			start := time.Now()
-			module, err := gobuild.Cached(ctx, w.dir)
+			module, err := gobuild.Cached(ctx, w.src.Dir, w.src.Build...)
 			var wasm []byte
 			if err == nil {
 				wasm, err = os.ReadFile(module)
@@ -72,7 +72,7 @@ func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 			}
 			// The inputs may have changed with the sources (a new file
 			// or import): list them again, and fingerprint what was built.
-			if in, lerr := gobuild.ListInputs(ctx, w.dir); lerr == nil {
+			if in, lerr := gobuild.ListInputs(ctx, w.src.Dir, w.src.Build...); lerr == nil {
 				w.inputs = in
 			}
 			w.seen = fingerprint(w.inputs)

@@ -36,6 +36,9 @@ func (p *parser) azureApps(f *File, n *yaml.Node) {
 		if v := m["module"]; v != nil {
 			a.Module, _ = p.path(v, where+": module", false, "%s is a directory; give the custom handler's compiled .wasm (leave module: out to build the app folder's Go source)")
 		}
+		if v := m["build"]; v != nil {
+			a.Build = p.build(v, where+": build", a.Module != "")
+		}
 		if v := m["environment"]; v != nil {
 			a.Environment = p.environment(v, where+": environment")
 		}

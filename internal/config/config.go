@@ -35,6 +35,7 @@ import (
 	"time"
 
 	"github.com/ferrywasm/ferry/events"
+	"github.com/ferrywasm/ferry/internal/gobuild"
 	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
@@ -69,6 +70,8 @@ type AzureApp struct {
 	// Module is the absolute path of the custom handler compiled to
 	// .wasm; "" builds it from the app folder's Go source.
 	Module string
+	// Build holds the settings of that build; zero with a Module.
+	Build Build
 	// Environment holds app settings the handler sees, on top of the
 	// process environment.
 	Environment map[string]string
@@ -83,6 +86,19 @@ type AzureApp struct {
 	AllowedOutboundHosts []string
 	// Line is the line of the entry in the file.
 	Line int
+}
+
+// Build holds the settings of a Go handler's build (build: in the file),
+// which only a source (a function's source:, an Azure app without
+// module:) has.
+type Build struct {
+	// JSONv2 builds with GOEXPERIMENT=jsonv2 (gobuild.JSONv2).
+	JSONv2 bool
+}
+
+// Options are b as gobuild's options.
+func (b Build) Options() []gobuild.Option {
+	return []gobuild.Option{gobuild.JSONv2(b.JSONv2)}
 }
 
 // Async configures the server-wide queue of asynchronous invocations.
@@ -107,6 +123,8 @@ type Function struct {
 	// one is set. Both exist when Parse returns (whether Source is a main
 	// package is the builder's business).
 	Module, Source string
+	// Build holds the settings of Source's build; zero with a Module.
+	Build Build
 	// Memory is in MB, 128 to 10240; 0 when not set.
 	Memory int
 	// Timeout is 1s to 900s; 0 when not set.

@@ -132,6 +132,7 @@ functions:
           url: amqp://ferry:${FERRY_TEST_SECRET}@rabbit:5672/
           queue: jobs
           virtualHost: prod
+    build: {jsonv2: true}
 `
 
 func TestParseFullFile(t *testing.T) {
@@ -218,6 +219,7 @@ func TestParseFullFile(t *testing.T) {
 			{
 				Name:   "third",
 				Source: filepath.Join(dir, "hello"),
+				Build:  Build{JSONv2: true},
 				AsyncConfig: FunctionAsync{
 					RetryDelays: []time.Duration{0, 3 * time.Minute},
 					OnFailure:   Destination{Function: "third"},
@@ -325,7 +327,7 @@ func TestParseErrors(t *testing.T) {
 				`ferry.yaml:1: functions: missing; the file needs at least one function or Azure app`,
 			}},
 		{"SAM key", head + "    MemorySize: 256\n",
-			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, memory, timeout, environment, concurrency, minInstances, spareInstances, primeEvent, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage, eventSources)`}},
+			[]string{`ferry.yaml:4: functions[0] (hello): unknown key "MemorySize"; did you mean "memory"? (want one of name, module, source, build, memory, timeout, environment, concurrency, minInstances, spareInstances, primeEvent, idleTimeout, async, http, schedule, allowedOutboundHosts, files, ephemeralStorage, eventSources)`}},
 		{"event sources", head + "    eventSources:\n      - sqs: {queue: 'not a queue', batchSize: 20}\n      - kafka: {topics: [t], bootstrap: [b:9092]}\n      - rabbitmq: {url: 'amqp://${FERRY_UNSET_VARIABLE}@h/', queue: q}\n      - sqs: {queue: 'arn:aws:sqs:us-east-1:1:q'}\n        kafka: {topics: [t]}\n      - rabbitmq: {url: 'amqp://h/', queue: q, filterCriteria: {filters: [{pattern: '{\"data\": \"x\"}'}]}}\n",
 			[]string{
 				`ferry.yaml:5: functions[0] (hello): eventSources[0]: sqs queue "not a queue": neither a queue URL nor an ARN`,
@@ -333,6 +335,14 @@ func TestParseErrors(t *testing.T) {
 				`ferry.yaml:7: functions[0] (hello): eventSources[2]: rabbitmq: ${FERRY_UNSET_VARIABLE} is not set in ferry's environment`,
 				`ferry.yaml:8: functions[0] (hello): eventSources[3]: want exactly one of sqs, kafka, rabbitmq`,
 				`ferry.yaml:10: functions[0] (hello): eventSources[4]: rabbitmq q: filterCriteria.filters[0].pattern: data: match values must be in an array, e.g. ["x"]`,
+			}},
+		{"build of a module", head + "    build: {jsonv2: true}\n",
+			[]string{`ferry.yaml:4: functions[0] (hello): build: a compiled module is not built; build: applies to Go source only`}},
+		{"build keys", "functions:\n  - name: hello\n    source: src\n    build:\n      jsonV2: true\n  - name: two\n    source: src\n    build: {jsonv2: yes please}\n  - name: three\n    source: src\n    build: jsonv2\n",
+			[]string{
+				`ferry.yaml:5: functions[0] (hello): build: unknown key "jsonV2"; did you mean "jsonv2"? (want one of jsonv2)`,
+				`ferry.yaml:8: functions[1] (two): build: jsonv2: want true or false, got the string "yes please"`,
+				`ferry.yaml:11: functions[2] (three): build: want a mapping with keys jsonv2, got the string "jsonv2"`,
 			}},
 		{"host without scheme", head + "    allowedOutboundHosts: [example.com, 'https://*']\n",
 			[]string{`ferry.yaml:4: functions[0] (hello): allowedOutboundHosts[0]: "example.com" has no scheme: write scheme://host[:port], e.g. https://example.com`}},
@@ -620,6 +630,9 @@ azureApps:
     module: missing.wasm
   - path: app
     module: build
+  - path: app
+    module: build/hello.wasm
+    build: {jsonv2: true}
 `))
 	got := ""
 	if err != nil {
@@ -632,6 +645,7 @@ azureApps:
 		`ferry.yaml:6: azureApps[1]: unknown key "keys"`,
 		"ferry.yaml:8: azureApps[2]: module: missing.wasm does not exist",
 		"ferry.yaml:10: azureApps[3]: module: build is a directory",
+		"ferry.yaml:13: azureApps[4]: build: a compiled module is not built; build: applies to Go source only",
 	} {
 		if !strings.Contains(got, w) {
 			t.Errorf("error %q\nwant it to say %q", got, w)
@@ -718,6 +732,7 @@ azureApps:
     stateDir: state
     allowedOutboundHosts: ["https://*.example.com"]
   - path: app
+    build: {jsonv2: true}
 `, `
 functions:
   - name: a

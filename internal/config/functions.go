@@ -67,6 +67,9 @@ func (p *parser) function(n *yaml.Node, i int, x *crossRefs) (Function, bool) {
 	at := func(key string) string { return where + ": " + key }
 	p.functionName(&fn, n, m["name"], where, x)
 	p.functionCode(&fn, n, m["module"], m["source"], where)
+	if v := m["build"]; v != nil {
+		fn.Build = p.build(v, at("build"), fn.Module != "")
+	}
 	if v := m["memory"]; v != nil {
 		fn.Memory, _ = p.lambdaMB(v, at("memory"), lambdaspec.MinMemoryMB, lambdaspec.MaxMemoryMB)
 	}
@@ -177,6 +180,24 @@ func (p *parser) functionCode(fn *Function, n, module, source *yaml.Node, where 
 	default:
 		fn.Source, _ = p.path(source, where+": source", true, "%s is not a directory; a compiled module goes under module:")
 	}
+}
+
+// build reads a build: mapping; withModule says the code is a compiled
+// module, which has nothing to build.
+func (p *parser) build(n *yaml.Node, where string, withModule bool) Build {
+	var b Build
+	if withModule {
+		p.fail(n, where, "a compiled module is not built; build: applies to Go source only")
+		return b
+	}
+	m, ok := p.fields(n, where, buildKeys...)
+	if !ok {
+		return b
+	}
+	if v := m["jsonv2"]; v != nil {
+		b.JSONv2, _ = p.boolean(v, where+": jsonv2")
+	}
+	return b
 }
 
 // functionScaling reads concurrency, minInstances and spareInstances; the

@@ -8,8 +8,9 @@ package config
 var (
 	fileKeys          = []string{"region", "accountId", "logFormat", "async", "functions", "azureApps", "kubernetes"}
 	queueKeys         = []string{"queueSize", "maxQueued", "spoolDir"}
-	azureAppKeys      = []string{"path", "module", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts"}
-	functionKeys      = []string{"name", "module", "source", "memory", "timeout", "environment", "concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule", "allowedOutboundHosts", "files", "ephemeralStorage", "eventSources"}
+	azureAppKeys      = []string{"path", "module", "build", "environment", "memory", "concurrency", "stateDir", "allowedOutboundHosts"}
+	functionKeys      = []string{"name", "module", "source", "build", "memory", "timeout", "environment", "concurrency", "minInstances", "spareInstances", "primeEvent", "idleTimeout", "async", "http", "schedule", "allowedOutboundHosts", "files", "ephemeralStorage", "eventSources"}
+	buildKeys         = []string{"jsonv2"}
 	functionAsyncKeys = []string{"maxRetries", "retryDelays", "maxEventAge", "onSuccess", "onFailure"}
 	destinationKeys   = []string{"function", "file"}
 	routeKeys         = []string{"path", "methods", "format", "stage", "binaryMediaTypes", "multiValueHeaders", "cors", "apiKeyRequired", "authorizer"}

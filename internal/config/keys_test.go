@@ -20,6 +20,7 @@ func TestMarshalWritesKnownKeys(t *testing.T) {
 		{asyncYAML{}, queueKeys},
 		{azureAppYAML{}, azureAppKeys},
 		{functionYAML{}, functionKeys},
+		{buildYAML{}, buildKeys},
 		{functionAsyncYAML{}, functionAsyncKeys},
 		{destYAML{}, destinationKeys},
 		{routeYAML{}, routeKeys},

@@ -25,6 +25,7 @@ func Marshal(f *File) ([]byte, error) {
 			AllowedOutboundHosts: fn.AllowedOutboundHosts, Files: fn.Files, EphemeralStorage: fn.EphemeralStorage,
 			SpareInstances: fn.SpareInstances, PrimeEvent: fn.PrimeEventFile,
 		}
+		fy.Build = buildYAMLOf(fn.Build)
 		if a := fn.AsyncConfig; a.RetryDelays != nil || a.MaxEventAge != 0 || !a.OnSuccess.IsZero() || !a.OnFailure.IsZero() {
 			ay := &functionAsyncYAML{MaxEventAge: durationText(a.MaxEventAge), OnSuccess: destinationYAML(a.OnSuccess), OnFailure: destinationYAML(a.OnFailure)}
 			if a.RetryDelays != nil {
@@ -69,7 +70,7 @@ func Marshal(f *File) ([]byte, error) {
 		out.Functions = append(out.Functions, fy)
 	}
 	for _, a := range f.AzureApps {
-		out.AzureApps = append(out.AzureApps, azureAppYAML{Path: a.Path, Module: a.Module, Environment: a.Environment,
+		out.AzureApps = append(out.AzureApps, azureAppYAML{Path: a.Path, Module: a.Module, Build: buildYAMLOf(a.Build), Environment: a.Environment,
 			Memory: a.Memory, Concurrency: a.Concurrency, StateDir: a.StateDir, AllowedOutboundHosts: a.AllowedOutboundHosts})
 	}
 	var buf bytes.Buffer
@@ -86,6 +87,14 @@ func durationText(d time.Duration) string {
 		return ""
 	}
 	return fmtDuration(d)
+}
+
+// buildYAMLOf is nil for the default build, which writes no build:.
+func buildYAMLOf(b Build) *buildYAML {
+	if b == (Build{}) {
+		return nil
+	}
+	return &buildYAML{JSONv2: b.JSONv2}
 }
 
 func destinationYAML(d Destination) *destYAML {
@@ -107,6 +116,7 @@ type fileYAML struct {
 type azureAppYAML struct {
 	Path                 string            `yaml:"path"`
 	Module               string            `yaml:"module,omitempty"`
+	Build                *buildYAML        `yaml:"build,omitempty"`
 	Environment          map[string]string `yaml:"environment,omitempty"`
 	Memory               int               `yaml:"memory,omitempty"`
 	Concurrency          int               `yaml:"concurrency,omitempty"`
@@ -124,6 +134,7 @@ type functionYAML struct {
 	Name                 string             `yaml:"name"`
 	Module               string             `yaml:"module,omitempty"`
 	Source               string             `yaml:"source,omitempty"`
+	Build                *buildYAML         `yaml:"build,omitempty"`
 	Memory               int                `yaml:"memory,omitempty"`
 	Timeout              string             `yaml:"timeout,omitempty"`
 	IdleTimeout          string             `yaml:"idleTimeout,omitempty"`
@@ -139,6 +150,10 @@ type functionYAML struct {
 	HTTP                 []routeYAML        `yaml:"http,omitempty"`
 	Schedule             []scheduleYAML     `yaml:"schedule,omitempty"`
 	EventSources         []eventSourceYAML  `yaml:"eventSources,omitempty"`
+}
+
+type buildYAML struct {
+	JSONv2 bool `yaml:"jsonv2,omitempty"`
 }
 
 type functionAsyncYAML struct {

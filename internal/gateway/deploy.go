@@ -21,6 +21,7 @@ import (
 	"github.com/ferrywasm/ferry/events"
 	"github.com/ferrywasm/ferry/internal/azurehost"
 	"github.com/ferrywasm/ferry/internal/config"
+	"github.com/ferrywasm/ferry/internal/gobuild"
 	"github.com/ferrywasm/ferry/lambdaspec"
 )
 
@@ -33,9 +34,9 @@ type Gateway struct {
 	// Schedules fire on Start; clear it beforehand to fire none here
 	// (when a Kubernetes CronJob fires them once for all replicas).
 	Schedules []ScheduleTrigger
-	// Sources maps function names to the Go source directories they were
-	// built from (ferry serve --watch rebuilds them).
-	Sources map[string]string
+	// Sources maps function names to the Go sources they were built from
+	// (ferry serve --watch rebuilds them).
+	Sources map[string]Source
 	// Azure are the Azure Functions apps' hosts.
 	Azure []*azurehost.Host
 
@@ -43,6 +44,12 @@ type Gateway struct {
 	scheduler *Scheduler
 	stopOnce  sync.Once
 	sources   *eventSources
+}
+
+// Source is a Go handler a function was built from.
+type Source struct {
+	Dir   string
+	Build []gobuild.Option // the build's settings
 }
 
 // Options configure New.
@@ -81,7 +88,7 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 	opts.Log = cmp.Or[io.Writer](opts.Log, io.Discard)
 	opts.Progress = cmp.Or[io.Writer](opts.Progress, io.Discard)
 	format, logs := opts.LogFormat, opts.Log
-	d := &Gateway{Deployment: Deployment{Functions: map[string]*adapter.Function{}}, Sources: map[string]string{}, opts: opts}
+	d := &Gateway{Deployment: Deployment{Functions: map[string]*adapter.Function{}}, Sources: map[string]Source{}, opts: opts}
 	// Build and compile in parallel, one function per core: a module's
 	// link and a wazero compilation are each mostly one thread, so on a
 	// small machine the win is overlapping them; the results are then
@@ -122,7 +129,7 @@ func New(ctx context.Context, engine *adapter.Engine, cfg *config.File, opts Opt
 		}
 		f := l.f
 		if l.source != "" {
-			d.Sources[fc.Name] = l.source
+			d.Sources[fc.Name] = Source{Dir: l.source, Build: fc.Build.Options()}
 		}
 		d.Functions[fc.Name] = f
 		if len(l.routeErrs) > 0 {
@@ -324,7 +331,7 @@ func loadFunction(ctx context.Context, engine *adapter.Engine, cfg *config.File,
 	module := fc.Module
 	if fc.Source != "" {
 		var err error
-		if module, err = prog.build(ctx, fc.Name, fc.Source); err != nil {
+		if module, err = prog.build(ctx, fc.Name, fc.Source, fc.Build.Options()...); err != nil {
 			return fail(err)
 		}
 	}
@@ -347,6 +354,7 @@ func loadFunction(ctx context.Context, engine *adapter.Engine, cfg *config.File,
 // compiled, and its host.
 type loadedAzure struct {
 	where, source string
+	build         []gobuild.Option
 	f             *adapter.Function
 	host          *azurehost.Host
 	err           error
@@ -376,7 +384,8 @@ func loadAzure(ctx context.Context, engine *adapter.Engine, cfg *config.File, ac
 	fc.Region, fc.AccountID, fc.LogFormat, fc.LogSink = cfg.Region, cfg.AccountID, format, functionLog(logs, fc.Name, format)
 	module := ac.Module
 	if module == "" {
-		if module, err = prog.build(ctx, fc.Name, app.Dir); err != nil {
+		l.build = ac.Build.Options()
+		if module, err = prog.build(ctx, fc.Name, app.Dir, l.build...); err != nil {
 			l.err = fmt.Errorf("%s: %w", l.where, err)
 			return l
 		}
@@ -410,7 +419,7 @@ func (d *Gateway) addAzure(ctx context.Context, l loadedAzure) error {
 		return fmt.Errorf("%s: the app's name %s is already a function's name", l.where, name)
 	}
 	if l.source != "" {
-		d.Sources[name] = l.source
+		d.Sources[name] = Source{Dir: l.source, Build: l.build}
 	}
 	d.Functions[name] = l.f
 	if d.MountOnly == nil {

@@ -69,10 +69,10 @@ func (p *progress) line(format string, args ...any) {
 
 // build builds (or finds in the cache) the module of function name from
 // the Go sources in dir.
-func (p *progress) build(ctx context.Context, name, dir string) (string, error) {
+func (p *progress) build(ctx context.Context, name, dir string, opts ...gobuild.Option) (string, error) {
 	p.set(name, "building")
 	start := time.Now()
-	r, err := gobuild.CachedBuild(ctx, dir)
+	r, err := gobuild.CachedBuild(ctx, dir, opts...)
 	if err != nil {
 		return "", err
 	}

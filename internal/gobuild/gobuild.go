@@ -28,9 +28,47 @@ var SDKs = []string{
 
 const awsLambda = "github.com/aws/aws-lambda-go/lambda"
 
+// An Option changes how a handler is built.
+type Option func(*settings)
+
+type settings struct {
+	jsonv2 bool
+}
+
+// JSONv2 builds the handler with GOEXPERIMENT=jsonv2 when on: Go's
+// encoding/json runs its v1 API on the v2 implementation, added to the
+// experiments the user's go environment already sets. It is off by
+// default because some error messages a handler returns differ from
+// encoding/json v1's (TestJSONv2 lists them; README, DESIGN.md).
+func JSONv2(on bool) Option {
+	return func(s *settings) { s.jsonv2 = on }
+}
+
+func settingsOf(opts []Option) settings {
+	var s settings
+	for _, o := range opts {
+		o(&s)
+	}
+	return s
+}
+
+// experiments is the GOEXPERIMENT a build runs with: the user's (from
+// the environment or `go env -w`), plus what s asks for. The toolchain
+// applies the list in order, so jsonv2 appended overrides a nojsonv2 of
+// the user's.
+func experiments(user string, s settings) string {
+	if !s.jsonv2 {
+		return user
+	}
+	if user == "" {
+		return "jsonv2"
+	}
+	return user + ",jsonv2"
+}
+
 // Build compiles the Go handler package in dir to the module out.
-func Build(ctx context.Context, dir, out string) error {
-	pkg, err := inspect(ctx, dir)
+func Build(ctx context.Context, dir, out string, opts ...Option) error {
+	pkg, err := inspect(ctx, dir, settingsOf(opts))
 	if err != nil {
 		return err
 	}
@@ -54,7 +92,7 @@ func build(ctx context.Context, p *pkg, out string) error {
 	}
 	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-tags="+p.tags, "-o", abs, ".")
 	cmd.Dir = p.dir
-	cmd.Env = wasmEnv()
+	cmd.Env = wasmEnv(p.experiment)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	if err := cmd.Run(); err != nil {
@@ -63,8 +101,14 @@ func build(ctx context.Context, p *pkg, out string) error {
 	return nil
 }
 
-func wasmEnv() []string {
-	return append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+// wasmEnv is the environment of go commands for a build with the given
+// GOEXPERIMENT ("": the user's, left as it is).
+func wasmEnv(experiment string) []string {
+	env := append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "CGO_ENABLED=0")
+	if experiment != "" {
+		env = append(env, "GOEXPERIMENT="+experiment)
+	}
+	return env
 }
 
 // pkg is what `go list` says of a handler package.
@@ -75,10 +119,13 @@ type pkg struct {
 	modFiles []string // go.mod and go.sum of their modules
 	goVer    string
 	tags     string // the build's -tags: the user's (GOFLAGS) and guestTags
+	// experiment is the GOEXPERIMENT the build runs with: the user's
+	// and the options'.
+	experiment string
 }
 
 // inspect checks that dir holds a buildable handler and lists its inputs.
-func inspect(ctx context.Context, dir string) (*pkg, error) {
+func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 	if _, err := exec.LookPath("go"); err != nil {
 		return nil, errors.New("the Go toolchain (go 1.26 or newer) is not on PATH; install it from https://go.dev/dl/")
 	}
@@ -89,22 +136,22 @@ func inspect(ctx context.Context, dir string) (*pkg, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory (want a Go handler package)", dir)
 	}
-	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE", "GOFLAGS").Output()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE", "GOFLAGS", "GOEXPERIMENT").Output()
 	if err != nil {
 		return nil, fmt.Errorf("go env: %v", err)
 	}
 	env := strings.Split(string(out), "\n")
-	if len(env) < 3 {
+	if len(env) < 4 {
 		return nil, fmt.Errorf("go env: unexpected output %q", out)
 	}
 	modCache := strings.TrimSpace(env[1]) + string(filepath.Separator)
-	p := &pkg{goVer: strings.TrimSpace(env[0]), tags: withTags(env[2], guestTags)}
+	p := &pkg{goVer: strings.TrimSpace(env[0]), tags: withTags(env[2], guestTags), experiment: experiments(strings.TrimSpace(env[3]), s)}
 	// One go list call, with the build's tags, yields the package's name
 	// and every file of every non-standard package it depends on.
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-tags="+p.tags, "-f",
 		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
 	cmd.Dir = dir
-	cmd.Env = wasmEnv()
+	cmd.Env = wasmEnv(p.experiment)
 	var stdout, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	if err := cmd.Run(); err != nil {
@@ -183,9 +230,10 @@ type Inputs struct {
 	Dirs  []string
 }
 
-// ListInputs lists the inputs of the handler package in dir.
-func ListInputs(ctx context.Context, dir string) (Inputs, error) {
-	p, err := inspect(ctx, dir)
+// ListInputs lists the inputs of the handler package in dir, built with
+// opts.
+func ListInputs(ctx context.Context, dir string, opts ...Option) (Inputs, error) {
+	p, err := inspect(ctx, dir, settingsOf(opts))
 	if err != nil {
 		return Inputs{}, err
 	}
@@ -211,12 +259,12 @@ func CacheDir() string {
 	return filepath.Join(os.TempDir(), "ferry", "modules")
 }
 
-// Cached returns the path of the module built from the handler in dir,
-// building it only if no module was built before from the same sources
-// with the same toolchain. Concurrent callers (parallel test packages)
-// build a given source tree once.
-func Cached(ctx context.Context, dir string) (string, error) {
-	r, err := CachedBuild(ctx, dir)
+// Cached returns the path of the module built from the handler in dir
+// with opts, building it only if no module was built before from the
+// same sources with the same toolchain and settings. Concurrent callers
+// (parallel test packages) build a given source tree once.
+func Cached(ctx context.Context, dir string, opts ...Option) (string, error) {
+	r, err := CachedBuild(ctx, dir, opts...)
 	return r.Path, err
 }
 
@@ -230,13 +278,17 @@ type Result struct {
 // source trees build in parallel (ferry serve builds a config's functions
 // on all cores, overlapping one's link with another's compile); the same
 // tree is built once, other callers wait for it.
-func CachedBuild(ctx context.Context, dir string) (Result, error) {
-	p, err := inspect(ctx, dir)
+func CachedBuild(ctx context.Context, dir string, opts ...Option) (Result, error) {
+	p, err := inspect(ctx, dir, settingsOf(opts))
 	if err != nil {
 		return Result{}, err
 	}
 	h := sha256.New()
 	fmt.Fprintf(h, "ferry-gobuild-2\x00%s\x00%s\x00", p.goVer, p.tags)
+	if p.experiment != "" {
+		// Only then, so that the keys of default builds stay as they were.
+		fmt.Fprintf(h, "GOEXPERIMENT=%s\x00", p.experiment)
+	}
 	for _, src := range p.sources {
 		f, err := os.Open(src)
 		if err != nil {
@@ -276,7 +328,11 @@ func CachedBuild(ctx context.Context, dir string) (Result, error) {
 	// The first build with a toolchain compiles the standard library for
 	// wasip1 into Go's build cache; builds started alongside it would each
 	// compile it again, so they wait for it, then run in parallel.
+	// (An experiment compiles it anew.)
 	warmed := filepath.Join(cache, ".warm-"+p.goVer)
+	if p.experiment != "" {
+		warmed += "-" + p.experiment
+	}
 	if _, err := os.Stat(warmed); err != nil {
 		unlockWarm, err := lock(filepath.Join(cache, ".warm.lock"))
 		if err != nil {

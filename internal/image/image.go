@@ -113,7 +113,7 @@ func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
 	}
 	for i := range c.Functions {
 		fn := &c.Functions[i]
-		fn.Module, fn.Source = path.Join(ModulesDir, fn.Name+".wasm"), ""
+		fn.Module, fn.Source, fn.Build = path.Join(ModulesDir, fn.Name+".wasm"), "", config.Build{}
 		if fn.Files != "" {
 			fn.Files = path.Join(FilesDir, fn.Name)
 		}
@@ -130,7 +130,7 @@ func RuntimeConfig(cfg *config.File) (out *config.File, notes []string) {
 	for i := range c.AzureApps {
 		a := &c.AzureApps[i]
 		name := AzureAppName(*a)
-		a.Path, a.Module = path.Join(AzureDir, name), path.Join(ModulesDir, name+".wasm")
+		a.Path, a.Module, a.Build = path.Join(AzureDir, name), path.Join(ModulesDir, name+".wasm"), config.Build{}
 		if a.StateDir != "" {
 			a.StateDir = scratch("azure app "+name+" stateDir", a.StateDir)
 		} else {
@@ -289,7 +289,7 @@ func gatherModules(ctx context.Context, o Options, dir string) (*modules, error)
 		if fn.Source != "" {
 			fmt.Fprintf(o.Log, "ferry image: building %s from %s\n", fn.Name, fn.Source)
 			var err error
-			if module, err = gobuild.Cached(ctx, fn.Source); err != nil {
+			if module, err = gobuild.Cached(ctx, fn.Source, fn.Build.Options()...); err != nil {
 				return nil, fmt.Errorf("%s:%d: function %s: %w", o.Config.Path, fn.Line, fn.Name, err)
 			}
 		}
@@ -312,7 +312,7 @@ func gatherModules(ctx context.Context, o Options, dir string) (*modules, error)
 		module := a.Module
 		if module == "" {
 			fmt.Fprintf(o.Log, "ferry image: building Azure app %s from %s\n", name, a.Path)
-			if module, err = gobuild.Cached(ctx, a.Path); err != nil {
+			if module, err = gobuild.Cached(ctx, a.Path, a.Build.Options()...); err != nil {
 				return nil, fmt.Errorf("%s: %w", where, err)
 			}
 		}

@@ -50,10 +50,13 @@ func Engine(tb testing.TB) *adapter.Engine {
 	return engine
 }
 
-// Module returns the module built from the Go handler in dir.
+// Module returns the module built from the Go handler in dir: with
+// GOEXPERIMENT=jsonv2 (gobuild.JSONv2) when $FERRY_TEST_JSONV2 is 1, so
+// that the samples' differential tests and benchmarks can run against
+// guests built either way.
 func Module(tb testing.TB, dir string) string {
 	tb.Helper()
-	path, err := gobuild.Cached(context.Background(), dir)
+	path, err := gobuild.Cached(context.Background(), dir, gobuild.JSONv2(os.Getenv("FERRY_TEST_JSONV2") == "1"))
 	if err != nil {
 		tb.Fatalf("building %s: %v", dir, err)
 	}
