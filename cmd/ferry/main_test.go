@@ -2,10 +2,13 @@ package main
 
 import (
 	"bytes"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
 )
 
 func ferry(t *testing.T, stdin string, args ...string) (code int, stdout, stderr string) {
@@ -157,5 +160,43 @@ func TestHelpExitsZero(t *testing.T) {
 	}
 	if code, _, _ := ferry(t, "", "serve", "--no-such-flag"); code != 2 {
 		t.Errorf("an unknown flag: exit %d, want 2", code)
+	}
+}
+
+// TestJSONv2Flag builds http-api with `ferry build --jsonv2` and invokes
+// it, and the directory with `ferry invoke --jsonv2` and without, with an
+// event whose decoding error encoding/json words differently on its v2
+// implementation (internal/gobuild's TestJSONv2 lists such cases): the
+// flag reaches the guest's build, and the default build answers as
+// aws-lambda-go does natively.
+func TestJSONv2Flag(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds the sample with GOEXPERIMENT=jsonv2")
+	}
+	const event = `{"headers":{"a":1}}`
+	var req events.APIGatewayV2HTTPRequest
+	v1 := json.Unmarshal([]byte(event), &req).Error()
+	const v2 = "json: cannot unmarshal number into Go struct field APIGatewayV2HTTPRequest.headers.a of type string"
+	message := func(args ...string) string {
+		t.Helper()
+		code, out, errOut := ferry(t, event, append(args, "-e", "-")...)
+		var doc struct{ ErrorType, ErrorMessage string }
+		if code != 1 || json.Unmarshal([]byte(out), &doc) != nil || doc.ErrorType != "UnmarshalTypeError" {
+			t.Fatalf("%v: exit %d, stdout %q, stderr:\n%s", args, code, out, errOut)
+		}
+		return doc.ErrorMessage
+	}
+	if got := message("invoke", "../../samples/http-api"); got != v1 {
+		t.Errorf("default build: %q, want aws-lambda-go's natively, %q", got, v1)
+	}
+	if got := message("invoke", "--jsonv2", "../../samples/http-api"); got != v2 {
+		t.Errorf("invoke --jsonv2: %q, want %q", got, v2)
+	}
+	out := filepath.Join(t.TempDir(), "http-api.wasm")
+	if code, _, errOut := ferry(t, "", "build", "--jsonv2", "-o", out, "../../samples/http-api"); code != 0 {
+		t.Fatalf("build --jsonv2: exit %d: %s", code, errOut)
+	}
+	if got := message("invoke", out); got != v2 {
+		t.Errorf("build --jsonv2: %q, want %q", got, v2)
 	}
 }
