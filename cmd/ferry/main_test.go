@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
@@ -198,5 +199,71 @@ func TestJSONv2Flag(t *testing.T) {
 	}
 	if got := message("invoke", out); got != v2 {
 		t.Errorf("build --jsonv2: %q, want %q", got, v2)
+	}
+}
+
+// TestServeBuildJSONv2 serves two source functions, one with build:
+// {jsonv2: true}, under --watch: a mistyped event gets v1's message from
+// the default one and v2's from the other, also after an edit rebuilt it
+// (the watcher keeps the function's build settings).
+func TestServeBuildJSONv2(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds a handler with GOEXPERIMENT=jsonv2, twice")
+	}
+	dir, err := os.MkdirTemp("testdata", "jsonv2-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	source := func(body string) {
+		src := "package main\n\nimport (\n\t\"github.com/aws/aws-lambda-go/events\"\n\t\"github.com/ferrywasm/ferry/hostabi/guest/lambda\"\n)\n\n" +
+			"func main() {\n\tlambda.Start(func(events.APIGatewayV2HTTPRequest) (string, error) { return " + body + ", nil })\n}\n"
+		if err := os.WriteFile(filepath.Join(dir, "main.go"), []byte(src), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	source(`"one"`)
+	live, _ := filepath.Abs(dir)
+	samples, _ := filepath.Abs("../../samples")
+	s := startServe(t, "functions:\n  - name: plain\n    source: "+samples+"/http-api\n  - name: live\n    source: "+live+"\n    build: {jsonv2: true}\n", "--watch")
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("DEBUG log:\n%s", s.log)
+		}
+	})
+	const event = `{"headers":{"a":1}}`
+	var req events.APIGatewayV2HTTPRequest
+	v1 := json.Unmarshal([]byte(event), &req).Error()
+	const v2 = "json: cannot unmarshal number into Go struct field APIGatewayV2HTTPRequest.headers.a of type string"
+	message := func(function string) string {
+		t.Helper()
+		resp, err := http.Post(s.url+"/2015-03-31/functions/"+function+"/invocations", "application/json", strings.NewReader(event))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var doc struct{ ErrorMessage string }
+		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
+			t.Fatal(err)
+		}
+		return doc.ErrorMessage
+	}
+	if got := message("plain"); got != v1 {
+		t.Errorf("default build: %q, want aws-lambda-go's natively, %q", got, v1)
+	}
+	if got := message("live"); got != v2 {
+		t.Errorf("build: {jsonv2: true}: %q, want %q", got, v2)
+	}
+	// An edit before the watcher took its fingerprints would go unseen.
+	waitFor(t, "the watcher", func() bool { return strings.Contains(s.log.String(), "ferry: watch: watching") })
+	source(`"two"`)
+	waitFor(t, "the rebuild", func() bool {
+		if strings.Contains(s.log.String(), "live not reloaded") {
+			t.Fatalf("rebuild failed:\n%s", s.log)
+		}
+		return strings.Contains(s.log.String(), "live rebuilt and reloaded")
+	})
+	if got := message("live"); got != v2 {
+		t.Errorf("rebuilt by --watch: %q, want %q", got, v2)
 	}
 }

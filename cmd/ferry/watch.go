@@ -42,6 +42,8 @@ func watchSources(ctx context.Context, d *gateway.Gateway, logs io.Writer) {
 		fp := fingerprint(in)
 		ws = append(ws, &watched{name: name, src: src, inputs: in, seen: fp, pending: fp})
 	}
+	// Edits from here on are rebuilt (tests wait for this line).
+	fmt.Fprintf(logs, "ferry: watch: watching %d source functions\n", len(ws))
 	t := time.NewTicker(watchPeriod)
 	defer t.Stop()
 	for {
