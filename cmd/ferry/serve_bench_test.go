@@ -9,9 +9,10 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
+
+	"github.com/ferrywasm/ferry/internal/sampletest"
 )
 
 // BenchmarkServeHTTPAPI drives `ferry serve` over loopback HTTP with the
@@ -57,15 +58,6 @@ type loadResult struct {
 	cpu      time.Duration // the process's user and system time
 }
 
-// processCPU is the CPU time the process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
 // load sends n GET requests to url over `clients` keep-alive connections
 // and measures each.
 func load(b *testing.B, url string, clients, n int) loadResult {
@@ -80,7 +72,7 @@ func load(b *testing.B, url string, clients, n int) loadResult {
 	close(next)
 	var wg sync.WaitGroup
 	var failed sync.Once
-	start, cpu := time.Now(), processCPU(b)
+	start, cpu := time.Now(), sampletest.ProcessCPU(b)
 	for range clients {
 		wg.Add(1)
 		go func() {
@@ -103,7 +95,7 @@ func load(b *testing.B, url string, clients, n int) loadResult {
 		}()
 	}
 	wg.Wait()
-	elapsed, cpu := time.Since(start), processCPU(b)-cpu
+	elapsed, cpu := time.Since(start), sampletest.ProcessCPU(b)-cpu
 	sort.Slice(lat, func(i, j int) bool { return lat[i] < lat[j] })
 	return loadResult{rps: float64(n) / elapsed.Seconds(), p50: lat[n/2], p99: lat[n*99/100], cpu: cpu}
 }

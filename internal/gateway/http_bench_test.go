@@ -8,9 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -117,21 +115,12 @@ func BenchmarkHTTPRoute(b *testing.B) {
 		wg.Wait()
 	}
 	drive(4 * clients) // instances and connections warm
-	cpu := processCPU(b)
+	cpu := sampletest.ProcessCPU(b)
 	b.ResetTimer()
 	drive(b.N)
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "req/s")
 	// The whole process's CPU time (server and clients) per request does
 	// not depend on how much of the machine other work leaves it.
-	b.ReportMetric(float64((processCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/req")
-}
-
-// processCPU is the user and system time the process has used so far.
-func processCPU(b *testing.B) time.Duration {
-	var ru syscall.Rusage
-	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		b.Fatal(err)
-	}
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	b.ReportMetric(float64((sampletest.ProcessCPU(b)-cpu).Microseconds())/float64(b.N), "cpu-µs/req")
 }
