@@ -603,6 +603,8 @@ func TestServeWatch(t *testing.T) {
 	source(`return "v1", nil`)
 	abs, _ := filepath.Abs(dir)
 	s := startServe(t, "functions:\n  - name: live\n    source: "+abs+"\n", "--watch")
+	// An edit before the watcher has its fingerprints goes unseen.
+	waitFor(t, "the watcher", func() bool { return strings.Contains(s.log.String(), "ferry: watch: watching") })
 	invoke := func() string {
 		resp, err := http.Post(s.url+"/2015-03-31/functions/live/invocations", "application/json", nil)
 		if err != nil {
