@@ -89,14 +89,14 @@ func ferryStart() int32 {
 // Every clone of a snapshot starts from the same memory, so whatever the
 // runtime leaves undone at init, each clone's first invocation does again,
 // touching its memory afresh, page by page. A Go module's init ends with
-// no collection run (its heap is far below the 4 MB minimum goal) and the
-// collector's own memory not yet taken; a clone of hello then grew its
-// linear memory past the snapshot's end and wrote ~380 KB of it during its
-// first invocation, about 100 page faults of its 240 (BENCHMARKS.md,
-// "Module weight"). Collected here, that is done once, in the template,
-// whose snapshot then has the size a primed one has, and the garbage init
-// left is what the invocations reuse. It costs each template's init, and
-// each instance started without snapshots, one collection of a small heap.
+// no collection run (its heap is far below the 4 MB minimum goal); a clone
+// of hello then grew its linear memory past the snapshot's end and wrote
+// ~380 KB of it during its first invocation. Collected here, the template
+// does that once: its snapshot has the size a primed one has, and a
+// clone's first invocation takes ~70 fewer page faults (BENCHMARKS.md,
+// "Collecting after init"). It costs each template's init, and each
+// instance started without snapshots, one collection of a small heap
+// (about a millisecond).
 func settle() { runtime.GC() }
 
 func callMain() {
