@@ -1,12 +1,14 @@
 // Command randsnap reports what a snapshot must give each clone afresh
-// (math/rand sequences) and what it must keep (state built at init, a
-// generator the program seeded itself).
+// (math/rand sequences), what it must keep (state built at init, a
+// generator the program seeded itself) and the garbage collections the
+// runtime had completed before the invocation.
 package main
 
 import (
 	"context"
 	"math/rand"
 	randv2 "math/rand/v2"
+	"runtime/metrics"
 
 	"github.com/ferrywasm/ferry/hostabi/guest/lambda"
 )
@@ -31,11 +33,14 @@ type out struct {
 	Seeded uint64   `json:"seeded"`
 	Lookup int      `json:"lookup"`
 	Calls  int      `json:"calls"`
+	GCs    uint64   `json:"gcs"`
 }
 
 func handler(ctx context.Context) (out, error) {
+	gcs := []metrics.Sample{{Name: "/gc/cycles/total:gc-cycles"}}
+	metrics.Read(gcs)
 	calls++
-	o := out{Seeded: seeded.Uint64(), Lookup: table[string(rune('a'+777%26))+string(rune(777))], Calls: calls}
+	o := out{GCs: gcs[0].Value.Uint64(), Seeded: seeded.Uint64(), Lookup: table[string(rune('a'+777%26))+string(rune(777))], Calls: calls}
 	for range 4 {
 		o.Rand = append(o.Rand, rand.Int63())
 		o.RandV2 = append(o.RandV2, randv2.Uint64())
