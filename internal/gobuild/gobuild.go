@@ -284,11 +284,7 @@ func CachedBuild(ctx context.Context, dir string, opts ...Option) (Result, error
 		return Result{}, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "ferry-gobuild-2\x00%s\x00%s\x00", p.goVer, p.tags)
-	if p.experiment != "" {
-		// Only then, so that the keys of default builds stay as they were.
-		fmt.Fprintf(h, "GOEXPERIMENT=%s\x00", p.experiment)
-	}
+	fmt.Fprintf(h, "ferry-gobuild-2\x00%s\x00%s\x00%s\x00", p.goVer, p.tags, p.experiment)
 	for _, src := range p.sources {
 		f, err := os.Open(src)
 		if err != nil {
