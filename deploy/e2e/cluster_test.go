@@ -226,15 +226,25 @@ func eventually(t *testing.T, ctx context.Context, timeout time.Duration, what s
 // metricSum adds the values of a Prometheus counter's series whose labels
 // contain every one of match, scraped from each pod's /metrics.
 func metricSum(ctx context.Context, podIPs []string, name string, match ...string) (float64, error) {
+	byPod, err := metricByPod(ctx, podIPs, name, match...)
 	var sum float64
+	for _, v := range byPod {
+		sum += v
+	}
+	return sum, err
+}
+
+// metricByPod is metricSum per pod IP.
+func metricByPod(ctx context.Context, podIPs []string, name string, match ...string) (map[string]float64, error) {
+	byPod := map[string]float64{}
 	for _, ip := range podIPs {
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+ip+":8080/metrics", nil)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
-			return 0, err
+			return nil, err
 		}
 		sc := bufio.NewScanner(resp.Body)
 		sc.Buffer(nil, 1<<20)
@@ -252,16 +262,16 @@ func metricSum(ctx context.Context, podIPs []string, name string, match ...strin
 			var v float64
 			if _, err := fmt.Sscan(line[strings.LastIndexByte(line, ' ')+1:], &v); err != nil {
 				resp.Body.Close()
-				return 0, fmt.Errorf("%s: %q: %v", ip, line, err)
+				return nil, fmt.Errorf("%s: %q: %v", ip, line, err)
 			}
-			sum += v
+			byPod[ip] += v
 		}
 		resp.Body.Close()
 		if err := sc.Err(); err != nil {
-			return 0, err
+			return nil, err
 		}
 	}
-	return sum, nil
+	return byPod, nil
 }
 
 func podIPs(pods []corev1.Pod) []string {
