@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/lazyctx"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
 
@@ -64,7 +65,9 @@ func baseContextOf(h Handler) context.Context {
 // invoke calls the handler with the invocation's context as handleInvoke
 // builds it, and returns its response or aws-lambda-go's error document.
 func invoke(inv *record.Invocation) ([]byte, *messages.InvokeResponse_Error) {
-	ctx, cancel := context.WithDeadline(baseContext, time.UnixMilli(inv.DeadlineMs))
+	// context.WithDeadline's, made only if the handler needs more than its
+	// deadline and values (internal/lazyctx).
+	ctx, cancel := lazyctx.WithDeadline(baseContext, time.UnixMilli(inv.DeadlineMs))
 	defer cancel()
 
 	lc := lambdacontext.LambdaContext{
