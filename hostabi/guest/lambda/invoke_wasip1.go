@@ -26,7 +26,6 @@ import (
 	"runtime"
 	"strings"
 	"time"
-	"unsafe"
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
@@ -37,30 +36,12 @@ import (
 
 var (
 	// handler is the registered handler, as aws-lambda-go's
-	// NewHandlerWithOptions built it.
+	// NewHandlerWithOptions builds it (internal/awshandler).
 	handler Handler
 	// baseContext is the context its options set (WithContext,
 	// WithContextValue), the parent of every invocation's context.
 	baseContext context.Context
 )
-
-// baseContextOf returns the base context of a handler built by
-// NewHandlerWithOptions. aws-lambda-go keeps it in an unexported field
-// that only its own loop reads, so it is read by name; an aws-lambda-go
-// without that field stops the program at start rather than silently drop
-// the options' values.
-func baseContextOf(h Handler) context.Context {
-	v := reflect.ValueOf(h)
-	if v.Kind() == reflect.Pointer && v.Elem().Kind() == reflect.Struct {
-		f := v.Elem().FieldByName("baseContext")
-		if f.IsValid() && f.Type() == reflect.TypeFor[context.Context]() {
-			if ctx := *(*context.Context)(unsafe.Pointer(f.UnsafeAddr())); ctx != nil {
-				return ctx
-			}
-		}
-	}
-	panic(fmt.Sprintf("ferry: the handler aws-lambda-go built (%T) has no baseContext; this version of aws-lambda-go is not supported", h))
-}
 
 // invoke calls the handler with the invocation's context as handleInvoke
 // builds it, and returns its response or aws-lambda-go's error document.

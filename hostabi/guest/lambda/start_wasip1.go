@@ -11,6 +11,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/awshandler"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
@@ -22,8 +23,10 @@ import (
 func init() { fhttp.Install() }
 
 func start(h interface{}, options []Option) {
-	handler = NewHandlerWithOptions(h, options...)
-	baseContext = baseContextOf(handler)
+	// What aws-lambda-go's NewHandlerWithOptions builds, without linking
+	// its Extensions API client (internal/awshandler).
+	built := awshandler.New(h, options...)
+	handler, baseContext = built, built.BaseContext
 	if reactor.InReactor() {
 		// Back to ferry_start; invocations arrive through ferry_invoke.
 		reactor.Register(serveRecord)
