@@ -28,6 +28,8 @@ func start(h interface{}, options []Option) {
 	built := awshandler.New(h, options...)
 	handler, baseContext = built, built.BaseContext
 	if reactor.InReactor() {
+		// The snapshot then holds the JSON caches of its types.
+		awshandler.PrimeJSON(h)
 		// Back to ferry_start; invocations arrive through ferry_invoke.
 		reactor.Register(serveRecord)
 		return

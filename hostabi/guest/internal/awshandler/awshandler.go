@@ -288,3 +288,34 @@ func validateReturns(handler reflect.Type) error {
 	}
 	return nil
 }
+
+// PrimeJSON builds encoding/json's caches for the types of a handler
+// function's arguments and results. Called at a reactor's init, it puts
+// them in the snapshot, so no clone builds them again in its first
+// invocation: that was half of an http-api clone's unprimed cold start
+// (BENCHMARKS.md, "First invocation").
+//
+// It marshals a nil pointer to each type: encoding/json then builds the
+// type's encoder, and with it the field lists its decoder shares, for
+// every type reachable from it, and writes null, calling no method of the
+// handler's types (a nil pointer's MarshalJSON is not called either). It
+// is only a head start: it never fails the handler.
+func PrimeJSON(handlerFunc any) {
+	defer func() { recover() }()
+	t := reflect.TypeOf(handlerFunc)
+	if t == nil || t.Kind() != reflect.Func {
+		return
+	}
+	var types []reflect.Type
+	for i := range t.NumIn() {
+		types = append(types, t.In(i))
+	}
+	for i := range t.NumOut() {
+		types = append(types, t.Out(i))
+	}
+	for _, t := range types {
+		if t.Kind() != reflect.Interface {
+			json.Marshal(reflect.Zero(reflect.PointerTo(t)).Interface())
+		}
+	}
+}
