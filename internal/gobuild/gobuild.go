@@ -85,6 +85,29 @@ func Build(ctx context.Context, dir, out string, opts ...Option) error {
 // whose transport speaks HTTP/2 itself. BENCHMARKS.md, "Module weight".
 var guestTags = []string{"lambda.norpc", "nethttpomithttp2"}
 
+// noDefaultTransport is the tag of a build in which no package but
+// sendsNoRequests imports net/http, so that nothing can send a request
+// through http.DefaultTransport. The guest SDK then leaves it alone
+// rather than route it through the host (hostabi/guest's internal/fhttp):
+// referring to it links net/http's client and crypto/tls, 2.5 MB of a
+// module. A program whose packages import net/http keeps the route, even
+// if they only use its types.
+const noDefaultTransport = "ferry.nodefaulttransport"
+
+// sendsNoRequests are the packages that import net/http without sending
+// requests through http.DefaultTransport: the SDK's (their own clients
+// carry the host's transport), aws-lambda-go's lambda, whose Runtime and
+// Extensions API clients a guest never links, and its events, for a
+// status code constant (lambda_function_urls.go).
+var sendsNoRequests = []string{
+	"github.com/ferrywasm/ferry/hostabi/guest/lambda",
+	"github.com/ferrywasm/ferry/hostabi/guest/azfunc",
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp",
+	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpwire",
+	awsLambda,
+	"github.com/aws/aws-lambda-go/events",
+}
+
 func build(ctx context.Context, p *pkg, out string) error {
 	abs, err := filepath.Abs(out)
 	if err != nil {
@@ -118,7 +141,10 @@ type pkg struct {
 	local    []string // the directories of its packages outside the module cache: the user's
 	modFiles []string // go.mod and go.sum of their modules
 	goVer    string
-	tags     string // the build's -tags: the user's (GOFLAGS) and guestTags
+	// goflags and gowasm are the user's GOFLAGS and GOWASM, which change
+	// what the build makes (-gcflags, -pgo, Wasm features).
+	goflags, gowasm string
+	tags            string // the build's -tags: the user's (GOFLAGS) and guestTags
 	// experiment is the GOEXPERIMENT the build runs with: the user's
 	// and the options'.
 	experiment string
@@ -136,20 +162,22 @@ func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 	if !st.IsDir() {
 		return nil, fmt.Errorf("%s is not a directory (want a Go handler package)", dir)
 	}
-	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE", "GOFLAGS", "GOEXPERIMENT").Output()
+	out, err := exec.CommandContext(ctx, "go", "env", "GOVERSION", "GOMODCACHE", "GOFLAGS", "GOEXPERIMENT", "GOWASM").Output()
 	if err != nil {
 		return nil, fmt.Errorf("go env: %v", err)
 	}
 	env := strings.Split(string(out), "\n")
-	if len(env) < 4 {
+	if len(env) < 5 {
 		return nil, fmt.Errorf("go env: unexpected output %q", out)
 	}
 	modCache := strings.TrimSpace(env[1]) + string(filepath.Separator)
-	p := &pkg{goVer: strings.TrimSpace(env[0]), tags: withTags(env[2], guestTags), experiment: experiments(strings.TrimSpace(env[3]), s)}
-	// One go list call, with the build's tags, yields the package's name
-	// and every file of every non-standard package it depends on.
+	p := &pkg{goVer: strings.TrimSpace(env[0]), goflags: strings.TrimSpace(env[2]), gowasm: strings.TrimSpace(env[4]),
+		tags: withTags(env[2], guestTags), experiment: experiments(strings.TrimSpace(env[3]), s)}
+	// One go list call, with the build's tags, yields the package's name,
+	// every file of every non-standard package it depends on, and which
+	// of all those packages import net/http (marked H).
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-tags="+p.tags, "-f",
-		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
+		`{{range .Imports}}{{if eq . "net/http"}}H{{end}}{{end}}{{"\t"}}{{.ImportPath}}{{if not .Standard}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
 	cmd.Dir = dir
 	cmd.Env = wasmEnv(p.experiment)
 	var stdout, stderr bytes.Buffer
@@ -157,12 +185,16 @@ func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("%s is not a buildable Go package: %s", dir, firstLine(stderr.String(), err))
 	}
-	var sdk, aws bool
+	var sdk, aws, requests bool
 	var main [3]string
-	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
+	for _, line := range strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) < 4 {
+		if len(f) < 2 {
 			continue
+		}
+		requests = requests || f[0] == "H" && !slices.Contains(sendsNoRequests, f[1])
+		if f = f[1:]; len(f) < 4 {
+			continue // a standard package
 		}
 		if gomod := f[3]; gomod != "" && !strings.HasPrefix(f[2], modCache) {
 			p.local = append(p.local, f[2])
@@ -191,6 +223,9 @@ func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 		return nil, fmt.Errorf("%s is not a ferry handler: it imports none of %s", dir, strings.Join(SDKs, ", "))
 	}
 	p.dir = main[2]
+	if !requests {
+		p.tags += "," + noDefaultTransport
+	}
 	return p, nil
 }
 
@@ -284,7 +319,7 @@ func CachedBuild(ctx context.Context, dir string, opts ...Option) (Result, error
 		return Result{}, err
 	}
 	h := sha256.New()
-	fmt.Fprintf(h, "ferry-gobuild-2\x00%s\x00%s\x00%s\x00", p.goVer, p.tags, p.experiment)
+	fmt.Fprintf(h, "ferry-gobuild-3\x00%s\x00%s\x00%s\x00%s\x00%s\x00", p.goVer, p.tags, p.experiment, p.goflags, p.gowasm)
 	for _, src := range p.sources {
 		f, err := os.Open(src)
 		if err != nil {

@@ -16,14 +16,10 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpmsg"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
-
-// Outbound requests (http.Get, http.DefaultClient) go through the host.
-func init() { fhttp.Install() }
 
 var handler http.Handler
 

@@ -12,15 +12,9 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/awshandler"
-	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/reactor"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
-
-// Outbound HTTP goes through the host (hostabi/ABI.md): installed before
-// main runs, so a handler's http.Get, http.DefaultClient and clients built
-// on http.DefaultTransport work unchanged.
-func init() { fhttp.Install() }
 
 func start(h interface{}, options []Option) {
 	// What aws-lambda-go's NewHandlerWithOptions builds, without linking
