@@ -293,7 +293,7 @@ func validateReturns(handler reflect.Type) error {
 // function's arguments and results. Called at a reactor's init, it puts
 // them in the snapshot, so no clone builds them again in its first
 // invocation: that was half of an http-api clone's unprimed cold start
-// (BENCHMARKS.md, "First invocation").
+// (BENCHMARKS.md, "Go invocations: the SDK's own work").
 //
 // It marshals a nil pointer to each type: encoding/json then builds the
 // type's encoder, and with it the field lists its decoder shares, for

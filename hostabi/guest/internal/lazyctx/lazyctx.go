@@ -3,8 +3,9 @@
 //
 // aws-lambda-go gives every invocation a context.WithDeadline: a timer in
 // the Go runtime, armed at the start and stopped at the end. Most handlers
-// never look at it, and in a Go guest under ferry the timer costs about 6 %
-// of a warm http-api invocation (BENCHMARKS.md, "Warm invocations"). The
+// never look at it, and in a Go guest under ferry the timer cost about 10 %
+// of a warm http-api invocation (BENCHMARKS.md, "Go invocations: the SDK's
+// own work"). The
 // context here answers Deadline and Value by itself and builds the real
 // context.WithDeadline the first time anything needs a channel, a cause, a
 // child or a callback; until then Err compares the clock with the
