@@ -16,8 +16,9 @@ import (
 // with a clearer message than the instantiation failure it would be.
 //
 // The tables may hold memoryMB<<20/64 elements in all (2 Mi for 128 MB,
-// 16 MB of host memory: an eighth of the function's memory); real
-// programs declare some thousands.
+// 16 MB of host memory: an eighth of the function's memory), counting each
+// table at its maximum, as table.grow may take it there; real programs
+// declare some thousands.
 func checkDeclaredLimits(wasm []byte, memoryMB int) error {
 	memBytes := uint64(memoryMB) << 20
 	maxTable := memBytes / 64
@@ -25,7 +26,10 @@ func checkDeclaredLimits(wasm []byte, memoryMB int) error {
 		return nil // compile says what is wrong with it
 	}
 	r := &limitsReader{b: wasm[8:]}
-	var tables uint64
+	// tables is what the tables hold at instantiation, upTo what they may
+	// grow to: a table without a maximum cannot grow under ferry
+	// (wasmbin's boundTables), one with a maximum may reach it.
+	var tables, upTo uint64
 	table := func(min, max uint64, hasMax bool) error {
 		tables += min
 		if tables > maxTable {
@@ -33,6 +37,12 @@ func checkDeclaredLimits(wasm []byte, memoryMB int) error {
 		}
 		if hasMax && max > maxTable {
 			return fmt.Errorf("the module declares a table of up to %d elements; a function of %d MB may have at most %d", max, memoryMB, maxTable)
+		}
+		if !hasMax {
+			max = min
+		}
+		if upTo += max; upTo > maxTable {
+			return fmt.Errorf("the module declares tables that may grow to %d elements or more; a function of %d MB may have at most %d", upTo, memoryMB, maxTable)
 		}
 		return nil
 	}

@@ -126,6 +126,12 @@ func Instrument(wasm []byte) ([]byte, error) {
 				return nil, fmt.Errorf("%w: section %d declares %d entries in %d bytes", ErrMalformed, id, n, len(body))
 			}
 		}
+		if id == secTable {
+			var err error
+			if body, err = boundTables(body); err != nil {
+				return nil, err
+			}
+		}
 		present[id] = true
 		sections = append(sections, rawSection{id, body})
 	}
