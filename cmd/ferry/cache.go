@@ -146,16 +146,19 @@ func pruneSelect(entries []cacheEntry, cutoff time.Time, limit int64) []cacheEnt
 	return remove
 }
 
-// moduleName is a cached module's file name: the handler directory's name
-// and a hash of its sources (gobuild.Cached).
-var moduleName = regexp.MustCompile(`^(.+)-[0-9a-f]{32}\.wasm$`)
+// moduleName is a cached module's file name (gobuild.ModuleFile): the
+// handler directory's name, its variant (which directory, built how) and
+// a hash of its sources; modules an earlier ferry built have no variant.
+var moduleName = regexp.MustCompile(`^(.+?)(-[0-9a-f]{8})?-[0-9a-f]{32}\.wasm$`)
 
 // cacheEntries lists the modules and compiled code in ferry's cache,
 // marking as stale the modules a newer build of the same function
 // superseded and compiled code of another wazero version than this ferry's.
 func cacheEntries() ([]cacheEntry, error) {
 	var entries []cacheEntry
-	newest := map[string]int{} // function → index of its newest module
+	var variants []string      // per entry: function and variant, "" for an earlier ferry's module
+	newest := map[string]int{} // function and variant → index of its newest module
+	named := map[string]bool{} // functions with a module named as this ferry names them
 	modules, err := os.ReadDir(gobuild.CacheDir())
 	if err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return nil, err
@@ -167,13 +170,21 @@ func cacheEntries() ([]cacheEntry, error) {
 			continue // the lock, a build in progress
 		}
 		e := cacheEntry{path: filepath.Join(gobuild.CacheDir(), d.Name()), kind: "module", function: m[1], size: info.Size(), used: info.ModTime()}
-		if i, ok := newest[e.function]; !ok || e.used.After(entries[i].used) {
-			newest[e.function] = len(entries)
+		variant := ""
+		if m[2] != "" {
+			variant = m[1] + m[2]
+			named[m[1]] = true
+			if i, ok := newest[variant]; !ok || e.used.After(entries[i].used) {
+				newest[variant] = len(entries)
+			}
 		}
 		entries = append(entries, e)
+		variants = append(variants, variant)
 	}
-	for i := range entries {
-		if newest[entries[i].function] != i {
+	for i, v := range variants {
+		// An earlier ferry's module is superseded by any of this one's
+		// for the same function name.
+		if v == "" && named[entries[i].function] || v != "" && newest[v] != i {
 			entries[i].stale = "superseded by a newer build of " + entries[i].function
 		}
 	}

@@ -10,7 +10,8 @@ import (
 
 // TestCache fills an empty cache the way a user does (ferry invoke of a
 // handler directory builds and compiles it), adds what an older source
-// version and an older wazero left behind, and checks that `cache ls`
+// version, an earlier ferry and an older wazero left behind and another
+// handler directory of the same name built, and checks that `cache ls`
 // shows them with sizes and that `cache prune` removes exactly the
 // superseded and foreign entries, then everything with --max-size 0.
 func TestCache(t *testing.T) {
@@ -23,9 +24,15 @@ func TestCache(t *testing.T) {
 	if len(mods) != 1 {
 		t.Fatalf("modules after one build: %v", mods)
 	}
-	old := filepath.Join(dir, "modules", "hello-0123456789abcdef0123456789abcdef.wasm")
+	// An earlier source version of the same function and variant, a
+	// module an earlier ferry named without a variant, and one of another
+	// handler directory also named hello (another variant), all older.
+	variant := strings.Split(filepath.Base(mods[0]), "-")[1]
+	old := filepath.Join(dir, "modules", "hello-"+variant+"-0123456789abcdef0123456789abcdef.wasm")
+	legacy := filepath.Join(dir, "modules", "hello-fedcba9876543210fedcba9876543210.wasm")
+	other := filepath.Join(dir, "modules", "hello-00000000-0123456789abcdef0123456789abcdef.wasm")
 	foreign := filepath.Join(dir, "wazero", "wazero-v0.0.1-amd64-linux", "feed")
-	for _, p := range []string{old, foreign} {
+	for _, p := range []string{old, legacy, other, foreign} {
 		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
 			t.Fatal(err)
 		}
@@ -40,9 +47,14 @@ func TestCache(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("cache ls: exit %d %s", code, errOut)
 	}
-	for _, want := range []string{mods[0], old, foreign, "3.0 MB", "superseded by a newer build of hello", "another wazero version", "total "} {
+	for _, want := range []string{mods[0], old, legacy, other, foreign, "3.0 MB", "superseded by a newer build of hello", "another wazero version", "total "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("cache ls lacks %q:\n%s", want, out)
+		}
+	}
+	for _, line := range strings.Split(out, "\n") {
+		if strings.Contains(line, other) && strings.Contains(line, "superseded") {
+			t.Errorf("another directory's hello is marked superseded: %s", line)
 		}
 	}
 	if !strings.Contains(out, currentWazeroDir()) {
@@ -59,13 +71,15 @@ func TestCache(t *testing.T) {
 	if code != 0 {
 		t.Fatalf("prune: exit %d %s", code, errOut)
 	}
-	for _, p := range []string{old, foreign} {
+	for _, p := range []string{old, legacy, foreign} {
 		if _, err := os.Stat(p); err == nil {
 			t.Errorf("prune kept %s:\n%s", p, out)
 		}
 	}
-	if _, err := os.Stat(mods[0]); err != nil {
-		t.Errorf("prune removed the module in use:\n%s", out)
+	for _, p := range []string{mods[0], other} {
+		if _, err := os.Stat(p); err != nil {
+			t.Errorf("prune removed %s, a function's newest module:\n%s", p, out)
+		}
 	}
 	if code, out, _ := ferry(t, "", "cache", "prune", "--max-size", "0"); code != 0 || !strings.Contains(out, "over --max-size") {
 		t.Fatalf("prune --max-size 0: exit %d\n%s", code, out)

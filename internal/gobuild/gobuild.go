@@ -303,6 +303,17 @@ func Cached(ctx context.Context, dir string, opts ...Option) (string, error) {
 	return r.Path, err
 }
 
+// ModuleFile is the name of the cached module of the handler in dir: the
+// directory's name, a variant (which directory, built how: two handlers
+// of the same directory name, or one built with and without jsonv2, are
+// different functions to `ferry cache prune`), then the key of its
+// sources and settings. A newer key of the same name and variant
+// supersedes an older one.
+func ModuleFile(dir, experiment, goflags, gowasm, key string) string {
+	v := sha256.Sum256([]byte(dir + "\x00" + experiment + "\x00" + goflags + "\x00" + gowasm))
+	return filepath.Base(dir) + "-" + hex.EncodeToString(v[:4]) + "-" + key + ".wasm"
+}
+
 // Result is what CachedBuild did.
 type Result struct {
 	Path  string // the module
@@ -337,7 +348,7 @@ func CachedBuild(ctx context.Context, dir string, opts ...Option) (Result, error
 		return Result{}, err
 	}
 	key := hex.EncodeToString(h.Sum(nil))[:32]
-	out := filepath.Join(cache, filepath.Base(p.dir)+"-"+key+".wasm")
+	out := filepath.Join(cache, ModuleFile(p.dir, p.experiment, p.goflags, p.gowasm, key))
 	if _, err := os.Stat(out); err == nil {
 		// The modification time says when a module was last used, so
 		// `ferry cache prune` keeps the modules in use (best effort: a
