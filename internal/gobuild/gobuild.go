@@ -85,35 +85,37 @@ func Build(ctx context.Context, dir, out string, opts ...Option) error {
 // whose transport speaks HTTP/2 itself. BENCHMARKS.md, "Module weight".
 var guestTags = []string{"lambda.norpc", "nethttpomithttp2"}
 
-// noDefaultTransport is the tag of a build in which no package but
-// sendsNoRequests imports net/http, so that nothing can send a request
-// through http.DefaultTransport. The guest SDK then leaves it alone
-// rather than route it through the host (hostabi/guest's internal/fhttp):
-// referring to it links net/http's client and crypto/tls, 2.5 MB of a
-// module. A program whose packages import net/http keeps the route, even
-// if they only use its types.
+// noDefaultTransport is the tag under which the guest SDK leaves
+// http.DefaultTransport alone rather than route it through the host
+// (hostabi/guest's internal/fhttp): referring to it links net/http's
+// client and crypto/tls, 2.5 MB of a module. build tries it first and
+// keeps the module if nothing in the program can send a request:
 const noDefaultTransport = "ferry.nodefaulttransport"
 
-// sendsNoRequests are the packages that import net/http without sending
-// requests through http.DefaultTransport: the SDK's (their own clients
-// carry the host's transport), aws-lambda-go's lambda, whose Runtime and
-// Extensions API clients a guest never links, and its events, for a
-// status code constant (lambda_function_urls.go).
-var sendsNoRequests = []string{
-	"github.com/ferrywasm/ferry/hostabi/guest/lambda",
-	"github.com/ferrywasm/ferry/hostabi/guest/azfunc",
-	"github.com/ferrywasm/ferry/hostabi/guest/internal/fhttp",
-	"github.com/ferrywasm/ferry/hostabi/guest/wire/httpwire",
-	awsLambda,
-	"github.com/aws/aws-lambda-go/events",
-}
+// sendsRequests is the name of a function linked into a module only if
+// the program can send an HTTP request through a transport net/http made:
+// an http.Client (whose nil Transport means http.DefaultTransport), or the
+// default transport used directly. Function names stay in a stripped
+// module (the runtime's tracebacks need them). A module built without the
+// default transport that has it is built again with it.
+var sendsRequests = []byte("net/http.(*Transport).RoundTrip")
 
 func build(ctx context.Context, p *pkg, out string) error {
 	abs, err := filepath.Abs(out)
 	if err != nil {
 		return err
 	}
-	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-tags="+p.tags, "-o", abs, ".")
+	if err := goBuild(ctx, p, p.tags+","+noDefaultTransport, abs); err != nil {
+		return err
+	}
+	if module, err := os.ReadFile(abs); err != nil || !bytes.Contains(module, sendsRequests) {
+		return err
+	}
+	return goBuild(ctx, p, p.tags, abs)
+}
+
+func goBuild(ctx context.Context, p *pkg, tags, out string) error {
+	cmd := exec.CommandContext(ctx, "go", "build", "-buildmode=c-shared", "-trimpath", "-ldflags=-s -w", "-tags="+tags, "-o", out, ".")
 	cmd.Dir = p.dir
 	cmd.Env = wasmEnv(p.experiment)
 	var stderr bytes.Buffer
@@ -173,11 +175,10 @@ func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 	modCache := strings.TrimSpace(env[1]) + string(filepath.Separator)
 	p := &pkg{goVer: strings.TrimSpace(env[0]), goflags: strings.TrimSpace(env[2]), gowasm: strings.TrimSpace(env[4]),
 		tags: withTags(env[2], guestTags), experiment: experiments(strings.TrimSpace(env[3]), s)}
-	// One go list call, with the build's tags, yields the package's name,
-	// every file of every non-standard package it depends on, and which
-	// of all those packages import net/http (marked H).
+	// One go list call, with the build's tags, yields the package's name
+	// and every file of every non-standard package it depends on.
 	cmd := exec.CommandContext(ctx, "go", "list", "-deps", "-tags="+p.tags, "-f",
-		`{{range .Imports}}{{if eq . "net/http"}}H{{end}}{{end}}{{"\t"}}{{.ImportPath}}{{if not .Standard}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
+		`{{if not .Standard}}{{.ImportPath}}{{"\t"}}{{.Name}}{{"\t"}}{{.Dir}}{{"\t"}}{{with .Module}}{{.GoMod}}{{end}}{{range .GoFiles}}{{"\t"}}{{.}}{{end}}{{range .EmbedFiles}}{{"\t"}}{{.}}{{end}}{{end}}`, ".")
 	cmd.Dir = dir
 	cmd.Env = wasmEnv(p.experiment)
 	var stdout, stderr bytes.Buffer
@@ -185,16 +186,12 @@ func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 	if err := cmd.Run(); err != nil {
 		return nil, fmt.Errorf("%s is not a buildable Go package: %s", dir, firstLine(stderr.String(), err))
 	}
-	var sdk, aws, requests bool
+	var sdk, aws bool
 	var main [3]string
-	for _, line := range strings.Split(strings.TrimRight(stdout.String(), "\n"), "\n") {
+	for _, line := range strings.Split(strings.TrimSpace(stdout.String()), "\n") {
 		f := strings.Split(line, "\t")
-		if len(f) < 2 {
+		if len(f) < 4 {
 			continue
-		}
-		requests = requests || f[0] == "H" && !slices.Contains(sendsNoRequests, f[1])
-		if f = f[1:]; len(f) < 4 {
-			continue // a standard package
 		}
 		if gomod := f[3]; gomod != "" && !strings.HasPrefix(f[2], modCache) {
 			p.local = append(p.local, f[2])
@@ -223,9 +220,6 @@ func inspect(ctx context.Context, dir string, s settings) (*pkg, error) {
 		return nil, fmt.Errorf("%s is not a ferry handler: it imports none of %s", dir, strings.Join(SDKs, ", "))
 	}
 	p.dir = main[2]
-	if !requests {
-		p.tags += "," + noDefaultTransport
-	}
 	return p, nil
 }
 

@@ -6,9 +6,10 @@ package fhttp
 // main runs, so a handler's http.Get, http.DefaultClient and clients built
 // on http.DefaultTransport work unchanged.
 //
-// ferry build sets ferry.nodefaulttransport when no package of the
-// program but the SDK's own imports net/http: then nothing can send a
-// request through http.DefaultTransport, and not referring to it here
-// keeps net/http's client and crypto/tls out of the module (2.5 MB of
-// hello's 8.7 MB; internal/gobuild, BENCHMARKS.md "Module weight").
+// ferry build sets ferry.nodefaulttransport when nothing in the program
+// can send a request through a transport net/http made (it builds with the
+// tag first and looks for net/http's Transport.RoundTrip in the module):
+// not referring to http.DefaultTransport here then keeps net/http's client
+// and crypto/tls out of the module (2.5 MB of hello's 8.7 MB;
+// internal/gobuild, BENCHMARKS.md "Module weight").
 func init() { Install() }
