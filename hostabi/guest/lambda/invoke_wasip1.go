@@ -30,25 +30,22 @@ import (
 	"github.com/aws/aws-lambda-go/lambda/messages"
 	"github.com/aws/aws-lambda-go/lambdacontext"
 
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/awshandler"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/lazyctx"
 	"github.com/ferrywasm/ferry/hostabi/guest/wire/record"
 )
 
-var (
-	// handler is the registered handler, as aws-lambda-go's
-	// NewHandlerWithOptions builds it (internal/awshandler).
-	handler Handler
-	// baseContext is the context its options set (WithContext,
-	// WithContextValue), the parent of every invocation's context.
-	baseContext context.Context
-)
+// handler is the registered handler, as aws-lambda-go's
+// NewHandlerWithOptions builds it (internal/awshandler); its BaseContext
+// is the parent of every invocation's context.
+var handler *awshandler.Handler
 
 // invoke calls the handler with the invocation's context as handleInvoke
 // builds it, and returns its response or aws-lambda-go's error document.
 func invoke(inv *record.Invocation) ([]byte, *messages.InvokeResponse_Error) {
 	// context.WithDeadline's, made only if the handler needs more than its
 	// deadline and values (internal/lazyctx).
-	ctx, cancel := lazyctx.WithDeadline(baseContext, time.UnixMilli(inv.DeadlineMs))
+	ctx, cancel := lazyctx.WithDeadline(handler.BaseContext, time.UnixMilli(inv.DeadlineMs))
 	defer cancel()
 
 	lc := lambdacontext.LambdaContext{

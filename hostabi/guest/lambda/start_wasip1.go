@@ -19,8 +19,7 @@ import (
 func start(h interface{}, options []Option) {
 	// What aws-lambda-go's NewHandlerWithOptions builds, without linking
 	// its Extensions API client (internal/awshandler).
-	built := awshandler.New(h, options...)
-	handler, baseContext = built, built.BaseContext
+	handler = awshandler.New(h, options...)
 	if reactor.InReactor() {
 		// The snapshot then holds the JSON caches of its types.
 		awshandler.PrimeJSON(h)
