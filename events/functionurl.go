@@ -1,7 +1,6 @@
 package events
 
 import (
-	"encoding/json"
 	"net/http"
 	"strconv"
 
@@ -74,12 +73,9 @@ func newFunctionURLEvent(in *incoming) functionURLEvent {
 // rules, including the inferred 200 application/json response for any
 // JSON that is not an object with statusCode.
 func parseFunctionURLResponse(result []byte) (*httpResponse, error) {
-	if inferred, err := inferV2Response(result); inferred != nil || err != nil {
-		return inferred, err
-	}
 	var v lambdaevents.LambdaFunctionURLResponse
-	if err := json.Unmarshal(result, &v); err != nil {
-		return nil, malformed("%v", err)
+	if inferred, err := decodeV2Response(result, &v); inferred != nil || err != nil {
+		return inferred, err
 	}
 	return v2Response(v.StatusCode, v.Headers, v.Cookies, v.Body, v.IsBase64Encoded)
 }

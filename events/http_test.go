@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -20,6 +21,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	lambdaevents "github.com/aws/aws-lambda-go/events"
 )
 
 // The HTTP tests send real requests over loopback to servers that run the
@@ -637,6 +640,42 @@ func FuzzInferV2Response(f *testing.F) {
 			}
 		case err != nil || inferred == nil || !bytes.Equal(inferred.body, []byte(result)):
 			t.Errorf("%q: %v %v, want the result as the body", result, inferred, err)
+		}
+	})
+}
+
+// FuzzDecodeV2Response: a payload 2.0 result decoded once, with its
+// top-level keys scanned, reads as it did decoded twice (the keys, then
+// the response).
+func FuzzDecodeV2Response(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200,"body":"x"}`, `{"StatusCode":200}`, `{"status\u0043ode":200}`, `{"statusCode":"200"}`,
+		`{"a":{"statusCode":200},"StatusCode":201}`, `{"body":"\"statusCode\"","statusCode":204}`, `{"a":["statusCode",{"statusCode":1}],"b":2}`,
+		`{"statusCode":0}`, `{"statusCode":1,"statusCode":2}`, `{}`, `null`, `"s"`, `[1]`, `{"a\\":1,"statusCode":200}`, `{`, ``,
+		`{"headers":{"a":"b"},"cookies":["c=d"],"statusCode":302,"isBase64Encoded":true,"body":"aGk="}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, result string) {
+		// What parseHTTPAPIResponse did before, as the oracle.
+		var want lambdaevents.APIGatewayV2HTTPResponse
+		wantInferred, wantErr := inferV2Response([]byte(result))
+		if wantInferred == nil && wantErr == nil {
+			if err := json.Unmarshal([]byte(result), &want); err != nil {
+				wantErr = malformed("%v", err)
+			}
+		}
+		var got lambdaevents.APIGatewayV2HTTPResponse
+		inferred, err := decodeV2Response([]byte(result), &got)
+		switch {
+		case fmt.Sprint(err) != fmt.Sprint(wantErr):
+			t.Errorf("%q: error %v, want %v", result, err, wantErr)
+		case (inferred == nil) != (wantInferred == nil):
+			t.Errorf("%q: inferred %v, want %v", result, inferred, wantInferred)
+		case inferred != nil && (inferred.status != wantInferred.status || !bytes.Equal(inferred.body, wantInferred.body) || !reflect.DeepEqual(inferred.header, wantInferred.header)):
+			t.Errorf("%q: inferred %+v, want %+v", result, inferred, wantInferred)
+		case inferred == nil && wantErr == nil && !reflect.DeepEqual(got, want):
+			t.Errorf("%q: decoded %+v, want %+v", result, got, want)
 		}
 	})
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"net/http"
 	"net/url"
+	"reflect"
 	"sort"
 	"strings"
 
@@ -138,16 +139,93 @@ func joinedQuery(rawQuery string) map[string]string {
 // a string result reaches the client with its quotes. Invalid JSON is
 // malformed.
 func parseHTTPAPIResponse(result []byte) (*httpResponse, error) {
-	if inferred, err := inferV2Response(result); inferred != nil || err != nil {
-		return inferred, err
-	}
 	var v lambdaevents.APIGatewayV2HTTPResponse
-	if err := json.Unmarshal(result, &v); err != nil {
-		return nil, malformed("%v", err)
+	if inferred, err := decodeV2Response(result, &v); inferred != nil || err != nil {
+		return inferred, err
 	}
 	// v.MultiValueHeaders is ignored: payload 2.0 has no such field, and
 	// API Gateway does not read it.
 	return v2Response(v.StatusCode, v.Headers, v.Cookies, v.Body, v.IsBase64Encoded)
+}
+
+// decodeV2Response decodes a payload 2.0 result into v, a pointer to an
+// aws-lambda-go response type, and returns nil if it is a response (an
+// object with statusCode); otherwise the inferred response, or malformed.
+//
+// A response, what nearly every function returns, is decoded once: the
+// decoding validates it, and a scan of its top-level keys then finds
+// statusCode. inferV2Response, which decodes the keys first, decides
+// what the scan cannot (a key with escapes), what does not decode into
+// v, and words the error.
+func decodeV2Response(result []byte, v any) (*httpResponse, error) {
+	if json.Unmarshal(result, v) == nil {
+		switch topLevelKey(result, "statusCode") {
+		case keyFound:
+			return nil, nil
+		case keyAbsent:
+			return inferredV2Response(result), nil
+		}
+	}
+	if inferred, err := inferV2Response(result); inferred != nil || err != nil {
+		return inferred, err
+	}
+	rv := reflect.ValueOf(v).Elem()
+	rv.SetZero() // the first decoding may have filled part of it
+	if err := json.Unmarshal(result, v); err != nil {
+		return nil, malformed("%v", err)
+	}
+	return nil, nil
+}
+
+type keyPresence int
+
+const (
+	keyUnsure keyPresence = iota // not an object, or a key with escapes
+	keyFound
+	keyAbsent
+)
+
+// topLevelKey reports whether the valid JSON data is an object with key
+// among its own keys (not those of objects inside it), comparing keys as
+// written: one with an escape makes the answer keyUnsure.
+func topLevelKey(data []byte, key string) keyPresence {
+	i := 0
+	for i < len(data) && (data[i] == ' ' || data[i] == '\t' || data[i] == '\r' || data[i] == '\n') {
+		i++
+	}
+	if i == len(data) || data[i] != '{' {
+		return keyUnsure
+	}
+	depth, atKey := 0, false // atKey: the next string is one of the object's keys
+	for ; i < len(data); i++ {
+		switch data[i] {
+		case '"':
+			start, escaped := i+1, false
+			for i = start; i < len(data) && data[i] != '"'; i++ {
+				if data[i] == '\\' {
+					escaped = true
+					i++
+				}
+			}
+			if depth == 1 && atKey {
+				if escaped {
+					return keyUnsure
+				}
+				if string(data[start:i]) == key {
+					return keyFound
+				}
+			}
+			atKey = false
+		case '{', '[':
+			depth++
+			atKey = depth == 1
+		case '}', ']':
+			depth--
+		case ',':
+			atKey = depth == 1
+		}
+	}
+	return keyAbsent
 }
 
 // inferV2Response returns the inferred response for a result that is not
@@ -167,8 +245,14 @@ func inferV2Response(result []byte) (*httpResponse, error) {
 	} else if !json.Valid(result) {
 		return nil, malformed("result is not valid JSON")
 	}
+	return inferredV2Response(result), nil
+}
+
+// inferredV2Response is the response to a result that is valid JSON but
+// not an object with statusCode: the result as a JSON body.
+func inferredV2Response(result []byte) *httpResponse {
 	h := http.Header{"Content-Type": {"application/json"}}
-	return &httpResponse{status: http.StatusOK, header: h, body: bytes.Clone(result)}, nil
+	return &httpResponse{status: http.StatusOK, header: h, body: bytes.Clone(result)}
 }
 
 // skippedValue decodes any JSON value into nothing: a map of them lists
