@@ -105,7 +105,7 @@ func (d *decodeState) value(p unsafe.Pointer, pl *plan) bool {
 		switch pl.kind {
 		case kindStruct:
 			return d.object(p, pl)
-		case kindStringMap, kindMap:
+		case kindStringMap, kindListMap, kindAnyMap, kindMap:
 			return d.mapObject(p, pl)
 		case kindInterface:
 			v, ok := d.anyValue()
@@ -117,6 +117,8 @@ func (d *decodeState) value(p unsafe.Pointer, pl *plan) bool {
 		switch pl.kind {
 		case kindSlice:
 			return d.array(p, pl)
+		case kindStrings:
+			return d.strings(p, pl)
 		case kindInterface:
 			v, ok := d.anyValue()
 			*(*any)(p) = v
@@ -166,9 +168,9 @@ func (d *decodeState) value(p unsafe.Pointer, pl *plan) bool {
 		switch pl.kind {
 		case kindInterface:
 			*(*any)(p) = nil
-		case kindSlice, kindBytes:
+		case kindSlice, kindStrings, kindBytes:
 			*(*[]byte)(p) = nil // any slice's header: its pointer is all
-		case kindStringMap, kindMap:
+		case kindStringMap, kindListMap, kindAnyMap, kindMap:
 			*(*unsafe.Pointer)(p) = nil
 		}
 		return true
@@ -355,15 +357,33 @@ func (d *decodeState) mapObject(p unsafe.Pointer, pl *plan) bool {
 	if d.depth++; d.depth > maxDepth {
 		return false
 	}
-	var m reflect.Value
-	var sm map[string]string
-	if pl.kind == kindStringMap {
+	// The maps of events are written without reflect; others with it.
+	var (
+		m  reflect.Value
+		sm map[string]string
+		lm map[string][]string
+		am map[string]any
+	)
+	switch pl.kind {
+	case kindStringMap:
 		smp := (*map[string]string)(p)
 		if *smp == nil {
 			*smp = map[string]string{}
 		}
 		sm = *smp
-	} else {
+	case kindListMap:
+		lmp := (*map[string][]string)(p)
+		if *lmp == nil {
+			*lmp = map[string][]string{}
+		}
+		lm = *lmp
+	case kindAnyMap:
+		amp := (*map[string]any)(p)
+		if *amp == nil {
+			*amp = map[string]any{}
+		}
+		am = *amp
+	default:
 		m = reflect.NewAt(pl.typ, p).Elem()
 		if m.IsNil() {
 			m.Set(reflect.MakeMap(pl.typ))
@@ -387,13 +407,26 @@ func (d *decodeState) mapObject(p unsafe.Pointer, pl *plan) bool {
 		}
 		d.off++
 		d.skipSpace()
-		if sm != nil {
+		switch {
+		case sm != nil:
 			var s string // null leaves it empty, as encoding/json does
 			if !d.value(unsafe.Pointer(&s), pl.elem) {
 				return false
 			}
 			sm[key] = s
-		} else {
+		case lm != nil:
+			var l []string
+			if !d.value(unsafe.Pointer(&l), pl.elem) {
+				return false
+			}
+			lm[key] = l
+		case am != nil:
+			v, ok := d.anyValue()
+			if !ok {
+				return false
+			}
+			am[key] = v
+		default:
 			elem := reflect.New(pl.elem.typ)
 			if !d.value(elem.UnsafePointer(), pl.elem) {
 				return false
@@ -407,6 +440,41 @@ func (d *decodeState) mapObject(p unsafe.Pointer, pl *plan) bool {
 		case '}':
 			d.off++
 			d.depth--
+			return true
+		default:
+			return false
+		}
+	}
+}
+
+// strings decodes a JSON array into the nil []string at p, as array
+// does, appending (which grows a slice as reflect.Value.Grow does).
+func (d *decodeState) strings(p unsafe.Pointer, pl *plan) bool {
+	if d.depth++; d.depth > maxDepth {
+		return false
+	}
+	d.off++ // [
+	if d.next() == ']' {
+		d.off++
+		d.depth--
+		*(*[]string)(p) = []string{} // empty, not nil
+		return true
+	}
+	var l []string
+	for {
+		var s string // null leaves it empty, as encoding/json does
+		if !d.value(unsafe.Pointer(&s), pl.elem) {
+			return false
+		}
+		l = append(l, s)
+		switch d.next() {
+		case ',':
+			d.off++
+			d.skipSpace()
+		case ']':
+			d.off++
+			d.depth--
+			*(*[]string)(p) = l
 			return true
 		default:
 			return false

@@ -93,34 +93,35 @@ var eventTypes = []reflect.Type{
 
 // edge is a type with every kind Decode knows.
 type edge struct {
-	I8       int8               `json:"i8"`
-	I16      int16              `json:"i16"`
-	I32      int32              `json:"i32"`
-	I        int                `json:"i"`
-	U8       uint8              `json:"u8"`
-	U16      uint16             `json:"u16"`
-	U32      uint32             `json:"u32"`
-	U        uint64             `json:"u"`
-	F32      float32            `json:"f32"`
-	F        float64            `json:"f"`
-	B        bool               `json:"b"`
-	S        string             `json:"s"`
-	Named    named              `json:"named"`
-	Bytes    []byte             `json:"bytes"`
-	Raw      json.RawMessage    `json:"raw"`
-	Time     time.Time          `json:"time"`
-	PTime    *time.Time         `json:"ptime"`
-	Any      any                `json:"any"`
-	PS       *string            `json:"ps"`
-	PPI      **int              `json:"ppi"`
-	Strs     []string           `json:"strs"`
-	Nested   [][]int            `json:"nested"`
-	SM       map[string]string  `json:"sm"`
-	IM       map[string]int     `json:"im"`
-	AM       map[string]any     `json:"am"`
-	NM       map[named][]string `json:"nm"`
-	Self     *edge              `json:"self"`
-	Structs  []edge             `json:"structs,omitempty"`
+	I8       int8                `json:"i8"`
+	I16      int16               `json:"i16"`
+	I32      int32               `json:"i32"`
+	I        int                 `json:"i"`
+	U8       uint8               `json:"u8"`
+	U16      uint16              `json:"u16"`
+	U32      uint32              `json:"u32"`
+	U        uint64              `json:"u"`
+	F32      float32             `json:"f32"`
+	F        float64             `json:"f"`
+	B        bool                `json:"b"`
+	S        string              `json:"s"`
+	Named    named               `json:"named"`
+	Bytes    []byte              `json:"bytes"`
+	Raw      json.RawMessage     `json:"raw"`
+	Time     time.Time           `json:"time"`
+	PTime    *time.Time          `json:"ptime"`
+	Any      any                 `json:"any"`
+	PS       *string             `json:"ps"`
+	PPI      **int               `json:"ppi"`
+	Strs     []string            `json:"strs"`
+	Nested   [][]int             `json:"nested"`
+	SM       map[string]string   `json:"sm"`
+	IM       map[string]int      `json:"im"`
+	AM       map[string]any      `json:"am"`
+	NM       map[named][]string  `json:"nm"`
+	LM       map[string][]string `json:"lm"`
+	Self     *edge               `json:"self"`
+	Structs  []edge              `json:"structs,omitempty"`
 	Untagged string
 	Dash     string `json:"-"`
 	//lint:ignore SA5008 a field named "-", as encoding/json reads this tag
@@ -154,7 +155,8 @@ var edgeCases = []string{
 	`{"ps":"p"}`, `{"ps":null}`, `{"ppi":5}`, `{"ppi":null}`,
 	`{"strs":["a","b"]}`, `{"strs":[]}`, `{"strs":null}`, `{"strs":["a",]}`, `{"strs":[,]}`, `{"nested":[[1],[],[2,3]]}`,
 	`{"sm":{"a":"1","b":null}}`, `{"sm":{"a":"1","a":"2"}}`, `{"sm":{}}`, `{"sm":{"a":1}}`,
-	`{"im":{"a":1,"b":-2}}`, `{"am":{"a":{"b":[1]}}}`, `{"nm":{"k":["v"]}}`,
+	`{"im":{"a":1,"b":-2}}`, `{"am":{"a":{"b":[1]}}}`, `{"nm":{"k":["v"]}}`, `{"am":{"a":1,"a":[2],"b":null}}`, `{"am":null}`, `{"am":[]}`,
+	`{"lm":{"a":["x",null],"b":null,"c":[],"a":["y"]}}`, `{"lm":{"a":"x"}}`, `{"lm":{"a":[1]}}`, `{"lm":null}`, `{"lm":{}}`, `{"strs":["a",null,"\u00e9"]}`, `{"strs":[1]}`, `{"strs":{}}`,
 	`{"self":{"self":{"s":"deep"}}}`, `{"structs":[{"s":"a"},{"i":1}]}`, `{"structs":[]}`,
 	`{"Untagged":"u"}`, `{"untagged":"u"}`, `{"UNTAGGED":"u"}`, `{"Dash":"d"}`, `{"-":"d"}`, `{"a\\b":"x"}`, `{"Invalid":"x"}`, `{"x-y.z":"p"}`,
 	`{"hidden":"h"}`, `{"S":"fold"}`, `{"s":"a","s":"b"}`, `{"unknown":{"a":[1,{"b":null}]},"s":"k"}`, `{"unknown":"\u00zz"}`,

@@ -68,6 +68,9 @@ const (
 	kindSlice
 	kindMap
 	kindStringMap // map[string]string, written without reflect
+	kindStrings   // []string, likewise
+	kindListMap   // map[string][]string
+	kindAnyMap    // map[string]any
 	kindInterface // an empty interface
 	kindUnmarshaler
 )
@@ -95,6 +98,9 @@ var (
 	textUnmarshalerType = reflect.TypeFor[encoding.TextUnmarshaler]()
 	numberType          = reflect.TypeFor[json.Number]()
 	stringMapType       = reflect.TypeFor[map[string]string]()
+	stringsType         = reflect.TypeFor[[]string]()
+	listMapType         = reflect.TypeFor[map[string][]string]()
+	anyMapType          = reflect.TypeFor[map[string]any]()
 )
 
 type planner struct {
@@ -143,6 +149,9 @@ func (b *planner) plan(t reflect.Type) *plan {
 			break
 		}
 		p.kind, p.elem = kindSlice, b.plan(t.Elem())
+		if t == stringsType {
+			p.kind = kindStrings
+		}
 	case reflect.Map:
 		k := t.Key()
 		if k.Kind() != reflect.String || reflect.PointerTo(k).Implements(textUnmarshalerType) {
@@ -150,8 +159,13 @@ func (b *planner) plan(t reflect.Type) *plan {
 			return nil
 		}
 		p.kind, p.elem = kindMap, b.plan(t.Elem())
-		if t == stringMapType {
+		switch t {
+		case stringMapType:
 			p.kind = kindStringMap
+		case listMapType:
+			p.kind = kindListMap
+		case anyMapType:
+			p.kind = kindAnyMap
 		}
 	case reflect.Struct:
 		p.kind = kindStruct
