@@ -14,6 +14,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"gopkg.in/yaml.v3"
 
@@ -603,19 +604,32 @@ func describe(n *yaml.Node) string {
 		case "!!str":
 			return fmt.Sprintf("the string %q", n.Value)
 		case "!!int":
-			return "the integer " + n.Value
+			return "the integer " + shown(n.Value)
 		case "!!float":
-			return "the number " + n.Value
+			return "the number " + shown(n.Value)
 		case "!!bool":
-			return "the boolean " + n.Value
+			return "the boolean " + shown(n.Value)
 		case "!!null":
 			return "null"
 		case "!!timestamp":
-			return "the timestamp " + n.Value
+			return "the timestamp " + shown(n.Value)
 		}
-		return fmt.Sprintf("%s %s", n.ShortTag(), n.Value)
+		return fmt.Sprintf("%s %s", n.ShortTag(), shown(n.Value))
 	}
 	return "an unexpected node"
+}
+
+// shown is a scalar's value as a message shows it: as written, or quoted
+// when it holds a line break or another character that does not print
+// (an explicit tag keeps a multi-line scalar whole), so that each line of
+// an error stays "file:N: ...".
+func shown(v string) string {
+	for _, r := range v {
+		if !unicode.IsPrint(r) {
+			return strconv.Quote(v)
+		}
+	}
+	return v
 }
 
 // fields checks that n is a mapping whose keys are among keys, each at
