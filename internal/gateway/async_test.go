@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,6 +317,9 @@ func spoolFiles(t *testing.T, dir string) map[string][]byte {
 	files := map[string][]byte{}
 	for _, de := range des {
 		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // its event finished between the listing and the read
+		}
 		if err != nil {
 			t.Fatal(err)
 		}
