@@ -161,11 +161,14 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 		return errorHandler(err)
 	}
 	pool := &sync.Pool{New: func() any { return new(bytes.Buffer) }}
-	// The event's decoder: encoding/json's results, several times faster
-	// in a guest, for the types and events it is sure of.
+	// The event's type, nil for a handler that takes none, and its
+	// decoder: encoding/json's results, several times faster in a guest,
+	// for the types and events it is sure of.
+	var eventType reflect.Type
 	var fast *jsondecode.Decoder
 	if n := handlerType.NumIn(); n == 2 || n == 1 && !takesContext {
-		fast = jsondecode.For(handlerType.In(n - 1))
+		eventType = handlerType.In(n - 1)
+		fast = jsondecode.For(eventType)
 	}
 	decodeOptions := jsondecode.Options{UseNumber: h.jsonRequestUseNumber, DisallowUnknownFields: h.jsonRequestDisallowUnknownFields}
 
@@ -186,8 +189,7 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 		if takesContext {
 			args = append(args, reflect.ValueOf(ctx))
 		}
-		if (handlerType.NumIn() == 1 && !takesContext) || handlerType.NumIn() == 2 {
-			eventType := handlerType.In(handlerType.NumIn() - 1)
+		if eventType != nil {
 			event := reflect.New(eventType)
 			if fast == nil || !fast.Decode(payload, event.Interface(), decodeOptions) {
 				// encoding/json decides, into a new value: Decode may have
