@@ -42,6 +42,13 @@ func FuzzNewHTTPEvent(f *testing.F) {
 			if err != nil {
 				t.Fatalf("%s: %v", format, err)
 			}
+			if format == FormatHTTPAPI {
+				// Written by appendHTTPAPIEvent: encoding/json's bytes.
+				in := newIncoming(r, body, route, "c6af9ac6-7b61-11e6-9a41-93e8deadbeef", fuzzNow)
+				if want, err := marshalEvent(newHTTPAPIEvent(in)); err != nil || string(ev) != string(want) {
+					t.Fatalf("event differs from encoding/json's (%v):\n%s\n%s", err, ev, want)
+				}
+			}
 			// The event decodes into aws-lambda-go's type for its format;
 			// all four carry the body the same way.
 			mustDecode(t, format, ev, lambdaTypes[format]())
@@ -77,6 +84,59 @@ func mustDecode(t *testing.T, format HTTPFormat, ev []byte, v any) {
 	if err := json.Unmarshal(ev, v); err != nil {
 		t.Fatalf("%s: event does not decode into %T: %v\n%s", format, v, err, ev)
 	}
+}
+
+// FuzzAppendHTTPAPIEvent puts arbitrary strings in every field of an HTTP
+// API event that appendHTTPAPIEvent writes: its bytes must be
+// encoding/json's (marshalEvent's).
+func FuzzAppendHTTPAPIEvent(f *testing.F) {
+	f.Add("a", "<b>&\"c\"", "\u2028\xff\x00\x1f\t", int64(-1), uint8(0))
+	f.Add("", "", "", int64(0), uint8(255))
+	f.Add("\x7f\u2029é", "k", "€\xe2\x82", int64(1796615508626), uint8(3))
+	f.Fuzz(func(t *testing.T, a, b, c string, epoch int64, shape uint8) {
+		ev := fuzzHTTPAPIEvent(a, b, c, epoch, shape)
+		got, ok := appendHTTPAPIEvent(nil, &ev)
+		if !ok {
+			t.Fatal("left to encoding/json")
+		}
+		want, err := marshalEvent(ev)
+		if err != nil || string(got) != string(want) {
+			t.Fatalf("differs from encoding/json's (%v):\n%s\n%s", err, got, want)
+		}
+	})
+}
+
+// fuzzHTTPAPIEvent is an HTTP API event made of three strings; shape's bits
+// choose nil, empty or filled for its maps, slices and body.
+func fuzzHTTPAPIEvent(a, b, c string, epoch int64, shape uint8) httpAPIEvent {
+	strs := func(bit uint8) map[string]string {
+		switch {
+		case shape&bit != 0:
+			return map[string]string{a: b, b: c, c: a, "z" + a: ""}
+		case shape&(bit<<1) != 0:
+			return map[string]string{}
+		}
+		return nil
+	}
+	var cookies []string
+	if shape&1 != 0 {
+		cookies = []string{a, b, c}
+	} else if shape&2 != 0 {
+		cookies = []string{}
+	}
+	var ev httpAPIEvent
+	ev.Version, ev.RouteKey, ev.RawPath, ev.RawQueryString = a, b, c, a+b
+	ev.Cookies, ev.Headers, ev.QueryStringParameters = cookies, strs(4), strs(16)
+	ev.PathParameters, ev.StageVariables = strs(64), strs(2)
+	if shape&8 != 0 {
+		ev.Body = a + b + c
+	}
+	ev.IsBase64Encoded = shape&32 != 0
+	rc := &ev.RequestContext
+	rc.RouteKey, rc.AccountID, rc.Stage, rc.RequestID = b, c, a, c+a
+	rc.APIID, rc.DomainName, rc.DomainPrefix, rc.Time, rc.TimeEpoch = a, b, c, b+c, epoch
+	rc.HTTP.Method, rc.HTTP.Path, rc.HTTP.Protocol, rc.HTTP.SourceIP, rc.HTTP.UserAgent = c, b, a, b, a+c
+	return ev
 }
 
 // FuzzParseSchedule: any expression is parsed or refused with an error;

@@ -116,7 +116,11 @@ func NewHTTPEvent(r *http.Request, body []byte, route HTTPRoute, requestID strin
 	case FormatREST:
 		ev = newRESTEvent(in)
 	case FormatHTTPAPI:
-		ev = newHTTPAPIEvent(in)
+		httpAPI := newHTTPAPIEvent(in)
+		if b, ok := appendHTTPAPIEvent(make([]byte, 0, 1024), &httpAPI); ok {
+			return b, nil
+		}
+		ev = httpAPI
 	case FormatFunctionURL:
 		ev = newFunctionURLEvent(in)
 	case FormatALB:

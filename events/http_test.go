@@ -679,3 +679,60 @@ func FuzzDecodeV2Response(f *testing.F) {
 		}
 	})
 }
+
+// FuzzReadV2Response: what readV2Response reads is what encoding/json
+// decodes, for a result that is a response (an object with statusCode).
+func FuzzReadV2Response(f *testing.F) {
+	for _, s := range []string{
+		`{"statusCode":200,"headers":{"content-type":"application/json"},"multiValueHeaders":null,"body":"{\"greeting\":\"hello, ferry\",\"path\":\"\/a\\\\b\"}","cookies":["visited=yes; Path=/; HttpOnly"]}`,
+		` { "statusCode" : -0 , "body" : null , "isBase64Encoded" : true , "headers" : { } , "cookies" : [ ] } `,
+		`{"statusCode":1e2}`, `{"statusCode":01}`, `{"statusCode":2.0}`, `{"statusCode":99999999999999999999}`, `{"StatusCode":200}`,
+		`{"statusCode":200,"statusCode":201}`, `{"statusCode":200,"headers":{"a":"b","a":"c"}}`, `{"statusCode":200,"headers":{"a":null}}`,
+		`{"statusCode":200,"body":"caf\u00e9"}`, `{"statusCode":200,"body":"caf` + "\xe9" + `"}`, `{"statusCode":200,"body":"é\b\f\n\r\t"}`,
+		`{"statusCode":200,"multiValueHeaders":{"a":["b"]}}`, `{"statusCode":200,}`, `{"statusCode":200}x`, `{"body":"x"}`,
+		`{"statusCode":200,"cookies":["a",null]}`, `{"statusCode":200,"isBase64Encoded":"true"}`, `{"statusCode":200 "body":""}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, result string) {
+		got, ok := readV2Response([]byte(result))
+		if !ok {
+			return
+		}
+		var want lambdaevents.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal([]byte(result), &want); err != nil || topLevelKey([]byte(result), "statusCode") != keyFound {
+			t.Fatalf("%q: read, but encoding/json: %v, statusCode %v", result, err, topLevelKey([]byte(result), "statusCode"))
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%q: read %#v, encoding/json %#v", result, got, want)
+		}
+		var url lambdaevents.LambdaFunctionURLResponse
+		if inferred, err := decodeV2Response([]byte(result), &url); inferred != nil || err != nil ||
+			url.StatusCode != want.StatusCode || url.Body != want.Body || url.IsBase64Encoded != want.IsBase64Encoded ||
+			!reflect.DeepEqual(url.Headers, want.Headers) || !reflect.DeepEqual(url.Cookies, want.Cookies) {
+			t.Fatalf("%q: function URL response %#v (%v, %v), want %#v", result, url, inferred, err, want)
+		}
+	})
+}
+
+// TestReadV2ResponseReads: what Go guests return, aws-lambda-go's response
+// types as encoding/json writes them, is read by readV2Response, not left
+// to encoding/json.
+func TestReadV2ResponseReads(t *testing.T) {
+	for _, resp := range []any{
+		lambdaevents.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"content-type": "application/json"},
+			Cookies: []string{"visited=yes; Path=/; HttpOnly"}, Body: `{"greeting":"hello, <ferry> & \"you\"","path":"/a\\b\n"}`},
+		lambdaevents.APIGatewayV2HTTPResponse{StatusCode: 404, Body: "caf\u00e9 \u2028", IsBase64Encoded: true},
+		lambdaevents.LambdaFunctionURLResponse{StatusCode: 302, Headers: map[string]string{}, Cookies: []string{}},
+	} {
+		result, err := json.Marshal(resp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, ok := readV2Response(result)
+		var want lambdaevents.APIGatewayV2HTTPResponse
+		if err := json.Unmarshal(result, &want); !ok || err != nil || !reflect.DeepEqual(got, want) {
+			t.Errorf("%s: read %v %#v, want %#v", result, ok, got, want)
+		}
+	}
+}

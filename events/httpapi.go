@@ -7,6 +7,7 @@ import (
 	"net/url"
 	"reflect"
 	"sort"
+	"strconv"
 	"strings"
 
 	lambdaevents "github.com/aws/aws-lambda-go/events"
@@ -89,6 +90,59 @@ func newHTTPAPIEvent(in *incoming) httpAPIEvent {
 	}
 }
 
+// appendHTTPAPIEvent appends ev's JSON as marshalEvent writes it, or
+// reports false for the events it leaves to marshalEvent: those with an
+// authorizer or a client certificate (routes with JWT, mutual TLS).
+// Fields go in encoding/json's order: the request's own, then
+// requestContext, which shadows the embedded one, and its fields.
+func appendHTTPAPIEvent(b []byte, ev *httpAPIEvent) ([]byte, bool) {
+	rc := &ev.RequestContext
+	if rc.Authorizer != nil || rc.Authentication != nil {
+		return b, false
+	}
+	b = append(b, '{')
+	b = appendJSONString(appendJSONField(b, "version"), ev.Version)
+	b = appendJSONString(appendJSONField(b, "routeKey"), ev.RouteKey)
+	b = appendJSONString(appendJSONField(b, "rawPath"), ev.RawPath)
+	b = appendJSONString(appendJSONField(b, "rawQueryString"), ev.RawQueryString)
+	if len(ev.Cookies) > 0 {
+		b = appendJSONStrings(appendJSONField(b, "cookies"), ev.Cookies)
+	}
+	b = appendJSONStringMap(appendJSONField(b, "headers"), ev.Headers)
+	if len(ev.QueryStringParameters) > 0 {
+		b = appendJSONStringMap(appendJSONField(b, "queryStringParameters"), ev.QueryStringParameters)
+	}
+	if len(ev.PathParameters) > 0 {
+		b = appendJSONStringMap(appendJSONField(b, "pathParameters"), ev.PathParameters)
+	}
+	if len(ev.StageVariables) > 0 {
+		b = appendJSONStringMap(appendJSONField(b, "stageVariables"), ev.StageVariables)
+	}
+	if ev.Body != "" {
+		b = appendJSONString(appendJSONField(b, "body"), ev.Body)
+	}
+	b = strconv.AppendBool(appendJSONField(b, "isBase64Encoded"), ev.IsBase64Encoded)
+
+	b = append(appendJSONField(b, "requestContext"), '{')
+	b = appendJSONString(appendJSONField(b, "routeKey"), rc.RouteKey)
+	b = appendJSONString(appendJSONField(b, "accountId"), rc.AccountID)
+	b = appendJSONString(appendJSONField(b, "stage"), rc.Stage)
+	b = appendJSONString(appendJSONField(b, "requestId"), rc.RequestID)
+	b = appendJSONString(appendJSONField(b, "apiId"), rc.APIID)
+	b = appendJSONString(appendJSONField(b, "domainName"), rc.DomainName)
+	b = appendJSONString(appendJSONField(b, "domainPrefix"), rc.DomainPrefix)
+	b = appendJSONString(appendJSONField(b, "time"), rc.Time)
+	b = strconv.AppendInt(appendJSONField(b, "timeEpoch"), rc.TimeEpoch, 10)
+	h := &rc.HTTP
+	b = append(appendJSONField(b, "http"), '{')
+	b = appendJSONString(appendJSONField(b, "method"), h.Method)
+	b = appendJSONString(appendJSONField(b, "path"), h.Path)
+	b = appendJSONString(appendJSONField(b, "protocol"), h.Protocol)
+	b = appendJSONString(appendJSONField(b, "sourceIp"), h.SourceIP)
+	b = appendJSONString(appendJSONField(b, "userAgent"), h.UserAgent)
+	return append(b, '}', '}', '}'), true
+}
+
 // v2Headers is payload 2.0's header map: lowercased names, repeated
 // headers joined with commas. Cookie headers are taken out and split into
 // the cookies array instead.
@@ -152,12 +206,26 @@ func parseHTTPAPIResponse(result []byte) (*httpResponse, error) {
 // aws-lambda-go response type, and returns nil if it is a response (an
 // object with statusCode); otherwise the inferred response, or malformed.
 //
-// A response, what nearly every function returns, is decoded once: the
+// A response, what nearly every function returns, is read by
+// readV2Response, without reflect; one it cannot read is decoded once: the
 // decoding validates it, and a scan of its top-level keys then finds
 // statusCode. inferV2Response, which decodes the keys first, decides
 // what the scan cannot (a key with escapes), what does not decode into
 // v, and words the error.
 func decodeV2Response(result []byte, v any) (*httpResponse, error) {
+	if r, ok := readV2Response(result); ok {
+		switch v := v.(type) {
+		case *lambdaevents.APIGatewayV2HTTPResponse:
+			*v = r
+			return nil, nil
+		case *lambdaevents.LambdaFunctionURLResponse:
+			// Its fields are the same but for multiValueHeaders, which
+			// readV2Response reads only as null.
+			*v = lambdaevents.LambdaFunctionURLResponse{StatusCode: r.StatusCode, Headers: r.Headers,
+				Body: r.Body, IsBase64Encoded: r.IsBase64Encoded, Cookies: r.Cookies}
+			return nil, nil
+		}
+	}
 	if json.Unmarshal(result, v) == nil {
 		switch topLevelKey(result, "statusCode") {
 		case keyFound:

@@ -204,3 +204,25 @@ func TestHTTPAPIResponse(t *testing.T) {
 			[]string{"Cookie_1=Value1; Expires=21 Oct 2021 07:48 GMT", "Cookie_2=Value2; Max-Age=78000"})
 	}
 }
+
+// TestAppendHTTPAPIEvent: appendHTTPAPIEvent writes encoding/json's bytes
+// for events of every shape, and leaves to encoding/json what it does not
+// write (FuzzAppendHTTPAPIEvent tries arbitrary strings).
+func TestAppendHTTPAPIEvent(t *testing.T) {
+	for shape := range 256 {
+		ev := fuzzHTTPAPIEvent("Ab", "<&>\u2028\u2029\"\\/", "é\x00\x1f\x7f\xff\t\n\r\b\f", -42, uint8(shape))
+		got, ok := appendHTTPAPIEvent(nil, &ev)
+		want, err := marshalEvent(ev)
+		if !ok || err != nil || string(got) != string(want) {
+			t.Fatalf("shape %08b (%v, %v):\n%s\n%s", shape, ok, err, got, want)
+		}
+	}
+	var jwt, mtls httpAPIEvent
+	jwt.RequestContext.Authorizer = &lambdaevents.APIGatewayV2HTTPRequestContextAuthorizerDescription{}
+	mtls.RequestContext.Authentication = &lambdaevents.APIGatewayV2HTTPRequestContextAuthentication{}
+	for _, ev := range []httpAPIEvent{jwt, mtls} {
+		if _, ok := appendHTTPAPIEvent(nil, &ev); ok {
+			t.Errorf("%+v: written, not left to encoding/json", ev.RequestContext)
+		}
+	}
+}
