@@ -28,6 +28,8 @@ type Function struct {
 	// outbound is what its guests may reach over HTTP.
 	outbound *hostabi.Outbound
 	arn      string // cfg.ARN(), made once
+	// series are its metrics' series (nil without metrics).
+	series *series
 
 	// slots holds one token per invocation allowed to run at once: an
 	// instance is only ever created by an invocation that holds a slot
@@ -101,7 +103,7 @@ func newFunction(e *Engine, c *code, cfg Config) *Function {
 		c.disable(f, c.snap.reason)
 	}
 	if e.metrics != nil {
-		e.metrics.track(f)
+		f.series = e.metrics.track(f)
 		f.outbound.Observe = e.metrics.outboundObserver(cfg.Name)
 	}
 	return f

@@ -2,7 +2,9 @@ package adapter
 
 import (
 	"errors"
+	"slices"
 	"sync"
+	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -127,10 +129,46 @@ func (c instancesCollector) Collect(ch chan<- prometheus.Metric) {
 	}
 }
 
-func (m *Metrics) track(f *Function) {
+func (m *Metrics) track(f *Function) *series {
 	m.mu.Lock()
 	m.functions[f] = struct{}{}
 	m.mu.Unlock()
+	return &series{
+		duration:   m.duration.WithLabelValues(f.cfg.Name),
+		memoryUsed: m.memoryUsed.WithLabelValues(f.cfg.Name),
+	}
+}
+
+// series are a function's children of the vectors observe updates at every
+// invocation, looked up once, when the function is made: WithLabelValues hashes its labels and takes
+// the vector's lock at each call, which took ~3 µs of a request through
+// ferry serve (BENCHMARKS.md, "The gateway's own work").
+type series struct {
+	duration   prometheus.Observer
+	memoryUsed prometheus.Gauge
+	// invocations by trigger and outcome, each made when first counted,
+	// so that /metrics shows the outcomes that happened, as before.
+	invocations [len(triggers)][len(outcomes)]atomic.Pointer[prometheus.Counter]
+}
+
+var (
+	triggers = [...]string{TriggerInvoke, TriggerEvent, TriggerHTTP, TriggerSchedule, TriggerQueue}
+	outcomes = [...]string{OutcomeSuccess, OutcomeError, OutcomeTimeout, OutcomeOutOfMemory, OutcomeThrottled}
+)
+
+// invocationsOf is f's counter of invocations by trigger and outcome.
+func (m *Metrics) invocationsOf(f *Function, trigger, outcome string) prometheus.Counter {
+	t, o := slices.Index(triggers[:], trigger), slices.Index(outcomes[:], outcome)
+	if t < 0 || o < 0 {
+		return m.invocations.WithLabelValues(f.cfg.Name, trigger, outcome)
+	}
+	p := &f.series.invocations[t][o]
+	if c := p.Load(); c != nil {
+		return *c
+	}
+	c := m.invocations.WithLabelValues(f.cfg.Name, trigger, outcome)
+	p.Store(&c)
+	return c
 }
 
 func (m *Metrics) untrack(f *Function) {
@@ -161,14 +199,14 @@ func (m *Metrics) observe(f *Function, trigger string, res *Result, err error) {
 	default:
 		outcome = OutcomeSuccess
 	}
-	m.invocations.WithLabelValues(name, trigger, outcome).Inc()
+	m.invocationsOf(f, trigger, outcome).Inc()
 	if res == nil {
 		return
 	}
-	m.duration.WithLabelValues(name).Observe(res.Duration.Seconds())
+	f.series.duration.Observe(res.Duration.Seconds())
 	if res.MaxMemoryUsedMB > 0 {
 		used := float64(res.MaxMemoryUsedMB << 20)
-		m.memoryUsed.WithLabelValues(name).Set(used)
+		f.series.memoryUsed.Set(used)
 		m.mu.Lock() // compare and set under one lock: no larger value is lost
 		if used > m.peaks[name] {
 			m.peaks[name] = used
