@@ -158,7 +158,7 @@ func (d *decodeState) value(p unsafe.Pointer, pl *plan) bool {
 		case kindSlice:
 			return d.array(p, pl)
 		case kindStrings:
-			return d.strings(p, pl)
+			return d.strings(p)
 		case kindInterface:
 			v, ok := d.anyValue()
 			*(*any)(p) = v
@@ -425,14 +425,14 @@ func (d *decodeState) mapObject(p unsafe.Pointer, pl *plan) bool {
 		}
 		switch {
 		case sm != nil:
-			var s string // null leaves it empty, as encoding/json does
-			if !d.value(unsafe.Pointer(&s), pl.elem) {
+			s, ok := d.stringValue()
+			if !ok {
 				return false
 			}
 			sm[key] = s
 		case lm != nil:
-			var l []string
-			if !d.value(unsafe.Pointer(&l), pl.elem) {
+			l, ok := d.stringsValue()
+			if !ok {
 				return false
 			}
 			lm[key] = l
@@ -458,28 +458,54 @@ func (d *decodeState) mapObject(p unsafe.Pointer, pl *plan) bool {
 
 // strings decodes a JSON array into the nil []string at p, as array
 // does, appending (which grows a slice as reflect.Value.Grow does).
-func (d *decodeState) strings(p unsafe.Pointer, pl *plan) bool {
+func (d *decodeState) strings(p unsafe.Pointer) bool {
+	l, ok := d.stringList()
+	*(*[]string)(p) = l
+	return ok
+}
+
+// stringList reads the array at d.off as strings reads it.
+func (d *decodeState) stringList() ([]string, bool) {
 	empty, ok := d.open(']')
 	if empty {
-		*(*[]string)(p) = []string{} // empty, not nil
+		return []string{}, true // empty, not nil
 	}
-	if empty || !ok {
-		return ok
+	if !ok {
+		return nil, false
 	}
 	var l []string
 	for more := true; more; {
-		var s string // null leaves it empty, as encoding/json does
 		d.skipSpace()
-		if !d.value(unsafe.Pointer(&s), pl.elem) {
-			return false
+		s, ok := d.stringValue()
+		if !ok {
+			return nil, false
 		}
 		l = append(l, s)
 		if more, ok = d.more(']'); !ok {
-			return false
+			return nil, false
 		}
 	}
-	*(*[]string)(p) = l
-	return true
+	return l, true
+}
+
+// stringValue reads the value at d.off as value reads it into a string: a
+// quoted string, or null, which leaves it empty, as encoding/json does.
+// It returns the string rather than write it through a pointer, which put
+// each value of a map or a list on the heap (an allocation each).
+func (d *decodeState) stringValue() (string, bool) {
+	if d.off < len(d.data) && d.data[d.off] == '"' {
+		return d.str()
+	}
+	return "", d.literal("null")
+}
+
+// stringsValue reads the value at d.off as value reads it into a []string:
+// an array of strings, or null (nil).
+func (d *decodeState) stringsValue() ([]string, bool) {
+	if d.off < len(d.data) && d.data[d.off] == '[' {
+		return d.stringList()
+	}
+	return nil, d.literal("null")
 }
 
 // array decodes a JSON array into the nil slice at p.
