@@ -48,10 +48,15 @@ func invoke(inv *record.Invocation) ([]byte, *messages.InvokeResponse_Error) {
 	ctx, cancel := lazyctx.WithDeadline(handler.BaseContext, time.UnixMilli(inv.DeadlineMs))
 	defer cancel()
 
+	// The four ids as slices of one string: an allocation costs a guest
+	// about a quarter of a microsecond, and a concatenation of
+	// conversions makes one.
+	ids := string(inv.RequestID) + string(inv.InvokedFunctionARN) + string(inv.TenantID) + string(inv.TraceID)
+	n1, n2, n3 := len(inv.RequestID), len(inv.RequestID)+len(inv.InvokedFunctionARN), len(ids)-len(inv.TraceID)
 	lc := lambdacontext.LambdaContext{
-		AwsRequestID:       string(inv.RequestID),
-		InvokedFunctionArn: string(inv.InvokedFunctionARN),
-		TenantID:           string(inv.TenantID),
+		AwsRequestID:       ids[:n1],
+		InvokedFunctionArn: ids[n1:n2],
+		TenantID:           ids[n2:n3],
 	}
 	if len(inv.ClientContext) > 0 {
 		if err := json.Unmarshal(inv.ClientContext, &lc.ClientContext); err != nil {
@@ -65,7 +70,7 @@ func invoke(inv *record.Invocation) ([]byte, *messages.InvokeResponse_Error) {
 	}
 	ctx = lambdacontext.NewContext(ctx, &lc)
 
-	traceID := string(inv.TraceID)
+	traceID := ids[n3:]
 	if lambdacontext.MaxConcurrency() == 1 {
 		os.Setenv("_X_AMZN_TRACE_ID", traceID)
 	}
