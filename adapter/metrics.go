@@ -140,9 +140,10 @@ func (m *Metrics) track(f *Function) *series {
 }
 
 // series are a function's children of the vectors observe updates at every
-// invocation, looked up once, when the function is made: WithLabelValues hashes its labels and takes
-// the vector's lock at each call, which took ~3 µs of a request through
-// ferry serve (BENCHMARKS.md, "The gateway's own work").
+// invocation, looked up once, when the function is made: WithLabelValues
+// hashes its labels and takes the vector's lock at each call, which took
+// ~3 µs of a request through ferry serve (BENCHMARKS.md, "The gateway's
+// own work and the guest's allocations").
 type series struct {
 	duration   prometheus.Observer
 	memoryUsed prometheus.Gauge

@@ -191,8 +191,8 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 			// (reflect.ValueOf(ctx)): Call then passes it as it is instead
 			// of checking that the dynamic type implements the parameter's
 			// interface, method by method, which took a guest ~9 µs an
-			// invocation (BENCHMARKS.md, "Go invocations: the SDK's own
-			// work").
+			// invocation (BENCHMARKS.md, "The gateway's own work and the
+			// guest's allocations").
 			args = append(args, reflect.ValueOf(&ctx).Elem())
 		}
 		if eventType != nil {
