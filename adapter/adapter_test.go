@@ -310,6 +310,9 @@ func TestLoadErrors(t *testing.T) {
 	}{
 		{"not wasm", []byte("#!/bin/sh\necho hello\n"), "not a WebAssembly module"},
 		{"truncated", []byte("\x00asm\x01\x00\x00\x00\x01\x05"), "invalid WebAssembly module"},
+		// A call to a function whose type index is past the type section:
+		// wazero v1.12.0's validator indexes the section with it and panics.
+		{"callee's type out of range", []byte("\x00asm\x01\x00\x00\x00\x01\t\x02`\x00\x00`\x01~\x01~\x03\x04\x03\x00\x010\n0\x03\a\x00\x03@\f\x00\v\v\x1c\x00B0B0XC0000B0B0X\x10\x02000000000\v\t\x00000000A\v"), "invalid WebAssembly module"},
 		{"no exports", wasmModule(1), "module exports neither ferry_invoke"},
 		{"no version", wasmModule(1, "memory", "ferry_invoke"), "exports ferry_invoke but not ferry_abi_version"},
 		{"no memory", wasmModule(1, "ferry_abi_version", "ferry_invoke"), `no memory named "memory"`},

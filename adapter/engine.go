@@ -273,7 +273,7 @@ func (e *Engine) Load(ctx context.Context, wasm []byte, cfg Config) (*Function, 
 func (e *Engine) compileModule(ctx context.Context, wasm []byte) (wazero.CompiledModule, error) {
 	e.compileMu.Lock()
 	before := cacheEntries(e.cacheDir)
-	compiled, err := e.runtime.CompileModule(ctx, wasm)
+	compiled, err := wazeroCompile(ctx, e.runtime, wasm)
 	after := cacheEntries(e.cacheDir)
 	e.compileMu.Unlock()
 	if err != nil {
@@ -294,6 +294,21 @@ func (e *Engine) compileModule(ctx context.Context, wasm []byte) (wazero.Compile
 	return compiled, nil
 }
 
+// wazeroCompile is rt.CompileModule with a panic in wazero returned as an
+// error: a module that makes wazero's validator or compiler panic must not
+// take the process, and every other function, down with it. wazero v1.12.0
+// panicked on a call to a function whose type index was past the type
+// section (FuzzInstrument found it; Instrument now refuses such modules
+// before wazero sees them).
+func wazeroCompile(ctx context.Context, rt wazero.Runtime, wasm []byte) (m wazero.CompiledModule, err error) {
+	defer func() {
+		if v := recover(); v != nil {
+			m, err = nil, fmt.Errorf("wazero failed on the module: %v", v)
+		}
+	}()
+	return rt.CompileModule(ctx, wasm)
+}
+
 func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	if len(wasm) < 8 || string(wasm[:4]) != "\x00asm" {
 		return nil, errors.New("not a WebAssembly module (no \\0asm header)")
@@ -305,7 +320,7 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 	}
 	if err != nil {
 		// wazero's reason, when it refuses the module too, is the clearer.
-		m, cerr := e.runtime.CompileModule(ctx, wasm)
+		m, cerr := wazeroCompile(ctx, e.runtime, wasm)
 		if cerr != nil {
 			return nil, fmt.Errorf("invalid WebAssembly module: %w", cerr)
 		}

@@ -190,7 +190,9 @@ func Instrument(wasm []byte) ([]byte, error) {
 				switch kind := r.byte(); kind {
 				case kindFunc:
 					importedFuncs++
-					r.u32()
+					if t := r.u32(); t >= types && r.err == nil {
+						return nil, fmt.Errorf("%w: imported function %d has type %d of %d", ErrMalformed, importedFuncs-1, t, types)
+					}
 				case kindTable:
 					importedTables++
 					r.byte()
@@ -210,7 +212,14 @@ func Instrument(wasm []byte) ([]byte, error) {
 			funcs = r.count()
 			funcTypes = make([]uint32, 0, funcs)
 			for i := uint32(0); i < funcs && r.err == nil; i++ {
-				funcTypes = append(funcTypes, r.u32())
+				// Checked here, not left to wazero: v1.12.0's validator
+				// looks up a callee's type before it checks the callee's
+				// type index, and panics on one past the type section.
+				t := r.u32()
+				if t >= types && r.err == nil {
+					return nil, fmt.Errorf("%w: function %d has type %d of %d", ErrMalformed, importedFuncs+i, t, types)
+				}
+				funcTypes = append(funcTypes, t)
 			}
 		case secMemory:
 			memories += int(r.u32())
