@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"testing"
@@ -324,6 +325,25 @@ func TestLoadErrors(t *testing.T) {
 				t.Fatalf("Load = %v, want an error containing %q", err, c.want)
 			}
 		})
+	}
+}
+
+// TestRefusedModuleAllocatesLittle: a module ferry refuses is not handed
+// to wazero, which allocates what its sections claim. This one's table
+// section is malformed, and its element section claims 0xdedede
+// segments: wazero v1.12.0 allocates 9 GB for it before it refuses it.
+func TestRefusedModuleAllocatesLittle(t *testing.T) {
+	e := sampletest.Engine(t)
+	wasm := []byte("\x00asm\x01\x00\x00\x00\x04\t\x020\x0000\x00\xff\xff0\t0\xde\xde\xde>>>>>>>\xde00")
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := e.Load(context.Background(), wasm, adapter.Config{})
+	runtime.ReadMemStats(&after)
+	if err == nil || !strings.Contains(err.Error(), "invalid WebAssembly module") {
+		t.Fatalf("Load = %v, want invalid WebAssembly module", err)
+	}
+	if allocated := after.TotalAlloc - before.TotalAlloc; allocated > 64<<20 {
+		t.Fatalf("refusing a %d-byte module allocated %d MB", len(wasm), allocated>>20)
 	}
 }
 

@@ -319,12 +319,11 @@ func (e *Engine) compile(ctx context.Context, wasm []byte) (*code, error) {
 		return nil, fmt.Errorf("invalid WebAssembly module: %w", err)
 	}
 	if err != nil {
-		// wazero's reason, when it refuses the module too, is the clearer.
-		m, cerr := wazeroCompile(ctx, e.runtime, wasm)
-		if cerr != nil {
-			return nil, fmt.Errorf("invalid WebAssembly module: %w", cerr)
-		}
-		m.Close(ctx)
+		// Not given to wazero either, even for its reason: Instrument
+		// stops at the first part it refuses, so the rest may claim
+		// anything, and wazero allocates what a section claims (a 40-byte
+		// module with a table type it refused and an element section
+		// claiming 0xdedede segments made wazero allocate 9 GB).
 		return nil, fmt.Errorf("the module cannot be instrumented for timeouts: %w", err)
 	}
 	wasm = instrumented

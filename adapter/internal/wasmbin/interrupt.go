@@ -195,7 +195,7 @@ func Instrument(wasm []byte) ([]byte, error) {
 					}
 				case kindTable:
 					importedTables++
-					r.byte()
+					r.valType() // its reference type
 					r.limits()
 				case kindMemory:
 					memories++

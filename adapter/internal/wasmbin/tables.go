@@ -22,12 +22,27 @@ func boundTables(body []byte) ([]byte, error) {
 	n := r.u32()
 	out := appendU32(nil, n)
 	for i := uint32(0); i < n && r.err == nil; i++ {
-		t := r.byte()
-		if r.err == nil && t != 0x70 && t != 0x6f {
-			// A table with an initializer (0x40) or of a typed reference
-			// is beyond Wasm 2.0, which is what wazero compiles.
-			return nil, fmt.Errorf("table %d: unsupported table type %#x", i, t)
+		// A table with an initializer: 0x40 0x00, the table type, then
+		// the expression its elements start as.
+		withInit := len(r.b) > 0 && r.b[0] == 0x40
+		if withInit {
+			r.byte()
+			if r.byte() != 0 && r.err == nil {
+				return nil, fmt.Errorf("%w: table %d: no 0x00 after 0x40", ErrMalformed, i)
+			}
 		}
+		typeStart := r.b
+		switch t := r.byte(); t {
+		case 0x70, 0x6f, 0x69: // funcref, externref, exnref
+		case 0x63, 0x64: // (ref null ht), (ref ht)
+			r.sleb()
+		default:
+			// Not a reference type: wazero refuses it too.
+			if r.err == nil {
+				return nil, fmt.Errorf("%w: table %d: type %#x is not a reference type", ErrMalformed, i, t)
+			}
+		}
+		refType := typeStart[:len(typeStart)-len(r.b)]
 		flags := r.byte()
 		min := r.u32()
 		max := min
@@ -38,8 +53,17 @@ func boundTables(body []byte) ([]byte, error) {
 		case flags != 0:
 			return nil, fmt.Errorf("table %d: unsupported limits %#x", i, flags)
 		}
-		out = append(out, t, 1)
+		var init []byte
+		if withInit {
+			initStart := r.b
+			r.constExpr()
+			init = initStart[:len(initStart)-len(r.b)]
+			out = append(out, 0x40, 0)
+		}
+		out = append(out, refType...)
+		out = append(out, 1)
 		out = appendU32(appendU32(out, min), max)
+		out = append(out, init...)
 	}
 	if r.err == nil && len(r.b) != 0 {
 		r.fail(errors.New("bytes after the last table"))
