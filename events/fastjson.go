@@ -74,6 +74,11 @@ func appendJSONString(b []byte, s string) []byte {
 	return append(append(b, s[start:]...), '"')
 }
 
+// appendStringField appends a member whose value is a string.
+func appendStringField(b []byte, name, v string) []byte {
+	return appendJSONString(appendJSONField(b, name), v)
+}
+
 // appendJSONStringMap appends m as an object with its keys in byte order,
 // or null for a nil map.
 func appendJSONStringMap(b []byte, m map[string]string) []byte {

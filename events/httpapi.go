@@ -101,10 +101,10 @@ func appendHTTPAPIEvent(b []byte, ev *httpAPIEvent) ([]byte, bool) {
 		return b, false
 	}
 	b = append(b, '{')
-	b = appendJSONString(appendJSONField(b, "version"), ev.Version)
-	b = appendJSONString(appendJSONField(b, "routeKey"), ev.RouteKey)
-	b = appendJSONString(appendJSONField(b, "rawPath"), ev.RawPath)
-	b = appendJSONString(appendJSONField(b, "rawQueryString"), ev.RawQueryString)
+	b = appendStringField(b, "version", ev.Version)
+	b = appendStringField(b, "routeKey", ev.RouteKey)
+	b = appendStringField(b, "rawPath", ev.RawPath)
+	b = appendStringField(b, "rawQueryString", ev.RawQueryString)
 	if len(ev.Cookies) > 0 {
 		b = appendJSONStrings(appendJSONField(b, "cookies"), ev.Cookies)
 	}
@@ -119,27 +119,27 @@ func appendHTTPAPIEvent(b []byte, ev *httpAPIEvent) ([]byte, bool) {
 		b = appendJSONStringMap(appendJSONField(b, "stageVariables"), ev.StageVariables)
 	}
 	if ev.Body != "" {
-		b = appendJSONString(appendJSONField(b, "body"), ev.Body)
+		b = appendStringField(b, "body", ev.Body)
 	}
 	b = strconv.AppendBool(appendJSONField(b, "isBase64Encoded"), ev.IsBase64Encoded)
 
 	b = append(appendJSONField(b, "requestContext"), '{')
-	b = appendJSONString(appendJSONField(b, "routeKey"), rc.RouteKey)
-	b = appendJSONString(appendJSONField(b, "accountId"), rc.AccountID)
-	b = appendJSONString(appendJSONField(b, "stage"), rc.Stage)
-	b = appendJSONString(appendJSONField(b, "requestId"), rc.RequestID)
-	b = appendJSONString(appendJSONField(b, "apiId"), rc.APIID)
-	b = appendJSONString(appendJSONField(b, "domainName"), rc.DomainName)
-	b = appendJSONString(appendJSONField(b, "domainPrefix"), rc.DomainPrefix)
-	b = appendJSONString(appendJSONField(b, "time"), rc.Time)
+	b = appendStringField(b, "routeKey", rc.RouteKey)
+	b = appendStringField(b, "accountId", rc.AccountID)
+	b = appendStringField(b, "stage", rc.Stage)
+	b = appendStringField(b, "requestId", rc.RequestID)
+	b = appendStringField(b, "apiId", rc.APIID)
+	b = appendStringField(b, "domainName", rc.DomainName)
+	b = appendStringField(b, "domainPrefix", rc.DomainPrefix)
+	b = appendStringField(b, "time", rc.Time)
 	b = strconv.AppendInt(appendJSONField(b, "timeEpoch"), rc.TimeEpoch, 10)
 	h := &rc.HTTP
 	b = append(appendJSONField(b, "http"), '{')
-	b = appendJSONString(appendJSONField(b, "method"), h.Method)
-	b = appendJSONString(appendJSONField(b, "path"), h.Path)
-	b = appendJSONString(appendJSONField(b, "protocol"), h.Protocol)
-	b = appendJSONString(appendJSONField(b, "sourceIp"), h.SourceIP)
-	b = appendJSONString(appendJSONField(b, "userAgent"), h.UserAgent)
+	b = appendStringField(b, "method", h.Method)
+	b = appendStringField(b, "path", h.Path)
+	b = appendStringField(b, "protocol", h.Protocol)
+	b = appendStringField(b, "sourceIp", h.SourceIP)
+	b = appendStringField(b, "userAgent", h.UserAgent)
 	return append(b, '}', '}', '}'), true
 }
 
