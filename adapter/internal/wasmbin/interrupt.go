@@ -147,18 +147,27 @@ func Instrument(wasm []byte) ([]byte, error) {
 		r := reader{b: s.body}
 		switch s.id {
 		case secType:
-			types = r.u32()
-			for i := uint32(0); i < types && r.err == nil; i++ {
-				if form := r.byte(); form != 0x60 {
-					return nil, fmt.Errorf("type %d: form %#x (only function types are supported)", i, form)
+			// types counts type indexes: a recursion group (0x4e) of
+			// function types, which wazero compiles, defines one per member.
+			for n := r.u32(); n > 0 && r.err == nil; n-- {
+				members := uint32(1)
+				if len(r.b) > 0 && r.b[0] == 0x4e {
+					r.byte()
+					members = r.count()
 				}
-				n := r.count()
-				params = append(params, n)
-				for ; n > 0 && r.err == nil; n-- {
-					r.valType()
-				}
-				for n := r.count(); n > 0 && r.err == nil; n-- { // results
-					r.valType()
+				for ; members > 0 && r.err == nil; members-- {
+					if form := r.byte(); form != 0x60 {
+						return nil, fmt.Errorf("type %d: form %#x (only function types are supported)", types, form)
+					}
+					n := r.count()
+					params = append(params, n)
+					for ; n > 0 && r.err == nil; n-- {
+						r.valType()
+					}
+					for n := r.count(); n > 0 && r.err == nil; n-- { // results
+						r.valType()
+					}
+					types++
 				}
 			}
 		case secElement:

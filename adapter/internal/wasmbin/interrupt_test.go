@@ -408,3 +408,25 @@ func BenchmarkCountdownLoop(b *testing.B) {
 		})
 	}
 }
+
+// TestInstrumentRecursionGroups: function types in a recursion group
+// (0x4e), which wazero v1.12.0 compiles, count one type index each, and
+// the instrumented module runs.
+func TestInstrumentRecursionGroups(t *testing.T) {
+	body := []byte{0, 0x20, 0, 0x41, 1, 0x6a, 0x0b} // local.get 0; i32.const 1; i32.add
+	wasm := module(
+		// rec { (func), (func (param i32) (result i32)) }, then (func)
+		section(secType, vec([]byte{0x4e, 2, 0x60, 0, 0, 0x60, 1, 0x7f, 1, 0x7f}, []byte{0x60, 0, 0})),
+		section(secFunction, vec([]byte{1})),
+		section(secExport, vec(append(append([]byte{3}, "inc"...), 0, 0))),
+		section(secCode, vec(append(appendU32(nil, uint32(len(body))), body...))),
+	)
+	if err := compileErr(wasm); err != nil {
+		t.Fatalf("wazero refuses the module: %v", err)
+	}
+	_, mod := instantiate(t, wasm)
+	res, err := mod.ExportedFunction("inc").Call(context.Background(), 41)
+	if err != nil || res[0] != 42 {
+		t.Fatalf("inc(41) = %v, %v", res, err)
+	}
+}
