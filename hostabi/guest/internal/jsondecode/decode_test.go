@@ -3,93 +3,14 @@ package jsondecode
 import (
 	"bytes"
 	"encoding/json"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-)
 
-// eventTypes are aws-lambda-go's event types that its events/testdata
-// has a file of.
-var eventTypes = []reflect.Type{
-	reflect.TypeFor[events.ALBTargetGroupRequest](),
-	reflect.TypeFor[events.ALBTargetGroupResponse](),
-	reflect.TypeFor[events.APIGatewayCustomAuthorizerRequest](),
-	reflect.TypeFor[events.APIGatewayCustomAuthorizerRequestTypeRequest](),
-	reflect.TypeFor[events.APIGatewayCustomAuthorizerResponse](),
-	reflect.TypeFor[events.APIGatewayProxyRequest](),
-	reflect.TypeFor[events.APIGatewayProxyResponse](),
-	reflect.TypeFor[events.APIGatewayV2CustomAuthorizerV1Request](),
-	reflect.TypeFor[events.APIGatewayV2CustomAuthorizerV2Request](),
-	reflect.TypeFor[events.APIGatewayV2HTTPRequest](),
-	reflect.TypeFor[events.APIGatewayWebsocketProxyRequest](),
-	reflect.TypeFor[events.ActiveMQEvent](),
-	reflect.TypeFor[events.AppSyncCognitoIdentity](),
-	reflect.TypeFor[events.AppSyncIAMIdentity](),
-	reflect.TypeFor[events.AppSyncLambdaAuthorizerRequest](),
-	reflect.TypeFor[events.AppSyncLambdaAuthorizerResponse](),
-	reflect.TypeFor[events.AutoScalingEvent](),
-	reflect.TypeFor[events.ClientVPNConnectionHandlerRequest](),
-	reflect.TypeFor[events.CloudwatchLogsEvent](),
-	reflect.TypeFor[events.CodeBuildEvent](),
-	reflect.TypeFor[events.CodeCommitEvent](),
-	reflect.TypeFor[events.CodeDeployEvent](),
-	reflect.TypeFor[events.CodePipelineCloudWatchEvent](),
-	reflect.TypeFor[events.CodePipelineJobEvent](),
-	reflect.TypeFor[events.CognitoEvent](),
-	reflect.TypeFor[events.CognitoEventUserPoolsCreateAuthChallenge](),
-	reflect.TypeFor[events.CognitoEventUserPoolsCustomMessage](),
-	reflect.TypeFor[events.CognitoEventUserPoolsDefineAuthChallenge](),
-	reflect.TypeFor[events.CognitoEventUserPoolsInboundFederation](),
-	reflect.TypeFor[events.CognitoEventUserPoolsMigrateUser](),
-	reflect.TypeFor[events.CognitoEventUserPoolsPostAuthentication](),
-	reflect.TypeFor[events.CognitoEventUserPoolsPostConfirmation](),
-	reflect.TypeFor[events.CognitoEventUserPoolsPreAuthentication](),
-	reflect.TypeFor[events.CognitoEventUserPoolsPreSignup](),
-	reflect.TypeFor[events.CognitoEventUserPoolsPreTokenGen](),
-	//lint:ignore SA1019 deprecated, still one of aws-lambda-go's event types, with a test file
-	reflect.TypeFor[events.CognitoEventUserPoolsPreTokenGenV2](),
-	reflect.TypeFor[events.CognitoEventUserPoolsVerifyAuthChallenge](),
-	reflect.TypeFor[events.ConfigEvent](),
-	reflect.TypeFor[events.ConnectEvent](),
-	reflect.TypeFor[events.DynamoDBEvent](),
-	reflect.TypeFor[events.DynamoDBTimeWindowEvent](),
-	reflect.TypeFor[events.ECRImageActionEvent](),
-	reflect.TypeFor[events.ECRScanEvent](),
-	reflect.TypeFor[events.ECSContainerInstanceEvent](),
-	reflect.TypeFor[events.IoTButtonEvent](),
-	reflect.TypeFor[events.IoTCoreCustomAuthorizerRequest](),
-	reflect.TypeFor[events.IoTCoreCustomAuthorizerResponse](),
-	reflect.TypeFor[events.IoTOneClickEvent](),
-	reflect.TypeFor[events.IoTPreProvisionHookRequest](),
-	reflect.TypeFor[events.IoTPreProvisionHookResponse](),
-	reflect.TypeFor[events.KafkaEvent](),
-	reflect.TypeFor[events.KinesisAnalyticsOutputDeliveryEvent](),
-	reflect.TypeFor[events.KinesisAnalyticsOutputDeliveryResponse](),
-	reflect.TypeFor[events.KinesisEvent](),
-	reflect.TypeFor[events.KinesisFirehoseEvent](),
-	reflect.TypeFor[events.KinesisFirehoseResponse](),
-	reflect.TypeFor[events.KinesisTimeWindowEvent](),
-	reflect.TypeFor[events.LambdaFunctionURLRequest](),
-	reflect.TypeFor[events.LambdaFunctionURLResponse](),
-	reflect.TypeFor[events.LexEvent](),
-	reflect.TypeFor[events.LexResponse](),
-	reflect.TypeFor[events.RabbitMQEvent](),
-	reflect.TypeFor[events.S3BatchJobEvent](),
-	reflect.TypeFor[events.S3BatchJobEventV2](),
-	reflect.TypeFor[events.S3BatchJobResponse](),
-	reflect.TypeFor[events.S3Event](),
-	reflect.TypeFor[events.S3ObjectLambdaEvent](),
-	reflect.TypeFor[events.SNSEvent](),
-	reflect.TypeFor[events.SQSEvent](),
-	reflect.TypeFor[events.SecretsManagerSecretRotationEvent](),
-	reflect.TypeFor[events.SimpleEmailEvent](),
-}
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/eventfixtures"
+)
 
 // edge is a type with every kind Decode knows.
 type edge struct {
@@ -168,32 +89,6 @@ var edgeCases = []string{
 		`"im":{"a":1},"am":{"a":null},"nm":{"a":[]},"self":{},"structs":[{}],"Untagged":"u","-":"d","x-y.z":"p"}`,
 }
 
-// fixtures returns aws-lambda-go's events/testdata files.
-func fixtures(t testing.TB) map[string][]byte {
-	t.Helper()
-	out, err := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", "github.com/aws/aws-lambda-go").Output()
-	if err != nil {
-		t.Fatalf("go list: %v", err)
-	}
-	dir := filepath.Join(strings.TrimSpace(string(out)), "events", "testdata")
-	des, err := os.ReadDir(dir)
-	if err != nil {
-		t.Fatal(err)
-	}
-	files := map[string][]byte{}
-	for _, de := range des {
-		b, err := os.ReadFile(filepath.Join(dir, de.Name()))
-		if err != nil {
-			t.Fatal(err)
-		}
-		files[de.Name()] = b
-	}
-	if len(files) < 100 {
-		t.Fatalf("%d files in %s", len(files), dir)
-	}
-	return files
-}
-
 var allOptions = []Options{{}, {UseNumber: true}, {DisallowUnknownFields: true}}
 
 // compare decodes data into a new t with encoding/json's Decoder, as
@@ -245,8 +140,8 @@ func TestMatchesEncodingJSON(t *testing.T) {
 	if v2Linked {
 		t.Skip("GOEXPERIMENT=jsonv2: For gives no Decoder")
 	}
-	files := fixtures(t)
-	types := append([]reflect.Type{edgeType}, eventTypes...)
+	files := eventfixtures.Files(t)
+	types := append([]reflect.Type{edgeType}, eventfixtures.Types...)
 	decoders := map[reflect.Type]*Decoder{}
 	for _, typ := range types {
 		if dec := For(typ); dec != nil {
@@ -335,13 +230,13 @@ func FuzzDecode(f *testing.F) {
 		f.Add([]byte(c), uint8(0), uint8(0))
 	}
 	for name, typ := range fastFixtures {
-		for i, et := range eventTypes {
+		for i, et := range eventfixtures.Types {
 			if et == typ {
-				f.Add(fixtures(f)[name], uint8(i+1), uint8(0))
+				f.Add(eventfixtures.Files(f)[name], uint8(i+1), uint8(0))
 			}
 		}
 	}
-	types := append([]reflect.Type{edgeType}, eventTypes...)
+	types := append([]reflect.Type{edgeType}, eventfixtures.Types...)
 	decoders := make([]*Decoder, len(types))
 	for i, typ := range types {
 		decoders[i] = For(typ)
