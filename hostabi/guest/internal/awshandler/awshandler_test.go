@@ -7,12 +7,14 @@ import (
 	"fmt"
 	"io"
 	"log"
+	"math"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
 	"unsafe"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/handlertrace"
 )
@@ -78,9 +80,14 @@ func handlers() map[string]any {
 		"closing reader":       func() (io.Reader, error) { return closingReader{strings.NewReader("closed"), &closed}, nil },
 		"json reader":          func() (io.Reader, error) { return &jsonReader{"f", strings.NewReader("unused")}, nil },
 		"bytes":                func(b []byte) ([]byte, error) { return b, nil },
-		"time":                 func(t time.Time) (time.Time, error) { return t.Add(time.Hour), nil },
-		"Handler":              customHandler{},
-		"panics":               func() error { panic("a panic") },
+		"NaN":                  func() (float64, error) { return math.NaN(), nil },
+		"HTTP response": func(_ context.Context, s string) (events.APIGatewayV2HTTPResponse, error) {
+			return events.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"b": "<", "a": s}, Body: `{"s":"` + s + `"}`, Cookies: []string{"c=1"}}, nil
+		},
+		"map response": func(m map[string]any) (map[string]any, error) { m["added"] = []any{1.5, "<&>"}; return m, nil },
+		"time":         func(t time.Time) (time.Time, error) { return t.Add(time.Hour), nil },
+		"Handler":      customHandler{},
+		"panics":       func() error { panic("a panic") },
 		// Invalid handlers: every invocation reports why.
 		"nil":                     nil,
 		"not a func":              5,
