@@ -342,11 +342,9 @@ func validateReturns(handler reflect.Type) error {
 // invocation: that was half of an http-api clone's unprimed cold start
 // (BENCHMARKS.md, "Go invocations: the SDK's own work").
 //
-// It marshals a nil pointer to each type: encoding/json then builds the
-// type's encoder, and with it the field lists its decoder shares, for
-// every type reachable from it, and writes null, calling no method of the
-// handler's types (a nil pointer's MarshalJSON is not called either). It
-// is only a head start: it never fails the handler.
+// How depends on the encoding/json linked (primeType: prime_v1.go,
+// prime_v2.go); neither calls a method of the handler's types. It is
+// only a head start: it never fails the handler.
 func PrimeJSON(handlerFunc any) {
 	defer func() { recover() }()
 	t := reflect.TypeOf(handlerFunc)
@@ -362,7 +360,7 @@ func PrimeJSON(handlerFunc any) {
 	}
 	for _, t := range types {
 		if t.Kind() != reflect.Interface {
-			json.Marshal(reflect.Zero(reflect.PointerTo(t)).Interface())
+			primeType(t)
 		}
 	}
 }
