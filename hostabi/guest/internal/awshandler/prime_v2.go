@@ -7,8 +7,11 @@ import (
 	"encoding/json"
 	jsonv2 "encoding/json/v2"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/jsontag"
 )
 
 // primeType builds the caches of encoding/json v2's engine for t. v2
@@ -87,18 +90,14 @@ func skeleton(b *strings.Builder, t reflect.Type, onPath map[reflect.Type]bool) 
 			if !f.IsExported() && !f.Anonymous {
 				continue
 			}
-			tag := f.Tag.Get("json")
-			name, opts, _ := strings.Cut(tag, ",")
-			if tag == "-" || strings.Contains(","+opts+",", ",string,") {
+			name, opts, ok := jsontag.Field(f)
+			if !ok || slices.Contains(opts, "string") {
 				continue // not decoded; or decoded from a quoted value
-			}
-			if name == "" {
-				name = f.Name
 			}
 			if !reachable(f.Type) {
 				continue
 			}
-			if f.Anonymous && tag == "" && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
+			if f.Anonymous && f.Tag.Get("json") == "" && (f.Type.Kind() == reflect.Struct || f.Type.Kind() == reflect.Pointer && f.Type.Elem().Kind() == reflect.Struct) {
 				continue // an embedded struct's fields are its parent's: not named here
 			}
 			if !first {

@@ -26,8 +26,9 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
-	"strings"
-	"unicode"
+	"slices"
+
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/jsontag"
 )
 
 // Decoder decodes JSON into values of one type.
@@ -194,21 +195,12 @@ func (b *planner) structFields(p *plan) bool {
 		if !sf.IsExported() {
 			continue
 		}
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
+		name, opts, ok := jsontag.Field(sf)
+		if !ok {
 			continue
 		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if !validTag(name) {
-			name = ""
-		}
-		for opt := range strings.SplitSeq(opts, ",") {
-			if opt == "string" {
-				return false
-			}
-		}
-		if name == "" {
-			name = sf.Name
+		if slices.Contains(opts, "string") {
+			return false
 		}
 		// A key that matches no name exactly may match one case-folded;
 		// Decode checks that for ASCII names only.
@@ -230,22 +222,4 @@ func (b *planner) structFields(p *plan) bool {
 		p.fields = append(p.fields, field{name: name, offset: sf.Offset, plan: fp})
 	}
 	return len(p.fields) <= 64 // Decode keeps the keys it has seen in a uint64
-}
-
-// validTag is encoding/json's test of a tag's name: an invalid one is
-// ignored and the field keeps its Go name.
-func validTag(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-			// Backslash and quote chars are reserved, but otherwise any
-			// punctuation chars are allowed in a tag name.
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
 }

@@ -28,10 +28,11 @@ import (
 	"encoding"
 	"encoding/json"
 	"reflect"
-	"strings"
+	"slices"
 	"sync"
-	"unicode"
 	"unsafe"
+
+	"github.com/ferrywasm/ferry/hostabi/guest/internal/jsontag"
 )
 
 // Encoder writes values of one type as JSON.
@@ -254,26 +255,14 @@ func (b *planner) structFields(p *plan) bool {
 		if !sf.IsExported() {
 			continue
 		}
-		tag := sf.Tag.Get("json")
-		if tag == "-" {
+		name, opts, ok := jsontag.Field(sf)
+		if !ok {
 			continue
 		}
-		name, opts, _ := strings.Cut(tag, ",")
-		if !validTag(name) {
-			name = ""
+		if slices.Contains(opts, "string") || slices.Contains(opts, "omitzero") {
+			return false
 		}
-		omitEmpty := false
-		for opt := range strings.SplitSeq(opts, ",") {
-			switch opt {
-			case "string", "omitzero":
-				return false
-			case "omitempty":
-				omitEmpty = true
-			}
-		}
-		if name == "" {
-			name = sf.Name
-		}
+		omitEmpty := slices.Contains(opts, "omitempty")
 		// Two fields of one name: encoding/json keeps the tagged one or
 		// neither.
 		if seen[name] {
@@ -309,22 +298,4 @@ func htmlEscape(name string) string {
 		}
 	}
 	return string(b)
-}
-
-// validTag is encoding/json's test of a tag's name: an invalid one is
-// ignored and the field keeps its Go name.
-func validTag(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		switch {
-		case strings.ContainsRune("!#$%&()*+-./:;<=>?@[]^_{|}~ ", c):
-			// Backslash and quote chars are reserved, but otherwise any
-			// punctuation chars are allowed in a tag name.
-		case !unicode.IsLetter(c) && !unicode.IsDigit(c):
-			return false
-		}
-	}
-	return true
 }
