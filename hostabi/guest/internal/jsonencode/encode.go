@@ -422,6 +422,17 @@ var safe, htmlSafe = func() (s, h [256]bool) {
 	return
 }()
 
+// escapes are the escapes of the ASCII bytes appendString escapes:
+// quote, backslash and \b \f \n \r \t by name, the other control
+// characters and <, > and & as \u00XX.
+var escapes = func() (e [utf8.RuneSelf]string) {
+	for c := range e {
+		e[c] = `\u00` + string(hex[c>>4]) + string(hex[c&0xF])
+	}
+	e['"'], e['\\'], e['\b'], e['\f'], e['\n'], e['\r'], e['\t'] = `\"`, `\\`, `\b`, `\f`, `\n`, `\r`, `\t`
+	return
+}()
+
 // appendString is encoding/json's appendString: a quoted string with
 // quote, backslash and control characters escaped (\b \f \n \r \t by
 // name), with escapeHTML <, > and & too, invalid UTF-8 as \ufffd, and
@@ -458,42 +469,30 @@ func appendString(b []byte, s string, escapeHTML bool) []byte {
 		if i == len(s) {
 			break
 		}
+		// One escape, or none for a valid multi-byte sequence; every
+		// escape is appended by the same two appends: in a guest, code
+		// per case was code to fetch again at every invocation.
+		esc, size := "", 1
 		if c := s[i]; c < utf8.RuneSelf {
-			b = append(b, s[start:i]...)
-			switch c {
-			case '\\', '"':
-				b = append(b, '\\', c)
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			esc = escapes[c]
+		} else {
+			var r rune
+			r, size = utf8.DecodeRuneInString(s[i:])
+			switch {
+			case r == utf8.RuneError && size == 1:
+				esc = `\ufffd`
+			case r == '\u2028':
+				esc = `\u2028`
+			case r == '\u2029':
+				esc = `\u2029`
 			}
-			i++
-			start = i
-			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		switch {
-		case r == utf8.RuneError && size == 1:
+		if esc != "" {
 			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-		case r == '\u2028' || r == '\u2029':
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-		default:
-			i += size
-			continue
+			b = append(b, esc...)
+			start = i + size
 		}
 		i += size
-		start = i
 	}
 	b = append(b, s[start:]...)
 	return append(b, '"')
