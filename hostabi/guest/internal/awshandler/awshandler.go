@@ -38,6 +38,7 @@ import (
 	"sync"
 	"unsafe"
 
+	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-lambda-go/lambda/handlertrace"
 	"github.com/ferrywasm/ferry/hostabi/guest/internal/jsondecode"
@@ -181,6 +182,13 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 		responseEncoder = jsonencode.For(handlerType.Out(0))
 	}
 
+	// call calls the handler: directly for the signatures directCall
+	// knows, through reflect.Value.Call otherwise.
+	call := directCall(f)
+	if call == nil {
+		call = reflectCall(handler, takesContext, eventType != nil)
+	}
+
 	// encode writes what encoding/json's Encoder writes of v, with the
 	// options, newline and all.
 	encode := func(out *bytes.Buffer, v any) error {
@@ -206,18 +214,9 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 
 		trace := handlertrace.FromContext(ctx)
 
-		var args []reflect.Value
-		if takesContext {
-			// The context as a context.Context, not as its dynamic type
-			// (reflect.ValueOf(ctx)): Call then passes it as it is instead
-			// of checking that the dynamic type implements the parameter's
-			// interface, method by method, which took a guest ~9 µs an
-			// invocation (BENCHMARKS.md, "The gateway's own work and the
-			// guest's allocations").
-			args = append(args, reflect.ValueOf(&ctx).Elem())
-		}
+		var event reflect.Value // a pointer to the event, if the handler takes one
 		if eventType != nil {
-			event := reflect.New(eventType)
+			event = reflect.New(eventType)
 			if fast == nil || !fast.Decode(payload, event.Interface(), decodeOptions) {
 				// encoding/json decides, into a new value: Decode may have
 				// written part of this one.
@@ -236,22 +235,14 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 			if nil != trace.RequestEvent {
 				trace.RequestEvent(ctx, event.Elem().Interface())
 			}
-			args = append(args, event.Elem())
 		}
 
-		response := handler.Call(args)
-
-		if len(response) > 0 {
-			if errVal, ok := response[len(response)-1].Interface().(error); ok && errVal != nil {
-				return nil, errVal
-			}
+		val, hasResponse, err := call(ctx, event)
+		if err != nil {
+			return nil, err
 		}
-		var val any
-		if len(response) > 1 {
-			val = response[0].Interface()
-			if nil != trace.ResponseEvent {
-				trace.ResponseEvent(ctx, val)
-			}
+		if hasResponse && nil != trace.ResponseEvent {
+			trace.ResponseEvent(ctx, val)
 		}
 
 		if err := encode(out, val); err != nil {
@@ -272,6 +263,75 @@ func reflectHandler(f any, h *options) func(context.Context, []byte) ([]byte, er
 			out.Truncate(out.Len() - 1)
 		}
 		return out.Bytes(), nil
+	}
+}
+
+// A handlerCall calls a handler with the invocation's context and event
+// (a pointer to it; the zero Value for a handler that takes none) and
+// returns its response (nil, and hasResponse false, for a handler that
+// returns none), or its error when that is not nil.
+type handlerCall func(ctx context.Context, event reflect.Value) (response any, hasResponse bool, err error)
+
+// reflectCall is the handler's call as aws-lambda-go makes it, through
+// reflect.Value.Call.
+func reflectCall(handler reflect.Value, takesContext, takesEvent bool) handlerCall {
+	return func(ctx context.Context, event reflect.Value) (any, bool, error) {
+		var args []reflect.Value
+		if takesContext {
+			// The context as a context.Context, not as its dynamic type
+			// (reflect.ValueOf(ctx)): Call then passes it as it is instead
+			// of checking that the dynamic type implements the parameter's
+			// interface, method by method, which took a guest ~9 µs an
+			// invocation (BENCHMARKS.md, "The gateway's own work and the
+			// guest's allocations").
+			args = append(args, reflect.ValueOf(&ctx).Elem())
+		}
+		if takesEvent {
+			args = append(args, event.Elem())
+		}
+		response := handler.Call(args)
+		if len(response) > 0 {
+			if errVal, ok := response[len(response)-1].Interface().(error); ok && errVal != nil {
+				return nil, false, errVal
+			}
+		}
+		if len(response) > 1 {
+			return response[0].Interface(), true, nil
+		}
+		return nil, false, nil
+	}
+}
+
+// directCall calls handlers of the signatures of aws-lambda-go's HTTP
+// events (API Gateway HTTP and REST APIs, ALB, function URLs) without
+// reflect.Value.Call, and gives nil for any other. Under ferry serve,
+// Call was a tenth of an http-api invocation's time in the guest: its
+// own code, a function layout looked up in a sync.Map and the frame it
+// allocates (BENCHMARKS.md, "Calling the handler"). The results are the
+// same; a panic's stack trace, which aws-lambda-go keeps to the frames up
+// to the handler anyway (lambda.panicStack), has no reflect frames
+// below the handler's.
+func directCall(f any) handlerCall {
+	switch f := f.(type) {
+	case func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error):
+		return typedCall(f)
+	case func(context.Context, events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error):
+		return typedCall(f)
+	case func(context.Context, events.ALBTargetGroupRequest) (events.ALBTargetGroupResponse, error):
+		return typedCall(f)
+	case func(context.Context, events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error):
+		return typedCall(f)
+	}
+	return nil
+}
+
+func typedCall[E, R any](f func(context.Context, E) (R, error)) handlerCall {
+	return func(ctx context.Context, event reflect.Value) (any, bool, error) {
+		response, err := f(ctx, *(*E)(event.UnsafePointer()))
+		if err != nil {
+			return nil, false, err
+		}
+		return response, true, nil
 	}
 }
 

@@ -84,6 +84,19 @@ func handlers() map[string]any {
 		"HTTP response": func(_ context.Context, s string) (events.APIGatewayV2HTTPResponse, error) {
 			return events.APIGatewayV2HTTPResponse{StatusCode: 200, Headers: map[string]string{"b": "<", "a": s}, Body: `{"s":"` + s + `"}`, Cookies: []string{"c=1"}}, nil
 		},
+		"HTTP API": func(ctx context.Context, r events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return events.APIGatewayV2HTTPResponse{StatusCode: 200, Body: fmt.Sprint(r.RawPath, ctx.Value(key("k"))), Cookies: r.Cookies}, nil
+		},
+		"REST API error": func(_ context.Context, r events.APIGatewayProxyRequest) (events.APIGatewayProxyResponse, error) {
+			return events.APIGatewayProxyResponse{StatusCode: 500}, fmt.Errorf("failed on %q", r.Path)
+		},
+		"ALB panic": func(_ context.Context, r events.ALBTargetGroupRequest) (events.ALBTargetGroupResponse, error) {
+			panic("ALB " + r.HTTPMethod)
+		},
+		"function URL typed nil error": func(_ context.Context, r events.LambdaFunctionURLRequest) (events.LambdaFunctionURLResponse, error) {
+			var e *customError
+			return events.LambdaFunctionURLResponse{Body: r.RawPath}, e
+		},
 		"map response": func(m map[string]any) (map[string]any, error) { m["added"] = []any{1.5, "<&>"}; return m, nil },
 		"time":         func(t time.Time) (time.Time, error) { return t.Add(time.Hour), nil },
 		"Handler":      customHandler{},
@@ -105,6 +118,7 @@ type customError struct{}
 func (*customError) Error() string { return "custom" }
 
 var payloads = []string{
+	`{"rawPath":"/p","path":"/r","httpMethod":"GET","cookies":["a=1"]}`,
 	`"World"`, `{"id":1,"name":"<b>","price":1.50,"Tags":["a"],"extra":true}`, `{"id":12345678901234567890}`,
 	`{"a":{"b":[1,2.5,"c",null]}}`, `null`, ``, `{`, `[1,2]`, `"2026-12-07T01:02:03Z"`, `"k"`, `{"ID":2}`,
 }
@@ -211,5 +225,31 @@ func TestEnableSIGTERMLogs(t *testing.T) {
 	New(func() {}, opt)
 	if logged.String() != want || want == "" {
 		t.Errorf("logged %q, want %q", logged.String(), want)
+	}
+}
+
+// TestDirectCall: the HTTP events' handlers are called without
+// reflect.Value.Call (TestMatchesAWSLambdaGo compares them), others
+// through it.
+func TestDirectCall(t *testing.T) {
+	hs := handlers()
+	for _, name := range []string{"HTTP API", "REST API error", "ALB panic", "function URL typed nil error"} {
+		if directCall(hs[name]) == nil {
+			t.Errorf("%s: called through reflect", name)
+		}
+	}
+	type named func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error)
+	for _, h := range []any{
+		hs["HTTP response"], hs["struct"], hs["none"],
+		named(func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return events.APIGatewayV2HTTPResponse{}, nil
+		}),
+		func(events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+			return events.APIGatewayV2HTTPResponse{}, nil
+		},
+	} {
+		if directCall(h) != nil {
+			t.Errorf("%T: called directly", h)
+		}
 	}
 }
