@@ -308,9 +308,9 @@ func reflectCall(handler reflect.Value, takesContext, takesEvent bool) handlerCa
 // Call was a tenth of an http-api invocation's time in the guest: its
 // own code, a function layout looked up in a sync.Map and the frame it
 // allocates (BENCHMARKS.md, "Calling the handler"). The results are the
-// same; a panic's stack trace, which aws-lambda-go keeps to the frames up
-// to the handler anyway (lambda.panicStack), has no reflect frames
-// below the handler's.
+// same; a panic's stack trace has no reflect frames below the handler's
+// (its frames from the runtime's panic to the handler are aws-lambda-go's,
+// TestFailuresMatchRuntimeAPILoop).
 func directCall(f any) handlerCall {
 	switch f := f.(type) {
 	case func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error):
@@ -325,6 +325,7 @@ func directCall(f any) handlerCall {
 	return nil
 }
 
+// typedCall calls f with the event at the pointer it is given.
 func typedCall[E, R any](f func(context.Context, E) (R, error)) handlerCall {
 	return func(ctx context.Context, event reflect.Value) (any, bool, error) {
 		response, err := f(ctx, *(*E)(event.UnsafePointer()))

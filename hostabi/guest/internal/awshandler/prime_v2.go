@@ -32,13 +32,11 @@ func primeType(t reflect.Type) {
 	json.Unmarshal([]byte(b.String()), reflect.New(t).Interface())
 }
 
-var (
-	unmarshalerTypes = []reflect.Type{
-		reflect.TypeFor[json.Unmarshaler](),
-		reflect.TypeFor[jsonv2.UnmarshalerFrom](),
-		reflect.TypeFor[encoding.TextUnmarshaler](),
-	}
-)
+var unmarshalerTypes = []reflect.Type{
+	reflect.TypeFor[json.Unmarshaler](),
+	reflect.TypeFor[jsonv2.UnmarshalerFrom](),
+	reflect.TypeFor[encoding.TextUnmarshaler](),
+}
 
 // decodesItself reports whether decoding into a t calls a method of it.
 func decodesItself(t reflect.Type) bool {
@@ -110,8 +108,8 @@ func skeleton(b *strings.Builder, t reflect.Type, onPath map[reflect.Type]bool) 
 		}
 		b.WriteByte('}')
 	case reflect.Slice, reflect.Array:
-		if t.Elem().Kind() == reflect.Uint8 {
-			b.WriteString(`""`)
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			b.WriteString(`""`) // base64; a byte array is an array of numbers
 			return
 		}
 		if !reachable(t.Elem()) {

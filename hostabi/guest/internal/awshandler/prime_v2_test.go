@@ -15,7 +15,11 @@ import (
 // decodes whole, so priming reaches every type in it rather than stop at
 // an error part way.
 func TestSkeletonDecodes(t *testing.T) {
-	for _, typ := range append(eventfixtures.Types, reflect.TypeFor[primedEvent](), reflect.TypeFor[withLoud]()) {
+	type bytes struct {
+		Array [4]byte // an array of numbers in JSON, not base64
+		Slice []byte
+	}
+	for _, typ := range append(eventfixtures.Types, reflect.TypeFor[primedEvent](), reflect.TypeFor[withLoud](), reflect.TypeFor[bytes]()) {
 		var b strings.Builder
 		skeleton(&b, typ, map[reflect.Type]bool{})
 		if err := json.Unmarshal([]byte(b.String()), reflect.New(typ).Interface()); err != nil {

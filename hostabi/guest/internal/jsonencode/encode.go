@@ -447,7 +447,6 @@ func appendString(b []byte, s string, escapeHTML bool) []byte {
 	for i := 0; ; {
 		// On to the next byte that may need escaping: eight bytes at a
 		// time, then one at a time for the last seven.
-	scan:
 		for {
 			if i+8 > len(s) || !littleEndian {
 				for i < len(s) && table[s[i]] {
@@ -462,7 +461,7 @@ func appendString(b []byte, s string, escapeHTML bool) []byte {
 			}
 			if t != 0 {
 				i += bits.TrailingZeros64(t) / 8
-				break scan
+				break
 			}
 			i += 8
 		}

@@ -292,7 +292,7 @@ func htmlEscape(name string) string {
 	for i := 0; i < len(name); i++ {
 		switch c := name[i]; c {
 		case '<', '>', '&':
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
+			b = append(b, escapes[c]...)
 		default:
 			b = append(b, c)
 		}
